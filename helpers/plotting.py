@@ -1,0 +1,217 @@
+"""Pictures in one consistent style: digits, heatmaps, overlays and grids.
+
+Every function draws on ``ax`` (a new one when None) and returns it (or the
+figure, for grids); none calls ``plt.show()``. Conventions:
+
+- non-negative maps (|gradient|, shares) use the ``"hot"`` colormap, as in the
+  minimal example;
+- signed maps (signed gradient, Gradient x Input, LIME weights, SHAP values) use
+  the diverging ``"RdBu_r"`` colormap, symmetric around zero (red: pushes the
+  score up, blue: pushes it down);
+- ``clip_percentile`` clips the colour range at that percentile of |map|, so that
+  a few extreme pixels do not wash out the rest.
+
+Used by every notebook.
+"""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+__all__ = [
+    "to_image",
+    "show_digit",
+    "show_heatmap",
+    "show_overlay",
+    "show_grid",
+    "show_regions",
+    "UNSIGNED_CMAP",
+    "SIGNED_CMAP",
+]
+
+UNSIGNED_CMAP = "hot"
+SIGNED_CMAP = "RdBu_r"
+
+
+def to_image(x) -> np.ndarray:
+    """A 2-D (grey) or H x W x 3 (colour) NumPy array from a tensor or array.
+
+    Accepts ``[H, W]``, ``[1, H, W]``, ``[3, H, W]``, ``[1, C, H, W]`` and
+    ``H x W x 3``; a batch of more than one image is an error.
+    """
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().numpy()
+    x = np.asarray(x)
+    if x.ndim == 4:
+        if x.shape[0] != 1:
+            raise ValueError(f"expected one image; got a batch of shape {x.shape}")
+        x = x[0]
+    if x.ndim == 3 and x.shape[0] in (1, 3) and x.shape[-1] not in (3, 4):
+        x = x[0] if x.shape[0] == 1 else np.moveaxis(x, 0, -1)
+    if x.ndim == 3 and x.shape[-1] == 1:
+        x = x[..., 0]
+    if x.ndim not in (2, 3):
+        raise ValueError(f"expected an image [H, W], [C, H, W] or [H, W, 3]; got shape {x.shape}")
+    return x
+
+
+def _reduce_channels(saliency: np.ndarray) -> np.ndarray:
+    """Colour maps: sum over channels for signed maps, max of |.| otherwise."""
+    if saliency.ndim == 3:
+        return saliency.sum(axis=-1) if (saliency < 0).any() else np.abs(saliency).max(axis=-1)
+    return saliency
+
+
+def _axes(ax):
+    if ax is None:
+        _, ax = plt.subplots(figsize=(3, 3))
+    return ax
+
+
+def show_digit(x, ax=None, *, title: str | None = None):
+    """Draw a grey digit (black background, white stroke) or a colour photograph.
+
+    Examples
+    --------
+    >>> ax = show_digit(X_test[0], title="label 7")  # doctest: +SKIP
+    """
+    ax = _axes(ax)
+    image = to_image(x)
+    if image.ndim == 2:
+        ax.imshow(image, cmap="gray", vmin=0, vmax=max(1.0, float(image.max())))
+    else:
+        ax.imshow(np.clip(image, 0, 1) if image.dtype != np.uint8 else image)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def show_heatmap(
+    saliency,
+    ax=None,
+    *,
+    title: str | None = None,
+    signed: bool | None = None,
+    cmap: str | None = None,
+    clip_percentile: float | None = None,
+    colorbar: bool = True,
+):
+    """Draw a saliency map as a heatmap with a colorbar.
+
+    Parameters
+    ----------
+    saliency : tensor or array, [H, W], [1, H, W], [C, H, W] or [1, C, H, W]
+    ax : matplotlib Axes, optional
+    title : str, optional
+    signed : bool, optional
+        Use the diverging colormap symmetric around 0. Default: True when the map
+        has negative values.
+    cmap : str, optional
+        Overrides the colormap.
+    clip_percentile : float in (0, 100], optional
+        Clip the colour range at this percentile of |map|.
+    colorbar : bool, default True
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    values = _reduce_channels(to_image(saliency).astype(np.float64))
+    if signed is None:
+        signed = bool((values < 0).any())
+    limit = np.abs(values).max()
+    if clip_percentile is not None:
+        if not 0 < clip_percentile <= 100:
+            raise ValueError(f"clip_percentile must be in (0, 100]; got {clip_percentile!r}")
+        limit = np.percentile(np.abs(values), clip_percentile)
+    limit = float(limit) if limit > 0 else 1.0
+    if signed:
+        image = ax.imshow(values, cmap=cmap or SIGNED_CMAP, vmin=-limit, vmax=limit)
+    else:
+        image = ax.imshow(values, cmap=cmap or UNSIGNED_CMAP, vmin=0, vmax=limit)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+def show_overlay(x, saliency, ax=None, *, title: str | None = None, alpha: float = 0.6,
+                 clip_percentile: float | None = 99.0, colorbar: bool = True):
+    """Draw the map over the image: the image in grey, the map in colour on top.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    ax = _axes(ax)
+    image = to_image(x)
+    grey = image if image.ndim == 2 else image.mean(axis=-1)
+    if grey.dtype == np.uint8:
+        grey = grey / 255.0
+    ax.imshow(grey, cmap="gray")
+    show_heatmap(saliency, ax, title=title, clip_percentile=clip_percentile, colorbar=colorbar)
+    ax.images[-1].set_alpha(alpha)
+    return ax
+
+
+def show_grid(images, maps=None, *, titles=None, map_titles=None, ncols: int | None = None,
+              clip_percentile: float | None = None, signed: bool | None = None, size: float = 1.9):
+    """A grid of images, each with its map beneath it (when ``maps`` is given).
+
+    Parameters
+    ----------
+    images : sequence of images (or a tensor [N, ...])
+    maps : sequence of maps (or a tensor [N, ...]), optional
+    titles, map_titles : sequence of str, optional
+    ncols : int, optional
+        Default: all in one row.
+    clip_percentile, signed
+        As in :func:`show_heatmap`. Maps share no colour scale: each is scaled to itself.
+    size : float
+        Inches per panel.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    n = len(images)
+    if maps is not None and len(maps) != n:
+        raise ValueError(f"maps must match images one to one; got {len(maps)} maps for {n} images")
+    ncols = ncols or n
+    rows_per = 2 if maps is not None else 1
+    nrows = -(-n // ncols) * rows_per
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    for i in range(n):
+        r, c = (i // ncols) * rows_per, i % ncols
+        show_digit(images[i], axes[r, c], title=titles[i] if titles is not None else None)
+        if maps is not None:
+            show_heatmap(maps[i], axes[r + 1, c], title=map_titles[i] if map_titles is not None else None,
+                         clip_percentile=clip_percentile, signed=signed, colorbar=False)
+    fig.tight_layout()
+    return fig
+
+
+def show_regions(regions: dict, ax=None, *, title: str | None = None):
+    """Draw the regions of :func:`helpers.metrics.digit_regions` for one digit, one colour each."""
+    ax = _axes(ax)
+    names = list(regions)
+    label = np.zeros(to_image(regions[names[0]][0] if regions[names[0]].ndim == 4 else regions[names[0]]).shape)
+    for k, name in enumerate(names):
+        mask = regions[name]
+        label[to_image(mask[0] if mask.ndim == 4 else mask).astype(bool)] = k
+    colours = plt.get_cmap("viridis", len(names))
+    ax.imshow(label, cmap=colours, vmin=-0.5, vmax=len(names) - 0.5)
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours(k)) for k in range(len(names))]
+    ax.legend(handles, [n.replace("_", " ") for n in names], loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
