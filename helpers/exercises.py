@@ -14,7 +14,13 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["report"]
+__all__ = [
+    "report",
+    "check_numerical_gradient",
+    "check_probability_gradient",
+    "check_batched_saliency",
+    "check_top_mass_share",
+]
 
 
 def report(ok: bool, exercise: str, message: str = "") -> bool:
@@ -51,3 +57,116 @@ def _close(answer, expected: torch.Tensor, *, rtol: float, atol: float) -> tuple
         err = float((answer - expected).abs().max())
         return False, f"largest difference from the expected values is {err:.3g}"
     return True, ""
+
+
+# --- notebook 01: gradients from scratch ------------------------------------------------
+
+
+def check_numerical_gradient(numerical_gradient) -> bool:
+    """Exercise 01.1: ``numerical_gradient(f, x, eps)`` by central differences.
+
+    The learner's function takes a scalar function ``f`` of a 1-D float64 tensor,
+    a point ``x`` [D] and a step ``eps``, and returns the gradient [D]. It is
+    checked on three functions whose gradients are known in closed form.
+    """
+    name = "Exercise 1 (numerical gradient)"
+    if _not_attempted(numerical_gradient, name):
+        return False
+    cases = [
+        (lambda v: (v**2).sum(), lambda v: 2 * v),
+        (lambda v: torch.sin(v).prod(), lambda v: torch.stack([
+            torch.cos(v[i]) * torch.cat([torch.sin(v[:i]), torch.sin(v[i + 1:])]).prod() for i in range(len(v))])),
+        (lambda v: torch.logsumexp(v, 0), lambda v: torch.softmax(v, 0)),
+    ]
+    x = torch.tensor([0.3, -1.2, 2.0, 0.7], dtype=torch.float64)
+    for k, (f, exact) in enumerate(cases, start=1):
+        answer, problem = _call(numerical_gradient, name, f, x.clone(), 1e-5)
+        if problem:
+            print(problem)
+            return False
+        ok, why = _close(answer, exact(x), rtol=1e-5, atol=1e-7)
+        if not ok:
+            return report(False, name, f"on test function {k}: {why}")
+    return report(True, name, "agrees with the exact gradients of three test functions to 1e-5")
+
+
+def check_probability_gradient(probability_gradient, model, x: torch.Tensor, target: int) -> bool:
+    """Exercise 01.2: the gradient of a softmax probability for a linear classifier.
+
+    For scores ``S = W x + b`` and ``p = softmax(S)``, the learner's
+    ``probability_gradient(W, b, x, target)`` returns
+    ``d p_target / d x = p_target (W[target] - sum_k p_k W[k])`` for one flattened
+    input ``x`` [D]; it is compared with autograd.
+    """
+    name = "Exercise 2 (gradient of a probability)"
+    if _not_attempted(probability_gradient, name):
+        return False
+    W, b = model.linear.weight.detach().clone(), model.linear.bias.detach().clone()
+    flat = x.detach().reshape(-1).clone().requires_grad_(True)
+    p = torch.softmax(W @ flat + b, dim=0)[target]
+    (expected,) = torch.autograd.grad(p, flat)
+    answer, problem = _call(probability_gradient, name, W, b, x.detach().reshape(-1).clone(), target)
+    if problem:
+        print(problem)
+        return False
+    ok, why = _close(answer, expected, rtol=1e-4, atol=1e-7)
+    if not ok and isinstance(answer, torch.Tensor) and answer.shape == expected.shape \
+            and torch.allclose(answer, W[target], atol=1e-6):
+        why = "that is the gradient of the score S_c, not of the probability p_c"
+    return report(ok, name, why or "matches autograd")
+
+
+# --- notebook 02: CNN saliency on MNIST -------------------------------------------------
+
+
+def check_batched_saliency(my_saliency, model, x: torch.Tensor) -> bool:
+    """Exercise 02.1: a batched saliency function without side effects.
+
+    ``my_saliency(model, x)`` must return |dS_c/dx| for the predicted class of
+    every digit of the batch, equal to :func:`helpers.saliency.gradient`, and
+    leave ``x`` and the model's parameter gradients untouched.
+    """
+    from .saliency import gradient
+
+    name = "Exercise 1 (batched saliency)"
+    if _not_attempted(my_saliency, name):
+        return False
+    expected = gradient(model, x)
+    probe = x.detach().clone()
+    answer, problem = _call(my_saliency, name, model, probe)
+    if problem:
+        print(problem)
+        return False
+    left_in_parameters = any(p.grad is not None for p in model.parameters())
+    for p in model.parameters():  # clean up, so that a wrong answer does not spoil later cells
+        p.grad = None
+    ok, why = _close(answer, expected, rtol=1e-4, atol=1e-6)
+    if not ok:
+        return report(False, name, why)
+    if probe.requires_grad or probe.grad is not None:
+        return report(False, name, "your function changed the caller's x (requires_grad or .grad); work on a copy")
+    if left_in_parameters:
+        return report(False, name, "gradients were left in the model's parameters; use torch.autograd.grad")
+    return report(True, name, f"same maps as helpers.saliency.gradient on {x.shape[0]} digits, no side effects")
+
+
+def check_top_mass_share(top_share, saliency: torch.Tensor) -> bool:
+    """Exercise 02.2: the share of saliency mass held by the top 5% of pixels.
+
+    ``top_share(saliency, fraction)`` returns one share per map [B]; it is
+    compared with :func:`helpers.metrics.top_mass_share` at three fractions.
+    """
+    from .metrics import top_mass_share
+
+    name = "Exercise 2 (top-pixel share)"
+    if _not_attempted(top_share, name):
+        return False
+    for fraction in (0.01, 0.05, 0.25):
+        answer, problem = _call(top_share, name, saliency.clone(), fraction)
+        if problem:
+            print(problem)
+            return False
+        ok, why = _close(answer, top_mass_share(saliency, fraction), rtol=1e-4, atol=1e-6)
+        if not ok:
+            return report(False, name, f"at fraction {fraction}: {why}")
+    return report(True, name, "matches helpers.metrics.top_mass_share at fractions 0.01, 0.05 and 0.25")

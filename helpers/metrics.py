@@ -3,6 +3,8 @@
 - :func:`digit_regions` splits a digit into its stroke, a ring of background
   pixels around the stroke, and the rest of the background; the stroke is split
   again into its edge (stroke pixels that touch the background) and its interior.
+- :func:`top_mass_share` measures how concentrated a map is: the share of its
+  mass held by its largest values.
 - :func:`region_shares` measures what share of a saliency map's mass falls in each
   region, next to the share of the pixels that region holds.
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-__all__ = ["digit_regions", "region_shares", "REGIONS"]
+__all__ = ["digit_regions", "region_shares", "top_mass_share", "REGIONS"]
 
 #: The regions of :func:`digit_regions`, in order; together they cover every pixel once.
 REGIONS = ("stroke_interior", "stroke_edge", "ring", "background")
@@ -128,3 +130,46 @@ def region_shares(
         "mass": {name: (maps * mask).sum(dim=(1, 2, 3)) / total for name, mask in regions.items()},
         "area": {name: mask.sum(dim=(1, 2, 3)).float() / n_pixels for name, mask in regions.items()},
     }
+
+
+def top_mass_share(saliency: torch.Tensor, fraction: float = 0.05) -> torch.Tensor:
+    """Share of each map's total mass held by its top ``fraction`` of values.
+
+    A map spread evenly over ``D`` values gives about ``fraction``; a map with
+    all its mass on a few pixels gives nearly 1. The top ``ceil(fraction * D)``
+    values of each map are counted.
+
+    Parameters
+    ----------
+    saliency : torch.Tensor, [B, ...]
+        Non-negative maps, one per row.
+    fraction : float in (0, 1], default 0.05
+
+    Returns
+    -------
+    torch.Tensor, [B]
+
+    Raises
+    ------
+    ValueError
+        For a fraction outside (0, 1], a map that is not batched, a negative
+        value, or a map that is zero everywhere.
+
+    Examples
+    --------
+    >>> top_mass_share(torch.tensor([[1.0, 1.0, 1.0, 1.0]]), 0.25)
+    tensor([0.2500])
+    """
+    if not isinstance(saliency, torch.Tensor) or saliency.ndim < 2:
+        shape = tuple(saliency.shape) if isinstance(saliency, torch.Tensor) else type(saliency).__name__
+        raise ValueError(f"saliency must be a batched tensor [B, ...]; got {shape}")
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}")
+    flat = saliency.detach().reshape(saliency.shape[0], -1).float()
+    if (flat < 0).any():
+        raise ValueError("saliency must be non-negative (take .abs() of a signed map first)")
+    total = flat.sum(dim=1)
+    if (total == 0).any():
+        raise ValueError(f"saliency is zero everywhere for {int((total == 0).sum())} map(s); shares are undefined")
+    k = max(1, int(torch.ceil(torch.tensor(fraction * flat.shape[1])).item()))
+    return flat.topk(k, dim=1).values.sum(dim=1) / total

@@ -59,6 +59,14 @@ def model_device(model: nn.Module, default: torch.device | str = "cpu") -> torch
     return torch.device(default)
 
 
+def _model_dtype(model: nn.Module, default: torch.dtype) -> torch.dtype:
+    """The floating dtype of the model's first floating parameter (``default`` if none)."""
+    for tensor in model.parameters():
+        if torch.is_floating_point(tensor):
+            return tensor.dtype
+    return default
+
+
 def _check_model(model) -> None:
     if not isinstance(model, nn.Module):
         raise TypeError(
@@ -212,6 +220,7 @@ def target_gradients(
     if layer is not None and not any(module is layer for module in model.modules()):
         raise ValueError(f"layer must be a submodule of the model; got {type(layer).__name__} that is not in it")
     device = model_device(model, inputs.device)
+    dtype = _model_dtype(model, inputs.dtype)
     n_rows = inputs.shape[0]
     chunk = n_rows if batch_size is None else int(batch_size)
 
@@ -227,10 +236,11 @@ def target_gradients(
     try:
         with evaluation_mode(model), torch.enable_grad():
             for start in range(0, n_rows, chunk):
-                # A private copy: in-place layers and requires_grad_ never reach the caller's tensor.
-                x = inputs[start:start + chunk].detach().to(device).clone().requires_grad_(True)
+                # requires_grad_ on a detached alias leaves the caller's flag alone; the model runs
+                # on a copy, so in-place layers never reach the caller's values.
+                x = inputs[start:start + chunk].detach().to(device, dtype).requires_grad_(True)
                 captured.clear()
-                out = _forward(model, x)
+                out = _forward(model, x.clone())
                 if targets is None:
                     t = out.detach().argmax(dim=1)
                 else:

@@ -1,0 +1,659 @@
+r"""Interpretable features and the one coalition game built on them.
+
+LIME and SHAP do not explain pixels one by one: they split an input into
+:math:`M` *features* (patches of a digit, superpixels of a photograph, the
+columns of a table) and ask how the model's score changes when some of those
+features are *absent*. A coalition :math:`z \in \{0, 1\}^M` says which features
+are present; the game
+
+.. math:: v(z) = S_{target}\big(x \odot m(z) + b \odot (1 - m(z))\big)
+
+is the model's target score on the input whose absent features are replaced by a
+baseline :math:`b`, where :math:`m(z)` spreads :math:`z` over the input (every
+value takes the entry of its segment). Every coalition method of the course
+(occlusion, LIME, exact Shapley, KernelSHAP, permutation sampling, deletion and
+insertion curves) is "choose coalitions, evaluate :math:`v`, combine", and
+relies on nothing but ``game(Z)`` and ``game.n_players``.
+
+- :func:`grid_segments` -- square patches (e.g. a 4 x 4 grid of 7 x 7 patches on a digit).
+- :func:`superpixels` -- scikit-image's SLIC (or quickshift, lime's default) on a photograph.
+- :func:`tabular_segments` -- one feature per column of a table.
+- :class:`CoalitionGame` -- the game of a model, an input, its segments, a
+  baseline and a target; evaluates a whole batch of coalitions at once.
+- :class:`FunctionGame` -- any Python function of coalitions, with the same
+  checks and counter (for games with known answers).
+
+Segments are an ``int64`` tensor with the input's spatial shape (``[H, W]`` for
+an image ``[C, H, W]``, ``[F]`` for a table row ``[F]``) holding every label
+``0..M-1``.
+
+Taught in ``notebooks/04_lime.ipynb`` and ``notebooks/05_shap.ipynb``.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+from .models import evaluation_mode
+
+__all__ = [
+    "grid_segments",
+    "superpixels",
+    "tabular_segments",
+    "check_segments",
+    "segment_means",
+    "check_coalitions",
+    "CoalitionGame",
+    "FunctionGame",
+]
+
+#: When ``batch_size`` is None, a chunk holds at most this many input values (64 MiB in float32).
+AUTO_CHUNK_VALUES = 2**24
+
+
+# --------------------------------------------------------------------------- segmentations
+
+
+def _spatial_shape(shape_or_x) -> tuple[int, int]:
+    if isinstance(shape_or_x, (torch.Tensor, np.ndarray)):
+        shape = tuple(shape_or_x.shape)
+        if len(shape) == 3:  # [C, H, W]
+            shape = shape[1:]
+        if len(shape) != 2:
+            raise ValueError(
+                f"grid_segments needs an image [H, W] or [C, H, W] (or its shape (H, W)); got shape {shape}"
+            )
+        return int(shape[0]), int(shape[1])
+    if isinstance(shape_or_x, (tuple, list)) and len(shape_or_x) == 2 and all(
+        isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in shape_or_x
+    ):
+        return int(shape_or_x[0]), int(shape_or_x[1])
+    raise ValueError(f"shape must be (H, W) with positive ints, or an image tensor; got {shape_or_x!r}")
+
+
+def grid_segments(shape, patch_size: int | tuple[int, int] = 7) -> torch.Tensor:
+    """Split an image into a grid of square (or rectangular) patches.
+
+    Patches are numbered row by row, left to right. When ``patch_size`` does not
+    divide the image, the last row and column of patches are smaller.
+
+    Parameters
+    ----------
+    shape : tuple (H, W), or an image tensor/array [H, W] or [C, H, W]
+    patch_size : int or (int, int), default 7
+        Height and width of a patch in pixels.
+
+    Returns
+    -------
+    torch.Tensor, int64, [H, W]
+        Labels ``0..M-1`` with :math:`M = \\lceil H/p \\rceil \\lceil W/p \\rceil`.
+
+    Raises
+    ------
+    ValueError
+        For a shape that is not (H, W) or an image, or a non-positive ``patch_size``.
+
+    Examples
+    --------
+    >>> segments = grid_segments((28, 28), 7)
+    >>> int(segments.max()) + 1
+    16
+    """
+    height, width = _spatial_shape(shape)
+    sizes = patch_size if isinstance(patch_size, (tuple, list)) else (patch_size, patch_size)
+    if len(sizes) != 2 or not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+        raise ValueError(f"patch_size must be a positive int or a pair of positive ints; got {patch_size!r}")
+    ph, pw = int(sizes[0]), int(sizes[1])
+    n_cols = -(-width // pw)
+    rows = torch.arange(height) // ph
+    cols = torch.arange(width) // pw
+    return (rows[:, None] * n_cols + cols[None, :]).to(torch.int64)
+
+
+def _image_for_skimage(image) -> np.ndarray:
+    """An H x W (grey) or H x W x 3 float array in [0, 1] for scikit-image."""
+    if isinstance(image, torch.Tensor):
+        array = image.detach().cpu().numpy()
+        if array.ndim == 3 and array.shape[0] in (1, 3):
+            array = np.moveaxis(array, 0, -1)
+    elif isinstance(image, np.ndarray):
+        array = image
+    else:
+        raise TypeError(f"image must be a torch.Tensor [C, H, W] / [H, W] or a NumPy array; got {type(image).__name__}")
+    if array.ndim == 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] != 3):
+        raise ValueError(
+            f"image must be grey [H, W] / [1, H, W] or colour [3, H, W] / [H, W, 3]; got shape {tuple(image.shape)}"
+        )
+    if array.dtype == np.uint8:
+        return array.astype(np.float64) / 255.0
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError("image must be finite; it holds NaN or Inf values")
+    low, high = float(array.min()), float(array.max())
+    if low < 0.0 or high > 1.0:
+        # e.g. a model input scaled to [-1, 1]: rescale for the segmentation only
+        array = (array - low) / (high - low) if high > low else np.zeros_like(array)
+    return array
+
+
+def superpixels(
+    image,
+    n_segments: int = 50,
+    *,
+    method: str = "slic",
+    compactness: float | None = None,
+    sigma: float = 1.0,
+    **options,
+) -> torch.Tensor:
+    """Superpixels of a photograph (or digit) with scikit-image.
+
+    SLIC (Achanta et al., "SLIC Superpixels Compared to State-of-the-Art
+    Superpixel Methods", 2012, IEEE TPAMI 34(11)) clusters pixels by colour and
+    position into about ``n_segments`` compact regions. Quickshift (Vedaldi and
+    Soatto, 2008) is what the ``lime`` package uses by default
+    (``kernel_size=4, max_dist=200, ratio=0.2``, read in
+    ``lime/lime_image.py``); its number of segments follows from those
+    parameters, not from ``n_segments``.
+
+    Parameters
+    ----------
+    image : torch.Tensor [C, H, W] / [H, W] or NumPy array [H, W, 3] / [H, W]
+        Values in [0, 1] or uint8; other float ranges (a model input scaled to
+        [-1, 1], say) are mapped to [0, 1] by min-max for the segmentation only.
+    n_segments : int, default 50
+        Approximate number of SLIC superpixels.
+    method : {"slic", "quickshift"}, default "slic"
+    compactness : float, optional
+        SLIC's balance of colour against position. Default 10 for colour images
+        (SLIC works in Lab there) and 0.1 for grey ones (intensities in [0, 1]).
+    sigma : float, default 1.0
+        Gaussian smoothing before SLIC.
+    **options
+        Passed to :func:`skimage.segmentation.slic` or
+        :func:`skimage.segmentation.quickshift` (e.g. ``kernel_size``).
+
+    Returns
+    -------
+    torch.Tensor, int64, [H, W]
+        Labels ``0..M-1`` (renumbered to be consecutive).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an image of the wrong type or shape, an unknown ``method`` or a
+        non-positive ``n_segments``.
+
+    Examples
+    --------
+    >>> segments = superpixels(photo, n_segments=50)  # doctest: +SKIP
+    >>> segments.shape == photo.shape[1:]  # doctest: +SKIP
+    True
+    """
+    from skimage import segmentation
+
+    if method not in ("slic", "quickshift"):
+        raise ValueError(f'method must be "slic" or "quickshift"; got {method!r}')
+    if isinstance(n_segments, bool) or not isinstance(n_segments, Integral) or n_segments < 1:
+        raise ValueError(f"n_segments must be a positive int; got {n_segments!r}")
+    array = _image_for_skimage(image)
+    colour = array.ndim == 3
+    if method == "slic":
+        if compactness is None:
+            compactness = 10.0 if colour else 0.1
+        labels = segmentation.slic(
+            array, n_segments=int(n_segments), compactness=float(compactness), sigma=float(sigma),
+            start_label=0, channel_axis=-1 if colour else None, **options,
+        )
+    else:
+        if not colour:
+            array = np.repeat(array[..., None], 3, axis=-1)
+        settings = {"kernel_size": 4, "max_dist": 200, "ratio": 0.2, **options}
+        labels = segmentation.quickshift(array, **settings)
+    _, consecutive = np.unique(labels, return_inverse=True)
+    return torch.as_tensor(consecutive.reshape(labels.shape), dtype=torch.int64)
+
+
+def tabular_segments(n_features) -> torch.Tensor:
+    """One feature per column of a table: labels ``0..F-1``.
+
+    Parameters
+    ----------
+    n_features : int, or a table row (tensor [F])
+
+    Returns
+    -------
+    torch.Tensor, int64, [F]
+
+    Examples
+    --------
+    >>> tabular_segments(3).tolist()
+    [0, 1, 2]
+    """
+    if isinstance(n_features, torch.Tensor):
+        if n_features.ndim != 1:
+            raise ValueError(f"a table row must be [F]; got shape {tuple(n_features.shape)}")
+        n_features = n_features.shape[0]
+    if isinstance(n_features, bool) or not isinstance(n_features, Integral) or n_features < 1:
+        raise ValueError(f"n_features must be a positive int (or a row [F]); got {n_features!r}")
+    return torch.arange(int(n_features), dtype=torch.int64)
+
+
+def check_segments(segments, x_shape: tuple) -> tuple[torch.Tensor, int]:
+    """Check ``segments`` against an input shape; return them as int64 and M.
+
+    ``segments`` must have the trailing shape of ``x`` (``[H, W]`` for
+    ``[C, H, W]``, ``[F]`` for ``[F]``, or the full shape) and use every label
+    ``0..M-1``.
+
+    Raises
+    ------
+    TypeError
+        For segments that are not an integer tensor/array.
+    ValueError
+        For a shape that does not match ``x`` or labels that are not ``0..M-1``.
+    """
+    if isinstance(segments, np.ndarray):
+        segments = torch.from_numpy(segments)
+    if not isinstance(segments, torch.Tensor):
+        raise TypeError(f"segments must be an integer torch.Tensor; got {type(segments).__name__}")
+    if segments.dtype == torch.bool or torch.is_floating_point(segments) or torch.is_complex(segments):
+        raise TypeError(f"segments must hold integer labels 0..M-1; got dtype {segments.dtype}")
+    x_shape = tuple(x_shape)
+    k = segments.ndim
+    if k == 0 or k > len(x_shape) or tuple(segments.shape) != x_shape[len(x_shape) - k:]:
+        raise ValueError(
+            f"segments must have the spatial shape of x (its trailing dimensions, e.g. [H, W] for x of "
+            f"shape [C, H, W], [F] for [F]); got segments of shape {tuple(segments.shape)} for x of shape {x_shape}"
+        )
+    segments = segments.detach().to(torch.int64)
+    labels = torch.unique(segments.cpu())
+    n_players = int(labels.numel())
+    if int(labels[0]) != 0 or int(labels[-1]) != n_players - 1:
+        expected = set(range(max(int(labels[-1]) + 1, 1)))
+        missing = sorted(expected - set(labels.tolist()))[:10]
+        raise ValueError(
+            f"segments must use every label 0..M-1 exactly (consecutive, starting at 0); got {n_players} distinct "
+            f"labels from {int(labels[0])} to {int(labels[-1])}"
+            + (f", missing {missing}" if missing and int(labels[0]) >= 0 else "")
+            + "; renumber them with torch.unique(segments, return_inverse=True)[1]"
+        )
+    return segments, n_players
+
+
+def segment_means(x: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
+    """Every value replaced by the mean of its segment (per channel), like lime's default.
+
+    ``lime``'s image explainer with ``hide_color=None`` fills each hidden
+    superpixel with its own mean colour, channel by channel (read in
+    ``lime/lime_image.py``, ``explain_instance``); this is the same.
+
+    Parameters
+    ----------
+    x : torch.Tensor, float, [C, H, W] or [F]
+    segments : torch.Tensor, int64, the trailing shape of ``x``
+
+    Returns
+    -------
+    torch.Tensor, shape of ``x``
+
+    Examples
+    --------
+    >>> segment_means(torch.tensor([1., 3., 5.]), torch.tensor([0, 0, 1])).tolist()
+    [2.0, 2.0, 5.0]
+    """
+    segments, n_players = check_segments(segments, tuple(x.shape))
+    segments = segments.to(x.device)
+    lead = x.shape[: x.ndim - segments.ndim]
+    flat_x = x.detach().reshape(*lead, -1) if lead else x.detach().reshape(1, -1)
+    flat_s = segments.reshape(-1)
+    sums = torch.zeros(flat_x.shape[0], n_players, dtype=x.dtype, device=x.device)
+    sums.index_add_(1, flat_s, flat_x)
+    counts = torch.bincount(flat_s, minlength=n_players).to(x.dtype)
+    means = sums / counts
+    return means[:, flat_s].reshape(x.shape)
+
+
+def check_coalitions(Z, n_players: int, device=None) -> torch.Tensor:
+    """Check a batch of coalitions and return it as a bool tensor ``[n, M]``.
+
+    Accepts a bool tensor (or NumPy array), or an integer one holding only 0 and 1.
+
+    Raises
+    ------
+    TypeError
+        For a type or dtype that is not bool / 0-1 integers.
+    ValueError
+        For a shape that is not ``[n, M]``.
+    """
+    if isinstance(Z, np.ndarray):
+        Z = torch.from_numpy(Z)
+    if not isinstance(Z, torch.Tensor):
+        raise TypeError(f"Z must be a bool tensor [n, M] (True = feature present); got {type(Z).__name__}")
+    if Z.dtype != torch.bool:
+        if torch.is_floating_point(Z) or torch.is_complex(Z):
+            raise TypeError(f"Z must be a bool tensor [n, M] (True = feature present); got dtype {Z.dtype}")
+        if Z.numel() and not bool(((Z == 0) | (Z == 1)).all()):
+            raise ValueError("Z must hold only 0/1 (or True/False); got other integer values")
+        Z = Z != 0
+    if Z.ndim != 2 or Z.shape[1] != n_players:
+        hint = "; add a batch dimension with Z[None]" if Z.ndim == 1 and Z.shape[0] == n_players else ""
+        raise ValueError(
+            f"Z must have shape [n, M] with M = {n_players} players (one column per feature); "
+            f"got shape {tuple(Z.shape)}{hint}"
+        )
+    return Z if device is None else Z.to(device)
+
+
+# --------------------------------------------------------------------------- the games
+
+
+class FunctionGame:
+    """A coalition game from any Python function of a batch of coalitions.
+
+    The function receives a bool tensor ``[n, M]`` and returns ``n`` values.
+    The game checks ``Z`` and counts evaluations like :class:`CoalitionGame`,
+    so estimators and tests can use games with known answers (a linear game,
+    a game with a dummy player, ...).
+
+    Parameters
+    ----------
+    function : callable
+        ``function(Z: bool tensor [n, M]) -> tensor [n]``.
+    n_players : int
+        M.
+
+    Attributes
+    ----------
+    n_players : int
+    n_evaluations : int
+        Coalitions evaluated so far (rows of every ``Z``).
+    n_calls : int
+        Calls of ``game(Z)`` so far.
+
+    Examples
+    --------
+    >>> game = FunctionGame(lambda Z: Z.double() @ torch.tensor([1.0, 2.0]), 2)
+    >>> game(torch.tensor([[True, True]])).tolist()
+    [3.0]
+    """
+
+    def __init__(self, function: Callable[[torch.Tensor], torch.Tensor], n_players: int):
+        if not callable(function):
+            raise TypeError(f"function must be callable; got {type(function).__name__}")
+        if isinstance(n_players, bool) or not isinstance(n_players, Integral) or n_players < 1:
+            raise ValueError(f"n_players must be a positive int; got {n_players!r}")
+        self.function = function
+        self.n_players = int(n_players)
+        self.n_evaluations = 0
+        self.n_calls = 0
+
+    def reset_counts(self) -> None:
+        """Set ``n_evaluations`` and ``n_calls`` back to 0."""
+        self.n_evaluations = 0
+        self.n_calls = 0
+
+    def __call__(self, Z) -> torch.Tensor:
+        Z = check_coalitions(Z, self.n_players)
+        values = torch.as_tensor(self.function(Z))
+        if values.shape != (Z.shape[0],):
+            raise ValueError(
+                f"the game's function must return one value per coalition, shape ({Z.shape[0]},); "
+                f"got shape {tuple(values.shape)}"
+            )
+        self.n_evaluations += int(Z.shape[0])
+        self.n_calls += 1
+        return values
+
+    def __repr__(self) -> str:
+        return f"FunctionGame(n_players={self.n_players}, n_evaluations={self.n_evaluations})"
+
+
+class CoalitionGame:
+    r"""The game :math:`v(z) = S_{target}(x \odot m(z) + b \odot (1 - m(z)))` of one input.
+
+    Built once per explained input; ``game(Z)`` evaluates the model on a whole
+    batch of coalitions, in chunks of ``batch_size`` rows, with the masking done
+    by tensor operations (``Z[:, segments]`` spreads each coalition over the
+    input, then ``torch.where`` picks the input or the baseline): there is no
+    Python loop over rows. The model runs in eval mode without gradients, and
+    gets its own mode back after every call.
+
+    Ribeiro, Singh and Guestrin, "Why Should I Trust You?": Explaining the
+    Predictions of Any Classifier, 2016, arXiv 1602.04938 (the interpretable
+    representation); Lundberg and Lee, "A Unified Approach to Interpreting Model
+    Predictions", 2017, arXiv 1705.07874 (the same game behind SHAP).
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+        Maps a batch ``[B, *x.shape]`` to scores ``[B, classes]``.
+    x : torch.Tensor, float, [C, H, W] or [F]
+        One input, without a batch dimension.
+    segments : torch.Tensor, int, trailing shape of ``x``
+        Labels ``0..M-1`` (see :func:`grid_segments`, :func:`superpixels`,
+        :func:`tabular_segments`).
+    baseline : float, torch.Tensor or "segment_mean", default 0.0
+        What an absent feature becomes: a number, a tensor shaped like ``x``
+        (or broadcastable to it, e.g. ``[C, 1, 1]``), or ``"segment_mean"``
+        (each segment filled with its own mean, per channel: lime's default for
+        images; for one-column segments of a table this equals ``x`` and the
+        game is constant).
+    target : int or None, default None
+        The class whose score is the game's value; None means the class the
+        model predicts for ``x``.
+    output : {"score", "probability"}, default "score"
+        The model's raw target score (logit), or its softmax probability (what
+        the ``lime`` package explains).
+    batch_size : int, optional
+        Rows per forward pass. Default: as many as keep a chunk under
+        ``AUTO_CHUNK_VALUES`` input values. The values do not depend on it.
+
+    Attributes
+    ----------
+    n_players : int
+        M, the number of features.
+    target : int
+        The class explained.
+    n_classes : int
+    full_score : float
+        The model's output (score or probability) for the target on ``x`` itself.
+    baseline_input : torch.Tensor
+        The input with every feature absent, shape of ``x``.
+    n_evaluations : int
+        Coalitions evaluated so far by ``game(Z)`` (the forward pass on ``x``
+        made at construction is not counted).
+    n_calls : int
+        Forward passes made so far by ``game(Z)``.
+
+    Raises
+    ------
+    TypeError
+        For a model that is not callable, ``x`` not a float tensor, a baseline
+        of the wrong type, a non-int target.
+    ValueError
+        For segments whose shape does not match ``x`` or whose labels are not
+        ``0..M-1``, a baseline tensor that does not broadcast to ``x``, an
+        unknown baseline string or ``output``, a target out of range, a model
+        that does not return ``[B, classes]``.
+
+    Examples
+    --------
+    >>> game = CoalitionGame(model, x, grid_segments(x, 7), baseline=0.0)  # doctest: +SKIP
+    >>> game(torch.ones(1, game.n_players, dtype=torch.bool))  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        model,
+        x: torch.Tensor,
+        segments,
+        *,
+        baseline=0.0,
+        target: int | None = None,
+        output: str = "score",
+        batch_size: int | None = None,
+    ):
+        if not callable(model):
+            raise TypeError(f"model must be a torch.nn.Module or a callable; got {type(model).__name__}")
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor (one input, no batch dimension); got {type(x).__name__}")
+        if not torch.is_floating_point(x):
+            raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype}")
+        if x.ndim == 0:
+            raise ValueError("x must be one input [C, H, W] or [F]; got a scalar")
+        if not torch.isfinite(x).all():
+            raise ValueError("x must be finite; it holds NaN or Inf values")
+        if output not in ("score", "probability"):
+            raise ValueError(f'output must be "score" or "probability"; got {output!r}')
+        if batch_size is not None and (
+            isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1
+        ):
+            raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
+
+        self.model = model
+        self.output = output
+        self.device = self._model_device(model, x.device)
+        self.x = x.detach().to(self.device).clone()
+        self.segments, self.n_players = check_segments(segments, tuple(x.shape))
+        self.segments = self.segments.to(self.device)
+        self.baseline = baseline
+        self.baseline_input = self._baseline_input(baseline)
+        values_per_row = max(1, self.x.numel())
+        self.batch_size = int(batch_size) if batch_size is not None else max(1, AUTO_CHUNK_VALUES // values_per_row)
+        # the mask of one coalition is Z[:, segments] reshaped to broadcast over the leading dims of x
+        self._mask_view = (1,) * (self.x.ndim - self.segments.ndim) + tuple(self.segments.shape)
+
+        out = self._scores(self.x[None])
+        self.n_classes = int(out.shape[1])
+        if target is None:
+            target = int(out[0].argmax())
+        elif isinstance(target, bool) or not isinstance(target, Integral):
+            if isinstance(target, torch.Tensor) and target.numel() == 1 and not torch.is_floating_point(target) \
+                    and target.dtype != torch.bool:
+                target = int(target)
+            else:
+                raise TypeError(f"target must be an int class index or None; got {target!r}")
+        if not 0 <= int(target) < self.n_classes:
+            raise ValueError(f"target must be a class index in [0, {self.n_classes}); got {int(target)}")
+        self.target = int(target)
+        self.full_score = float(out[0, self.target])
+        self.n_evaluations = 0
+        self.n_calls = 0
+
+    # -- construction helpers
+
+    @staticmethod
+    def _model_device(model, default) -> torch.device:
+        if isinstance(model, nn.Module):
+            for tensor in list(model.parameters()) + list(model.buffers()):
+                return tensor.device
+        return torch.device(default)
+
+    def _baseline_input(self, baseline) -> torch.Tensor:
+        if isinstance(baseline, str):
+            if baseline != "segment_mean":
+                raise ValueError(f'baseline must be a number, a tensor shaped like x or "segment_mean"; got {baseline!r}')
+            return segment_means(self.x, self.segments)
+        if isinstance(baseline, torch.Tensor):
+            if not torch.is_floating_point(baseline):
+                baseline = baseline.to(self.x.dtype)
+            try:
+                result = torch.broadcast_to(baseline.detach().to(self.device, self.x.dtype), self.x.shape)
+            except RuntimeError as err:
+                raise ValueError(
+                    f"baseline must be shaped like x {tuple(self.x.shape)} (or broadcast to it); "
+                    f"got shape {tuple(baseline.shape)}"
+                ) from err
+            if not torch.isfinite(result).all():
+                raise ValueError("baseline must be finite; it holds NaN or Inf values")
+            return result.clone()
+        if isinstance(baseline, bool) or not isinstance(baseline, Real):
+            raise TypeError(
+                f'baseline must be a number, a tensor shaped like x or "segment_mean"; got {type(baseline).__name__}'
+            )
+        if not np.isfinite(float(baseline)):
+            raise ValueError(f"baseline must be finite; got {baseline!r}")
+        return torch.full_like(self.x, float(baseline))
+
+    def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
+        """All class outputs for a batch of inputs (no gradients, eval mode)."""
+        with torch.no_grad():
+            if isinstance(self.model, nn.Module):
+                with evaluation_mode(self.model):
+                    out = self.model(inputs)
+            else:
+                out = self.model(inputs)
+        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != inputs.shape[0]:
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            raise ValueError(
+                f"the model must return class scores [B, classes] = [{inputs.shape[0]}, classes] for a batch "
+                f"of inputs {tuple(inputs.shape)}; got {shape}"
+            )
+        out = out.detach()
+        return out.softmax(dim=1) if self.output == "probability" else out
+
+    # -- the game
+
+    def masks(self, Z) -> torch.Tensor:
+        """The coalitions spread over the input: bool ``[n, *segments.shape]`` (True = keep x)."""
+        Z = check_coalitions(Z, self.n_players, self.device)
+        return Z[:, self.segments]
+
+    def inputs(self, Z) -> torch.Tensor:
+        """The masked inputs ``[n, *x.shape]``: x where a feature is present, the baseline elsewhere.
+
+        Examples
+        --------
+        >>> game.inputs(torch.zeros(1, game.n_players, dtype=torch.bool))  # doctest: +SKIP
+        """
+        mask = self.masks(Z)
+        return torch.where(mask.reshape(mask.shape[0], *self._mask_view), self.x, self.baseline_input)
+
+    def __call__(self, Z) -> torch.Tensor:
+        """The game's value for every coalition.
+
+        Parameters
+        ----------
+        Z : bool tensor [n, M]
+            True = feature present (0/1 integers are accepted too).
+
+        Returns
+        -------
+        torch.Tensor, float, [n]
+            The target score (or probability) of every masked input, on ``Z``'s device.
+
+        Raises
+        ------
+        TypeError, ValueError
+            For a ``Z`` that is not bool/0-1 or not ``[n, M]``.
+        """
+        out_device = Z.device if isinstance(Z, torch.Tensor) else torch.device("cpu")
+        Z = check_coalitions(Z, self.n_players, self.device)
+        values = []
+        for start in range(0, Z.shape[0], self.batch_size):
+            chunk = self.inputs(Z[start:start + self.batch_size])
+            values.append(self._scores(chunk)[:, self.target])
+            self.n_calls += 1
+        self.n_evaluations += int(Z.shape[0])
+        if not values:
+            return torch.empty(0, dtype=self.x.dtype, device=out_device)
+        return torch.cat(values).to(out_device)
+
+    def reset_counts(self) -> None:
+        """Set ``n_evaluations`` and ``n_calls`` back to 0."""
+        self.n_evaluations = 0
+        self.n_calls = 0
+
+    def __repr__(self) -> str:
+        baseline = self.baseline if isinstance(self.baseline, (str, Real)) else "tensor"
+        return (
+            f"CoalitionGame(n_players={self.n_players}, target={self.target}, baseline={baseline!r}, "
+            f"output={self.output!r}, n_evaluations={self.n_evaluations})"
+        )

@@ -1,0 +1,378 @@
+"""Tests of helpers.features: segmentations and the coalition game."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers.features import (
+    CoalitionGame,
+    FunctionGame,
+    check_coalitions,
+    grid_segments,
+    segment_means,
+    superpixels,
+    tabular_segments,
+)
+from helpers.models import MLP, LinearClassifier, SimpleCNN
+from helpers.seeding import seed_everything
+
+
+@pytest.fixture
+def image_setup():
+    seed_everything(0)
+    model = SimpleCNN()
+    x = torch.rand(1, 28, 28)
+    return model, x, grid_segments(x, 7)
+
+
+@pytest.fixture
+def tabular_setup():
+    seed_everything(0)
+    model = MLP(5, 3, hidden=(8,))
+    x = torch.randn(5)
+    return model, x, tabular_segments(x)
+
+
+def _photo(seed=0, size=48):
+    """A smooth colour image with four flat quadrants plus a little noise."""
+    g = torch.Generator().manual_seed(seed)
+    image = torch.zeros(3, size, size)
+    half = size // 2
+    image[0, :half, :half] = 0.9
+    image[1, :half, half:] = 0.8
+    image[2, half:, :half] = 0.7
+    image[:, half:, half:] = 0.3
+    return (image + 0.02 * torch.rand(3, size, size, generator=g)).clamp(0, 1)
+
+
+# ---------------------------------------------------------------- segmentations
+
+
+def test_grid_segments_digit_is_a_4x4_grid_of_7x7_patches():
+    segments = grid_segments((28, 28), 7)
+    assert segments.dtype == torch.int64 and segments.shape == (28, 28)
+    assert torch.equal(torch.unique(segments), torch.arange(16))
+    assert torch.equal(torch.bincount(segments.flatten()), torch.full((16,), 49))
+    # row-major numbering: patch (r, c) has label 4 r + c
+    assert int(segments[0, 7]) == 1 and int(segments[7, 0]) == 4 and int(segments[27, 27]) == 15
+
+
+def test_grid_segments_uneven_and_rectangular():
+    segments = grid_segments(torch.zeros(3, 10, 7), (4, 3))
+    assert segments.shape == (10, 7)
+    assert int(segments.max()) + 1 == 3 * 3  # ceil(10/4) x ceil(7/3)
+    assert torch.equal(torch.unique(segments), torch.arange(9))
+    assert grid_segments((5, 5), 5).eq(0).all()
+
+
+@pytest.mark.parametrize("bad", [(28,), (0, 5), "28x28", (2.5, 3)])
+def test_grid_segments_rejects_bad_shapes(bad):
+    with pytest.raises(ValueError, match="shape must be"):
+        grid_segments(bad, 7)
+
+
+def test_grid_segments_rejects_bad_patch_size_and_images():
+    with pytest.raises(ValueError, match="patch_size"):
+        grid_segments((28, 28), 0)
+    with pytest.raises(ValueError, match="grid_segments needs an image"):
+        grid_segments(torch.zeros(1, 1, 28, 28), 7)
+
+
+@pytest.mark.parametrize("method", ["slic", "quickshift"])
+def test_superpixels_are_consecutive_labels_of_the_image_shape(method):
+    photo = _photo()
+    segments = superpixels(photo, 4, method=method)
+    assert segments.dtype == torch.int64 and segments.shape == (48, 48)
+    n = int(segments.max()) + 1
+    assert torch.equal(torch.unique(segments), torch.arange(n))
+
+
+def test_slic_finds_the_four_flat_quadrants():
+    segments = superpixels(_photo(), 4)
+    # the interior of every quadrant (2 pixels from the edges, which SLIC's smoothing blurs) is one
+    # superpixel, and the four differ
+    quadrant_labels = [segments[2:22, 2:22], segments[2:22, 26:46], segments[26:46, 2:22], segments[26:46, 26:46]]
+    assert all(torch.unique(q).numel() == 1 for q in quadrant_labels)
+    assert len({int(q[0, 0]) for q in quadrant_labels}) == 4
+
+
+def test_superpixels_accepts_numpy_uint8_grey_and_other_ranges():
+    photo = _photo()
+    reference = superpixels(photo, 4)
+    as_uint8 = (photo.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    assert torch.equal(superpixels(as_uint8, 4), reference)
+    # a model input in [-1, 1] is mapped back to [0, 1] for the segmentation
+    low, high = float(photo.min()), float(photo.max())
+    rescaled = (photo - low) / (high - low) * 2 - 1
+    assert torch.equal(superpixels(rescaled, 4), superpixels((photo - low) / (high - low), 4))
+    grey = superpixels(photo.mean(0, keepdim=True), 4)
+    assert grey.shape == (48, 48) and int(grey.min()) == 0
+
+
+def test_superpixels_errors():
+    with pytest.raises(ValueError, match='method must be "slic" or "quickshift"'):
+        superpixels(_photo(), 4, method="felzenszwalb")
+    with pytest.raises(ValueError, match="n_segments must be a positive int"):
+        superpixels(_photo(), 0)
+    with pytest.raises(ValueError, match="image must be grey"):
+        superpixels(torch.zeros(2, 8, 8), 4)
+    with pytest.raises(TypeError, match="image must be a torch.Tensor"):
+        superpixels([[0.0]], 4)
+    with pytest.raises(ValueError, match="image must be finite"):
+        superpixels(torch.full((1, 8, 8), float("nan")), 4)
+
+
+def test_tabular_segments():
+    assert tabular_segments(4).tolist() == [0, 1, 2, 3]
+    assert tabular_segments(torch.zeros(3)).tolist() == [0, 1, 2]
+    with pytest.raises(ValueError, match="n_features must be a positive int"):
+        tabular_segments(0)
+    with pytest.raises(ValueError, match=r"a table row must be \[F\]"):
+        tabular_segments(torch.zeros(2, 3))
+
+
+def test_segment_means_are_constant_per_segment_and_keep_each_segment_sum():
+    x = torch.rand(3, 28, 28)
+    segments = grid_segments(x, 7)
+    means = segment_means(x, segments)
+    assert means.shape == x.shape
+    for label in range(16):
+        inside = segments == label
+        for c in range(3):
+            values = means[c][inside]
+            assert torch.allclose(values, values[0].expand_as(values))
+            assert torch.allclose(values.sum(), x[c][inside].sum(), atol=1e-4)
+
+
+# ---------------------------------------------------------------- the game
+
+
+@pytest.mark.parametrize("baseline", [0.0, 0.5, "tensor", "segment_mean"])
+@pytest.mark.parametrize("kind", ["image", "tabular"])
+def test_batched_game_equals_the_model_on_masked_inputs_one_at_a_time(baseline, kind, image_setup, tabular_setup):
+    model, x, segments = image_setup if kind == "image" else tabular_setup
+    if baseline == "tensor":
+        baseline = torch.rand(x.shape, generator=torch.Generator().manual_seed(1))
+    game = CoalitionGame(model, x, segments, baseline=baseline, batch_size=7)
+    Z = torch.rand(23, game.n_players, generator=torch.Generator().manual_seed(2)) > 0.5
+    values = game(Z)
+    if isinstance(baseline, str):
+        fill = segment_means(x, segments)
+    else:
+        fill = torch.broadcast_to(torch.as_tensor(baseline, dtype=x.dtype), x.shape)
+    for row, z in enumerate(Z):
+        present = z[segments]  # spread over the input's trailing (spatial) dimensions
+        masked = x.clone()
+        masked[..., ~present] = fill[..., ~present]
+        expected = model(masked[None])[0, game.target]
+        assert torch.allclose(values[row], expected, atol=1e-5), row
+
+
+def test_full_and_empty_coalitions_give_the_input_and_the_baseline(image_setup):
+    model, x, segments = image_setup
+    baseline = torch.rand_like(x)
+    game = CoalitionGame(model, x, segments, baseline=baseline, target=3)
+    Z = torch.stack([torch.ones(16, dtype=torch.bool), torch.zeros(16, dtype=torch.bool)])
+    values = game(Z)
+    with torch.no_grad():
+        assert torch.allclose(values[0], model(x[None])[0, 3], atol=1e-5)
+        assert torch.allclose(values[1], model(baseline[None])[0, 3], atol=1e-5)
+    assert game.full_score == pytest.approx(float(values[0]), abs=1e-5)
+    assert torch.equal(game.inputs(Z[:1])[0], x) and torch.equal(game.inputs(Z[1:])[0], baseline)
+
+
+def test_target_none_is_the_predicted_class_and_probability_output(image_setup):
+    model, x, segments = image_setup
+    with torch.no_grad():
+        scores = model(x[None])[0]
+    game = CoalitionGame(model, x, segments)
+    assert game.target == int(scores.argmax()) and game.n_classes == 10
+    prob_game = CoalitionGame(model, x, segments, output="probability")
+    full = prob_game(torch.ones(1, 16, dtype=torch.bool))
+    assert torch.allclose(full, scores.softmax(0)[game.target], atol=1e-6)
+    assert 0 < float(full) <= 1
+
+
+def test_values_do_not_depend_on_batch_size_and_the_game_counts(image_setup):
+    model, x, segments = image_setup
+    Z = torch.rand(50, 16, generator=torch.Generator().manual_seed(0)) > 0.5
+    reference = CoalitionGame(model, x, segments, batch_size=50)(Z)
+    game = CoalitionGame(model, x, segments, batch_size=8)
+    assert torch.allclose(game(Z), reference, atol=1e-5)
+    assert game.n_evaluations == 50 and game.n_calls == 7  # ceil(50 / 8)
+    game(Z[:3])
+    assert game.n_evaluations == 53 and game.n_calls == 8
+    game.reset_counts()
+    assert game.n_evaluations == 0 and game.n_calls == 0
+    assert game(Z[:0]).shape == (0,) and game.n_calls == 0
+
+
+def test_integer_coalitions_and_numpy_are_accepted(image_setup):
+    model, x, segments = image_setup
+    game = CoalitionGame(model, x, segments)
+    Z = torch.rand(5, 16, generator=torch.Generator().manual_seed(0)) > 0.5
+    assert torch.equal(game(Z), game(Z.long()))
+    assert torch.equal(game(Z), game(Z.numpy().astype(np.int64)))
+
+
+def test_the_game_has_no_side_effects(image_setup):
+    model, x, segments = image_setup
+    model.train()
+    x = x.clone().requires_grad_(True)
+    before = x.detach().clone()
+    game = CoalitionGame(model, x, segments, baseline="segment_mean")
+    values = game(torch.rand(4, 16) > 0.5)
+    assert model.training and all(m.training for m in model.modules())
+    assert all(p.grad is None for p in model.parameters())
+    assert x.grad is None and x.requires_grad and torch.equal(x.detach(), before)
+    assert not values.requires_grad
+
+
+def test_a_plain_callable_model_works():
+    weights = torch.tensor([[1.0, 2.0, 3.0], [0.0, 0.0, 1.0]])
+    game = CoalitionGame(lambda batch: batch @ weights.T, torch.ones(3), tabular_segments(3), baseline=0.0, target=0)
+    Z = torch.tensor([[True, False, True], [False, True, False]])
+    assert game(Z).tolist() == [4.0, 2.0]
+
+
+@pytest.mark.parametrize("kind", ["image", "tabular"])
+@settings(max_examples=25, deadline=None)
+@given(data=st.data())
+def test_masked_inputs_hold_x_exactly_where_the_segment_is_present(kind, data):
+    x = torch.arange(2 * 6 * 6, dtype=torch.float32).reshape(2, 6, 6) + 1 if kind == "image" else torch.arange(7.0) + 1
+    segments = grid_segments(x, 2) if kind == "image" else tabular_segments(x)
+    game = CoalitionGame(lambda b: b.reshape(b.shape[0], -1)[:, :2], x, segments, baseline=-1.0, target=0)
+    rows = data.draw(st.lists(st.lists(st.booleans(), min_size=game.n_players, max_size=game.n_players),
+                              min_size=1, max_size=5))
+    Z = torch.tensor(rows)
+    inputs = game.inputs(Z)
+    assert inputs.shape == (len(rows), *x.shape)
+    present = Z[:, segments]
+    if kind == "image":
+        present = present[:, None].expand_as(inputs)
+    assert torch.equal(inputs[present], x.expand_as(inputs)[present])
+    assert (inputs[~present] == -1).all()
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_segments_errors(image_setup):
+    model, x, _ = image_setup
+    with pytest.raises(ValueError, match="segments must have the spatial shape of x"):
+        CoalitionGame(model, x, grid_segments((27, 28), 7))
+    with pytest.raises(ValueError, match=r"segments must use every label 0..M-1.*missing \[3\]"):
+        segments = grid_segments(x, 7)
+        segments[segments == 3] = 2
+        CoalitionGame(model, x, segments)
+    with pytest.raises(ValueError, match="segments must use every label 0..M-1"):
+        CoalitionGame(model, x, grid_segments(x, 7) + 1)
+    with pytest.raises(ValueError, match="segments must use every label 0..M-1"):
+        CoalitionGame(model, x, grid_segments(x, 7) - 1)
+    with pytest.raises(TypeError, match="segments must hold integer labels"):
+        CoalitionGame(model, x, grid_segments(x, 7).float())
+    with pytest.raises(TypeError, match="segments must be an integer torch.Tensor"):
+        CoalitionGame(model, x, [[0]])
+
+
+@pytest.mark.parametrize(
+    "Z, error, match",
+    [
+        (torch.ones(2, 15, dtype=torch.bool), ValueError, r"Z must have shape \[n, M\] with M = 16"),
+        (torch.ones(16, dtype=torch.bool), ValueError, r"add a batch dimension with Z\[None\]"),
+        (torch.ones(2, 16), TypeError, "Z must be a bool tensor"),
+        (torch.full((2, 16), 2), ValueError, "Z must hold only 0/1"),
+        ([[True] * 16], TypeError, "Z must be a bool tensor"),
+    ],
+)
+def test_coalition_errors(Z, error, match, image_setup):
+    model, x, segments = image_setup
+    game = CoalitionGame(model, x, segments)
+    with pytest.raises(error, match=match):
+        game(Z)
+    assert game.n_evaluations == 0
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"baseline": "mean"}, ValueError, 'baseline must be a number, a tensor shaped like x or "segment_mean"'),
+        ({"baseline": torch.zeros(2, 28, 28)}, ValueError, r"baseline must be shaped like x \(1, 28, 28\)"),
+        ({"baseline": [0.0]}, TypeError, "baseline must be a number"),
+        ({"baseline": True}, TypeError, "baseline must be a number"),
+        ({"baseline": float("nan")}, ValueError, "baseline must be finite"),
+        ({"baseline": torch.full((1, 28, 28), float("inf"))}, ValueError, "baseline must be finite"),
+        ({"target": 10}, ValueError, r"target must be a class index in \[0, 10\); got 10"),
+        ({"target": -1}, ValueError, r"target must be a class index in \[0, 10\); got -1"),
+        ({"target": 1.0}, TypeError, "target must be an int class index or None"),
+        ({"target": True}, TypeError, "target must be an int class index or None"),
+        ({"output": "logits"}, ValueError, 'output must be "score" or "probability"'),
+        ({"batch_size": 0}, ValueError, "batch_size must be a positive int or None"),
+    ],
+)
+def test_constructor_errors(kwargs, error, match, image_setup):
+    model, x, segments = image_setup
+    with pytest.raises(error, match=match):
+        CoalitionGame(model, x, segments, **kwargs)
+
+
+def test_input_and_model_errors(image_setup):
+    model, x, segments = image_setup
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module or a callable"):
+        CoalitionGame("model", x, segments)
+    with pytest.raises(TypeError, match="x must be a torch.Tensor"):
+        CoalitionGame(model, x.numpy(), segments)
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        CoalitionGame(model, x.long(), segments)
+    with pytest.raises(ValueError, match="x must be finite"):
+        CoalitionGame(model, torch.full_like(x, float("nan")), segments)
+    with pytest.raises(ValueError, match="x must be one input"):
+        CoalitionGame(model, torch.tensor(1.0), segments)
+    with pytest.raises(ValueError, match=r"the model must return class scores \[B, classes\]"):
+        CoalitionGame(lambda b: b.sum(), x, segments)
+
+
+def test_tensor_target_and_linear_model_broadcast_baseline():
+    seed_everything(0)
+    model = LinearClassifier((3, 4, 4), 5)
+    x = torch.rand(3, 4, 4)
+    game = CoalitionGame(model, x, grid_segments(x, 2), baseline=torch.tensor([0.1, 0.2, 0.3])[:, None, None],
+                         target=torch.tensor(2))
+    assert game.target == 2 and torch.allclose(game.baseline_input[:, 0, 0], torch.tensor([0.1, 0.2, 0.3]))
+    # a linear model's game is linear in the coalition: v(z) = v(0) + sum_i z_i (v(e_i) - v(0))
+    eye = torch.eye(4, dtype=torch.bool)
+    single = game(eye) - game(torch.zeros(1, 4, dtype=torch.bool))
+    Z = torch.rand(10, 4, generator=torch.Generator().manual_seed(0)) > 0.5
+    predicted = game(torch.zeros(1, 4, dtype=torch.bool)) + Z.float() @ single
+    assert torch.allclose(game(Z), predicted, atol=1e-5)
+
+
+# ---------------------------------------------------------------- FunctionGame
+
+
+def test_function_game_counts_and_checks():
+    coefficients = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    game = FunctionGame(lambda Z: Z.double() @ coefficients, 3)
+    assert game.n_players == 3
+    values = game(torch.tensor([[True, True, False], [False, False, True]]))
+    assert values.tolist() == [-1.0, 0.5]
+    assert game.n_evaluations == 2 and game.n_calls == 1
+    with pytest.raises(ValueError, match="M = 3"):
+        game(torch.ones(1, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="must return one value per coalition"):
+        FunctionGame(lambda Z: Z.double(), 3)(torch.ones(2, 3, dtype=torch.bool))
+    with pytest.raises(TypeError, match="function must be callable"):
+        FunctionGame(3, 3)
+    with pytest.raises(ValueError, match="n_players must be a positive int"):
+        FunctionGame(lambda Z: Z.sum(1), 0)
+    game.reset_counts()
+    assert game.n_evaluations == 0
+
+
+def test_check_coalitions_moves_to_a_device():
+    Z = check_coalitions(torch.ones(2, 3, dtype=torch.bool), 3, "cpu")
+    assert Z.dtype == torch.bool and Z.device.type == "cpu"
