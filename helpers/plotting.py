@@ -27,6 +27,9 @@ __all__ = [
     "show_overlay",
     "show_grid",
     "show_regions",
+    "show_segments",
+    "show_segment_weights",
+    "show_field",
     "UNSIGNED_CMAP",
     "SIGNED_CMAP",
 ]
@@ -214,4 +217,135 @@ def show_regions(regions: dict, ax=None, *, title: str | None = None):
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=9)
+    return ax
+
+
+def show_field(xx, yy, values, vectors=None, ax=None, *, points=None, labels=None, title: str | None = None,
+               value_label: str = "", cmap: str = "coolwarm", every: int = 1):
+    """Draw a scalar field over the plane, with optional arrows and data points.
+
+    Parameters
+    ----------
+    xx, yy : tensor or array [n, n]
+        The grid (``torch.meshgrid(..., indexing="xy")``).
+    values : tensor or array [n, n]
+        Drawn as filled contours (e.g. the probability of class 1).
+    vectors : tensor or array [n, n, 2], optional
+        Drawn as arrows (e.g. the gradient of a class score), every ``every``-th point.
+    points : tensor or array [N, 2], optional
+        Data points, coloured by ``labels``.
+    title, value_label : str
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    def as_np(a):
+        return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+
+    ax = _axes(ax)
+    xx, yy, values = as_np(xx), as_np(yy), as_np(values)
+    filled = ax.contourf(xx, yy, values, levels=20, cmap=cmap, alpha=0.8)
+    ax.figure.colorbar(filled, ax=ax, fraction=0.046, pad=0.04, label=value_label)
+    if points is not None:
+        points = as_np(points)
+        ax.scatter(points[:, 0], points[:, 1], c=as_np(labels) if labels is not None else "k",
+                   cmap="bwr", s=8, edgecolors="k", linewidths=0.3)
+    if vectors is not None:
+        v = as_np(vectors)
+        s = slice(None, None, every)
+        ax.quiver(xx[s, s], yy[s, s], v[s, s, 0], v[s, s, 1], color="k", alpha=0.8)
+    ax.set_aspect("equal")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def _segment_image(x) -> np.ndarray:
+    """The image as H x W x 3 floats in [0, 1] (grey repeated; other ranges rescaled) for drawing segments."""
+    image = to_image(x).astype(np.float64)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    if image.max() > 1.0 and image.max() <= 255 and image.min() >= 0 and to_image(x).dtype == np.uint8:
+        image = image / 255.0
+    low, high = image.min(), image.max()
+    if low < 0 or high > 1:
+        image = (image - low) / (high - low) if high > low else np.zeros_like(image)
+    return image
+
+
+def show_segments(x, segments, ax=None, *, title: str | None = None, color=(1.0, 1.0, 0.0), numbers: bool = False):
+    """Draw an image with the boundaries of its segments (scikit-image's ``mark_boundaries``).
+
+    Parameters
+    ----------
+    x : image tensor/array ([C, H, W], [H, W] or [H, W, 3])
+    segments : int tensor/array [H, W], labels 0..M-1
+    color : RGB tuple, default yellow
+    numbers : bool, default False
+        Write each segment's label at its centre.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from skimage.segmentation import mark_boundaries
+
+    ax = _axes(ax)
+    labels = np.asarray(segments.detach().cpu() if isinstance(segments, torch.Tensor) else segments)
+    ax.imshow(mark_boundaries(_segment_image(x), labels, color=color))
+    if numbers:
+        for label in np.unique(labels):
+            rows, cols = np.nonzero(labels == label)
+            ax.text(cols.mean(), rows.mean(), str(int(label)), color=color, fontsize=7, ha="center", va="center")
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def show_segment_weights(x, segments, weights, ax=None, *, title: str | None = None, top_k: int | None = None,
+                         alpha: float = 0.6, colorbar: bool = True):
+    """Draw one weight per segment (LIME, SHAP) over the image, with the segments' boundaries.
+
+    Red segments push the target score up, blue ones push it down (the signed
+    colormap, symmetric around 0); the image shows through in grey.
+
+    Parameters
+    ----------
+    x : image tensor/array
+    segments : int tensor/array [H, W], labels 0..M-1
+    weights : tensor/array [M]
+    top_k : int, optional
+        Colour only the ``top_k`` segments of largest ``|weight|`` (like lime's
+        ``get_image_and_mask``); the others stay grey.
+    alpha : float, default 0.6
+    colorbar : bool, default True
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    from skimage.segmentation import find_boundaries
+
+    ax = _axes(ax)
+    labels = np.asarray(segments.detach().cpu() if isinstance(segments, torch.Tensor) else segments).astype(np.int64)
+    values = np.asarray(weights.detach().cpu() if isinstance(weights, torch.Tensor) else weights, dtype=np.float64)
+    if values.ndim != 1 or values.shape[0] != labels.max() + 1:
+        raise ValueError(f"weights must hold one value per segment, shape ({labels.max() + 1},); got {values.shape}")
+    if top_k is not None:
+        keep = np.zeros_like(values, dtype=bool)
+        keep[np.argsort(-np.abs(values), kind="stable")[:top_k]] = True
+        values = np.where(keep, values, 0.0)
+    weight_map = np.ma.masked_equal(values[labels], 0.0)
+    limit = float(np.abs(values).max()) or 1.0
+    ax.imshow(_segment_image(x).mean(axis=-1), cmap="gray")
+    image = ax.imshow(weight_map, cmap=SIGNED_CMAP, vmin=-limit, vmax=limit, alpha=alpha)
+    edges = find_boundaries(labels, mode="inner")
+    ax.imshow(np.ma.masked_where(~edges, np.ones_like(labels)), cmap="gray_r", vmin=0, vmax=1, alpha=0.7)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return ax

@@ -111,3 +111,14 @@ def test_tabular_errors():
         load_tabular("iris")
     with pytest.raises(ValueError, match="test_fraction must be in"):
         load_tabular("diabetes", test_fraction=1.5)
+
+
+def test_two_moons():
+    from helpers.data import load_two_moons
+
+    X, y = load_two_moons(50, seed=1)
+    X2, y2 = load_two_moons(50, seed=1)
+    assert X.shape == (50, 2) and torch.equal(X, X2) and torch.equal(y, y2)
+    assert torch.bincount(y).tolist() == [25, 25]
+    with pytest.raises(ValueError, match="n_samples must be an int >= 2; got 1"):
+        load_two_moons(1)

@@ -1,0 +1,222 @@
+"""What an explanation costs, counted rather than claimed.
+
+:class:`CostCounter` wraps a model for the duration of a ``with`` block and
+counts what the model is asked to do there:
+
+- ``forward_rows``: inputs the model was run on (the batch sizes of its calls,
+  summed): the cost unit of every method, gradient or coalition;
+- ``forward_calls``: how many times it was called (one call may carry many rows);
+- ``backward_passes`` and ``backward_rows``: gradients that flowed back through
+  its output;
+- ``seconds``: wall-clock time spent inside the block.
+
+It counts whatever calls the model: a gradient method of :mod:`helpers.saliency`,
+a coalition game of :mod:`helpers.features` evaluating coalitions through the
+model, or your own code. For a prediction function that is not a
+``torch.nn.Module`` (say, the NumPy function the ``lime`` package calls),
+:meth:`CostCounter.wrap` returns a counted version of it.
+
+Taught in ``notebooks/03_beyond_vanilla_gradients.ipynb``; used again wherever
+methods are compared on cost (``notebooks/06_comparison.ipynb``).
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from typing import Callable
+
+import torch
+import torch.nn as nn
+
+__all__ = ["CostCounter"]
+
+
+def _rows_of(args, kwargs) -> int:
+    """Batch size of a call: the length of its first tensor (or array) argument; 1 if there is none."""
+    for value in list(args) + list(kwargs.values()):
+        shape = getattr(value, "shape", None)
+        if shape is not None and len(shape) > 0:
+            return int(shape[0])
+    return 1
+
+
+class CostCounter:
+    """Count forward rows, forward calls, backward passes and seconds spent on a model.
+
+    Hooks are attached to ``model`` when the ``with`` block starts and removed when
+    it ends (also when it ends with an exception); the model's outputs are not
+    changed. Counts add up over successive ``with`` blocks of the same counter;
+    make a new counter to start from zero. Calls of submodules on their own (not
+    through ``model``) are not counted.
+
+    Parameters
+    ----------
+    model : torch.nn.Module, optional
+        The model to watch. None counts only what goes through :meth:`wrap` and
+        :meth:`record_forward`.
+
+    Attributes
+    ----------
+    forward_rows : int
+        Rows the model was run on (its first argument's length, summed over calls).
+    forward_calls : int
+    backward_passes : int
+        Backward passes that reached the model's output (one per ``backward()`` or
+        ``torch.autograd.grad`` through it).
+    backward_rows : int
+        Rows of those outputs.
+    seconds : float
+        Wall-clock time inside the ``with`` blocks (the running total while inside).
+        On a GPU, queued work is waited for when a block ends.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is neither None nor a ``torch.nn.Module``.
+    RuntimeError
+        If a ``with`` block is entered while the same counter is already active.
+
+    Examples
+    --------
+    >>> with CostCounter(model) as cost:  # doctest: +SKIP
+    ...     saliency = gradient(model, X_test[:8])
+    >>> cost.forward_rows, cost.backward_passes  # doctest: +SKIP
+    (8, 1)
+    """
+
+    def __init__(self, model: nn.Module | None = None):
+        if model is not None and not isinstance(model, nn.Module):
+            raise TypeError(
+                f"model must be a torch.nn.Module (or None, then count through .wrap); got {type(model).__name__}"
+            )
+        self.model = model
+        self.forward_rows = 0
+        self.forward_calls = 0
+        self.backward_passes = 0
+        self.backward_rows = 0
+        self._seconds = 0.0
+        self._started: float | None = None
+        self._handles: list = []
+
+    # -- counting
+
+    @property
+    def active(self) -> bool:
+        """True inside the ``with`` block."""
+        return self._started is not None
+
+    @property
+    def seconds(self) -> float:
+        if self._started is None:
+            return self._seconds
+        return self._seconds + time.perf_counter() - self._started
+
+    def record_forward(self, rows: int, calls: int = 1) -> None:
+        """Count ``rows`` forward rows in ``calls`` calls made by other means (only while active)."""
+        for name, value in (("rows", rows), ("calls", calls)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be a non-negative int; got {value!r}")
+        if self.active:
+            self.forward_rows += rows
+            self.forward_calls += calls
+
+    def wrap(self, function: Callable) -> Callable:
+        """A version of ``function`` whose calls count as forward calls while the counter is active.
+
+        The rows of a call are the length of its first argument that has a shape
+        (a tensor or a NumPy array).
+
+        Examples
+        --------
+        >>> cost = CostCounter()
+        >>> predict = cost.wrap(lambda rows: rows.sum(axis=1))
+        >>> import numpy as np
+        >>> with cost:
+        ...     _ = predict(np.ones((5, 3)))
+        >>> cost.forward_rows, cost.forward_calls
+        (5, 1)
+        """
+        if not callable(function):
+            raise TypeError(f"function must be callable; got {type(function).__name__}")
+
+        @functools.wraps(function)
+        def counted(*args, **kwargs):
+            self.record_forward(_rows_of(args, kwargs))
+            return function(*args, **kwargs)
+
+        return counted
+
+    def _before_forward(self, _module, args, kwargs):
+        self.record_forward(_rows_of(args, kwargs))
+
+    def _after_forward(self, _module, _args, _kwargs, output):
+        tensors = [output] if isinstance(output, torch.Tensor) else [
+            value for value in (output if isinstance(output, (tuple, list)) else ()) if isinstance(value, torch.Tensor)
+        ]
+        for tensor in tensors:
+            if tensor.requires_grad:
+                rows = int(tensor.shape[0]) if tensor.ndim else 1
+                tensor.register_hook(functools.partial(self._backward_seen, rows))
+                break
+
+    def _backward_seen(self, rows: int, _grad):
+        if self.active:
+            self.backward_passes += 1
+            self.backward_rows += rows
+
+    # -- the with block
+
+    def __enter__(self) -> "CostCounter":
+        if self.active:
+            raise RuntimeError("this CostCounter is already active; nest a new CostCounter instead")
+        if self.model is not None:
+            self._handles = [
+                self.model.register_forward_pre_hook(self._before_forward, with_kwargs=True),
+                self.model.register_forward_hook(self._after_forward, with_kwargs=True),
+            ]
+        self._started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.model is not None:
+                device = next((t.device for t in list(self.model.parameters()) + list(self.model.buffers())), None)
+                if device is not None and device.type == "cuda":
+                    torch.cuda.synchronize(device)
+        finally:
+            self._seconds += time.perf_counter() - self._started
+            self._started = None
+            for handle in self._handles:
+                handle.remove()
+            self._handles = []
+
+    # -- reading
+
+    def counts(self) -> dict[str, int]:
+        """The counts (everything but the seconds, which do not repeat from run to run)."""
+        return {
+            "forward_rows": self.forward_rows,
+            "forward_calls": self.forward_calls,
+            "backward_passes": self.backward_passes,
+            "backward_rows": self.backward_rows,
+        }
+
+    def summary(self, *, seconds: bool = False) -> str:
+        """One line, e.g. ``"1,000 forward rows in 2 calls, 1 backward pass (1,000 rows)"``.
+
+        Parameters
+        ----------
+        seconds : bool, default False
+            Append the wall-clock time (leave it out where the output must repeat).
+        """
+        passes = "pass" if self.backward_passes == 1 else "passes"
+        calls = "call" if self.forward_calls == 1 else "calls"
+        line = (
+            f"{self.forward_rows:,} forward rows in {self.forward_calls:,} {calls}, "
+            f"{self.backward_passes:,} backward {passes} ({self.backward_rows:,} rows)"
+        )
+        return line + (f", {self.seconds:.3f} s" if seconds else "")
+
+    def __repr__(self) -> str:
+        return f"CostCounter({self.summary(seconds=True)})"

@@ -1,0 +1,888 @@
+r"""LIME from scratch, on the coalition game of :mod:`helpers.features`.
+
+Ribeiro, Singh and Guestrin, "'Why Should I Trust You?': Explaining the
+Predictions of Any Classifier", 2016, arXiv 1602.04938. LIME explains one
+prediction with a linear model that is faithful *near* the input:
+
+1. sample coalitions :math:`z_1, \dots, z_n \in \{0, 1\}^M` (the full coalition,
+   the input itself, always first);
+2. evaluate the game :math:`v(z_k)` (the model on the masked inputs);
+3. weight every sample by its proximity to the input,
+   :math:`\pi(z) = \exp(-d(z)^2 / (2 \sigma^2))` with :math:`d` the cosine
+   distance to the full coalition and :math:`\sigma` the kernel width;
+4. fit a weighted ridge regression
+   :math:`\min_{w, b} \sum_k \pi(z_k) (v(z_k) - b - w^\top z_k)^2 + \alpha \|w\|^2`;
+   the coefficients :math:`w` are the explanation.
+
+Facts read in the ``lime`` package's source (version 0.2.0.1), which the
+defaults here follow so that the two agree to rounding:
+
+- ``lime_image.LimeImageExplainer`` draws every entry of a coalition uniformly
+  from {0, 1} (``random_state.randint(0, 2, num_samples * n_features)``) and then
+  sets the first row to all ones: ``num_samples`` counts the input itself.
+- Its distances are scikit-learn's cosine distances between each 0/1 row and the
+  first (all-ones) row, :math:`d(z) = 1 - \sqrt{|z| / M}` (1 for the empty
+  coalition), *not* multiplied by 100 (``lime_text`` multiplies by 100 and uses
+  ``kernel_width=25``, which gives the same ratio :math:`d/\sigma`).
+- Its kernel is ``np.sqrt(np.exp(-d**2 / kernel_width**2))``, that is
+  :math:`\exp(-d^2 / (2\sigma^2))`, with ``kernel_width=0.25`` by default.
+- ``LimeBase.explain_instance_with_data`` fits ``Ridge(alpha=1,
+  fit_intercept=True)`` with the kernel values as ``sample_weight`` and reports
+  the weighted :math:`R^2` of the fit on the same samples (``score``) and the
+  fit's prediction at the first row (``local_pred``). With the image explainer's
+  default ``num_features=100000`` its ``feature_selection="auto"`` keeps every
+  feature, so the coefficients are those of the full ridge fit.
+- ``hide_color=None`` (the default) fills each hidden superpixel with its own
+  mean colour: ``baseline="segment_mean"`` of :class:`~helpers.features.CoalitionGame`.
+- The explained quantity is whatever ``classifier_fn`` returns, in practice
+  class probabilities: ``output="probability"`` of the game.
+- ``lime_tabular.LimeTabularExplainer`` (with ``discretize_continuous=False``)
+  does not switch features off: it draws whole new rows from a normal
+  distribution with the training data's mean and standard deviation
+  (``random_state.normal(0, 1, ...) * scale + mean``), puts the input in the
+  first row, standardises all rows, and uses Euclidean distances with
+  ``kernel_width = 0.75 * sqrt(F)``. :func:`lime_tabular` does the same.
+
+Functions:
+
+- :func:`lime` -- one weight per feature (tensor ``[M]``), the course's calling
+  convention ``method(game, *, options)``.
+- :func:`lime_explanation` -- the same run with everything it used: samples,
+  values, distances, kernel weights, intercept, weighted :math:`R^2`.
+- :func:`sample_coalitions`, :func:`cosine_distances`, :func:`exponential_kernel`,
+  :func:`weighted_ridge`, :func:`fit_lime` -- the four steps, one function each.
+- :func:`lime_tabular` -- lime's tabular sampling (new rows from the training statistics).
+- :func:`seed_stability`, :func:`topk_overlap`, :func:`rank_correlation` -- run-to-run stability.
+- :func:`lime_package_coalitions`, :func:`lime_package_image`,
+  :func:`lime_package_tabular` -- the ``lime`` package itself, run quietly on the
+  same inputs, for cross-checks and benchmarks.
+
+Taught in ``notebooks/04_lime.ipynb``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import itertools
+from dataclasses import dataclass
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+
+from .features import check_coalitions
+from .models import evaluation_mode
+from .seeding import _check_seed, make_generator
+
+__all__ = [
+    "LimeFit",
+    "lime",
+    "lime_explanation",
+    "sample_coalitions",
+    "cosine_distances",
+    "exponential_kernel",
+    "weighted_ridge",
+    "fit_lime",
+    "lime_tabular",
+    "seed_stability",
+    "SeedStability",
+    "topk_overlap",
+    "rank_correlation",
+    "lime_package_coalitions",
+    "lime_package_image",
+    "lime_package_tabular",
+]
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_game(game) -> int:
+    n_players = getattr(game, "n_players", None)
+    if not callable(game) or isinstance(n_players, bool) or not isinstance(n_players, Integral) or n_players < 1:
+        raise TypeError(
+            "game must be a coalition game: a callable game(Z) -> values [n] with a positive int attribute "
+            f"n_players (e.g. helpers.features.CoalitionGame); got {type(game).__name__}"
+        )
+    return int(n_players)
+
+
+def _check_positive_int(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
+    return int(value)
+
+
+def _check_positive_real(name: str, value, *, allow_zero: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(float(value)):
+        raise ValueError(f"{name} must be a finite number; got {value!r}")
+    if float(value) < 0 or (float(value) == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")
+    return float(value)
+
+
+def _as_float64(name: str, value, shape_hint: str) -> torch.Tensor:
+    if isinstance(value, np.ndarray):
+        value = torch.from_numpy(value)
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor {shape_hint}; got {type(value).__name__}")
+    return value.detach().to("cpu", torch.float64)
+
+
+# --------------------------------------------------------------------------- the four steps
+
+
+def sample_coalitions(n_samples: int, n_players: int, *, seed: int = 0) -> torch.Tensor:
+    """LIME's samples: the full coalition, then coalitions with every feature present with probability 1/2.
+
+    Parameters
+    ----------
+    n_samples : int
+        Rows in total, the full coalition included (as in lime).
+    n_players : int
+        M.
+    seed : int, default 0
+
+    Returns
+    -------
+    torch.Tensor, bool, [n_samples, n_players]
+        Row 0 is all True.
+
+    Examples
+    --------
+    >>> Z = sample_coalitions(5, 3, seed=0)
+    >>> Z.shape, bool(Z[0].all())
+    (torch.Size([5, 3]), True)
+    """
+    n_samples = _check_positive_int("n_samples", n_samples)
+    n_players = _check_positive_int("n_players", n_players)
+    generator = make_generator(seed)
+    Z = torch.randint(0, 2, (n_samples, n_players), generator=generator).bool()
+    Z[0] = True
+    return Z
+
+
+def cosine_distances(coalitions) -> torch.Tensor:
+    r"""Cosine distance of every 0/1 coalition to the full coalition.
+
+    .. math:: d(z) = 1 - \frac{z \cdot \mathbf{1}}{\|z\| \, \|\mathbf{1}\|} = 1 - \sqrt{|z| / M},
+
+    and 1 for the empty coalition (scikit-learn's convention, which lime uses).
+
+    Parameters
+    ----------
+    coalitions : bool tensor [n, M]
+
+    Returns
+    -------
+    torch.Tensor, float64, [n]
+
+    Examples
+    --------
+    >>> cosine_distances(torch.tensor([[True, True, True, True], [True, False, False, False]])).tolist()
+    [0.0, 0.5]
+    """
+    if isinstance(coalitions, torch.Tensor) and coalitions.ndim == 2:
+        Z = check_coalitions(coalitions, coalitions.shape[1], "cpu")
+    else:
+        shape = tuple(coalitions.shape) if isinstance(coalitions, torch.Tensor) else type(coalitions).__name__
+        raise ValueError(f"coalitions must be a bool tensor [n, M]; got {shape}")
+    present = Z.sum(dim=1, dtype=torch.float64)
+    return 1.0 - torch.sqrt(present / Z.shape[1])
+
+
+def exponential_kernel(distances, kernel_width: float = 0.25) -> torch.Tensor:
+    r"""LIME's proximity weights :math:`\pi = \sqrt{\exp(-d^2/\sigma^2)} = \exp(-d^2 / (2\sigma^2))`.
+
+    Parameters
+    ----------
+    distances : tensor [n]
+    kernel_width : float > 0, default 0.25
+        :math:`\sigma`; lime's image default.
+
+    Returns
+    -------
+    torch.Tensor, float64, [n], values in (0, 1]
+
+    Examples
+    --------
+    >>> round(float(exponential_kernel(torch.tensor([0.25]), 0.25)[0]), 4)
+    0.6065
+    """
+    width = _check_positive_real("kernel_width", kernel_width)
+    d = _as_float64("distances", distances, "[n]")
+    return torch.exp(-(d**2) / (2.0 * width**2))
+
+
+def weighted_ridge(design, values, sample_weights, *, alpha: float = 1.0) -> tuple[torch.Tensor, float, float]:
+    r"""Weighted ridge regression with an unpenalised intercept, as scikit-learn's ``Ridge``.
+
+    Solves :math:`\min_{w, b} \sum_k \pi_k (y_k - b - w^\top x_k)^2 + \alpha \|w\|^2`
+    by centring :math:`X` and :math:`y` on their :math:`\pi`-weighted means and
+    solving :math:`(X_c^\top \Pi X_c + \alpha I) w = X_c^\top \Pi y_c` in float64;
+    then :math:`b = \bar y - \bar x^\top w`.
+
+    Parameters
+    ----------
+    design : tensor [n, M]
+        The samples (0/1 coalitions, or any real features).
+    values : tensor [n]
+    sample_weights : tensor [n], non-negative, not all zero
+    alpha : float >= 0, default 1.0
+        lime's default ``Ridge(alpha=1)``.
+
+    Returns
+    -------
+    weights : torch.Tensor, float64, [M]
+    intercept : float
+    r2 : float
+        Weighted :math:`R^2 = 1 - \sum \pi (y - \hat y)^2 / \sum \pi (y - \bar y)^2`
+        on the same samples (1 when ``y`` is constant and fitted exactly, 0 when
+        constant and not, as scikit-learn's ``r2_score``).
+
+    Raises
+    ------
+    ValueError
+        For shapes that do not agree, negative or all-zero weights, a negative alpha.
+
+    Examples
+    --------
+    >>> X = torch.tensor([[0.0], [1.0], [2.0]])
+    >>> w, b, r2 = weighted_ridge(X, 2 * X[:, 0] + 1, torch.ones(3), alpha=0.0)
+    >>> round(float(w[0]), 6), round(b, 6), round(r2, 6)
+    (2.0, 1.0, 1.0)
+    """
+    X = _as_float64("design", design, "[n, M]")
+    y = _as_float64("values", values, "[n]")
+    pi = _as_float64("sample_weights", sample_weights, "[n]")
+    alpha = _check_positive_real("alpha", alpha, allow_zero=True)
+    if X.ndim != 2 or y.ndim != 1 or pi.ndim != 1 or not (X.shape[0] == y.shape[0] == pi.shape[0]):
+        raise ValueError(
+            f"design [n, M], values [n] and sample_weights [n] must agree; got shapes "
+            f"{tuple(X.shape)}, {tuple(y.shape)}, {tuple(pi.shape)}"
+        )
+    if not (torch.isfinite(X).all() and torch.isfinite(y).all() and torch.isfinite(pi).all()):
+        raise ValueError("design, values and sample_weights must be finite")
+    if (pi < 0).any() or float(pi.sum()) <= 0:
+        raise ValueError("sample_weights must be non-negative and not all zero")
+    total = pi.sum()
+    x_mean = (pi[:, None] * X).sum(dim=0) / total
+    y_mean = (pi * y).sum() / total
+    Xc, yc = X - x_mean, y - y_mean
+    gram = Xc.T @ (pi[:, None] * Xc) + alpha * torch.eye(X.shape[1], dtype=torch.float64)
+    rhs = Xc.T @ (pi * yc)
+    weights = torch.linalg.lstsq(gram, rhs[:, None]).solution[:, 0] if alpha == 0 else torch.linalg.solve(gram, rhs)
+    intercept = float(y_mean - x_mean @ weights)
+    residual = float((pi * (y - intercept - X @ weights) ** 2).sum())
+    spread = float((pi * yc**2).sum())
+    if spread > 0:
+        r2 = 1.0 - residual / spread
+    else:
+        r2 = 1.0 if residual == 0 else 0.0
+    return weights, intercept, r2
+
+
+@dataclass
+class LimeFit:
+    """One LIME fit and everything it used.
+
+    Attributes
+    ----------
+    weights : torch.Tensor, float64, [M]
+        The explanation: one coefficient per feature.
+    intercept : float
+    r2 : float
+        Weighted :math:`R^2` of the fit on its own samples (lime's ``score``).
+    local_prediction : float
+        The linear model at the first sample (the input itself; lime's ``local_pred``).
+    design : torch.Tensor, float64, [n, M]
+        The regression's samples: 0/1 coalitions (or standardised rows for :func:`lime_tabular`).
+    values : torch.Tensor, float64, [n]
+        The model's target output on every sample.
+    distances : torch.Tensor, float64, [n]
+    kernel_weights : torch.Tensor, float64, [n]
+    kernel_width : float
+    """
+
+    weights: torch.Tensor
+    intercept: float
+    r2: float
+    local_prediction: float
+    design: torch.Tensor
+    values: torch.Tensor
+    distances: torch.Tensor
+    kernel_weights: torch.Tensor
+    kernel_width: float
+
+    @property
+    def coalitions(self) -> torch.Tensor:
+        """The samples as a bool tensor ``[n, M]`` (for coalition LIME)."""
+        return self.design != 0
+
+
+def fit_lime(coalitions, values, *, kernel_width: float = 0.25, alpha: float = 1.0) -> LimeFit:
+    """Steps 3 and 4 of LIME on coalitions already evaluated: kernel weights and ridge fit.
+
+    Useful to refit the same samples with another kernel width, at no model cost.
+
+    Parameters
+    ----------
+    coalitions : bool tensor [n, M]
+        Row 0 should be the full coalition (the input).
+    values : tensor [n]
+        The game's value of every coalition.
+    kernel_width : float > 0, default 0.25
+    alpha : float >= 0, default 1.0
+
+    Returns
+    -------
+    LimeFit
+
+    Examples
+    --------
+    >>> base = lime_explanation(game, n_samples=500)  # doctest: +SKIP
+    >>> wide = fit_lime(base.coalitions, base.values, kernel_width=1.0)  # doctest: +SKIP
+    """
+    distances = cosine_distances(coalitions)
+    values = _as_float64("values", values, "[n]")
+    kernel = exponential_kernel(distances, kernel_width)
+    design = coalitions.detach().to("cpu", torch.float64)
+    weights, intercept, r2 = weighted_ridge(design, values, kernel, alpha=alpha)
+    local = intercept + float(design[0] @ weights)
+    return LimeFit(weights, intercept, r2, local, design, values, distances, kernel, float(kernel_width))
+
+
+def lime_explanation(
+    game,
+    *,
+    n_samples: int = 1000,
+    kernel_width: float = 0.25,
+    seed: int = 0,
+    alpha: float = 1.0,
+    coalitions=None,
+) -> LimeFit:
+    """LIME on a coalition game, returning the weights with everything the fit used.
+
+    Ribeiro, Singh and Guestrin 2016, arXiv 1602.04938. The samples come from
+    :func:`sample_coalitions` (``n_samples`` rows, the full coalition first), are
+    evaluated in ONE call ``game(Z)`` (which batches the model), weighted by
+    :func:`exponential_kernel` of :func:`cosine_distances`, and fitted by
+    :func:`weighted_ridge`. The defaults are lime's image defaults (see the
+    module docstring).
+
+    Parameters
+    ----------
+    game : callable with ``n_players``
+        ``game(Z)`` for bool ``Z [n, M]`` returns ``n`` values.
+    n_samples : int >= 2, default 1000
+    kernel_width : float > 0, default 0.25
+    seed : int, default 0
+        Same seed, same samples, same weights.
+    alpha : float >= 0, default 1.0
+        Ridge penalty.
+    coalitions : bool tensor [n, M], optional
+        Use these samples instead of drawing them (``n_samples`` and ``seed`` are
+        then ignored), e.g. :func:`lime_package_coalitions` to reproduce a run of
+        the ``lime`` package exactly.
+
+    Returns
+    -------
+    LimeFit
+
+    Raises
+    ------
+    TypeError
+        For a ``game`` that is not a coalition game.
+    ValueError
+        For ``n_samples < 2``, a non-positive ``kernel_width``, a negative
+        ``alpha``, coalitions of the wrong shape, or a game that does not return
+        one finite value per coalition.
+
+    Examples
+    --------
+    >>> fit = lime_explanation(game, n_samples=1000, seed=0)  # doctest: +SKIP
+    >>> fit.weights.shape, round(fit.r2, 3)  # doctest: +SKIP
+    """
+    n_players = _check_game(game)
+    _check_positive_real("kernel_width", kernel_width)
+    _check_positive_real("alpha", alpha, allow_zero=True)
+    if coalitions is None:
+        Z = sample_coalitions(_check_positive_int("n_samples", n_samples, 2), n_players, seed=seed)
+    else:
+        Z = check_coalitions(coalitions, n_players, "cpu")
+        if Z.shape[0] < 2:
+            raise ValueError(f"coalitions must hold at least 2 rows; got {Z.shape[0]}")
+    values = torch.as_tensor(game(Z)).detach().to("cpu", torch.float64)
+    if values.shape != (Z.shape[0],) or not torch.isfinite(values).all():
+        raise ValueError(
+            f"the game must return one finite value per coalition, shape ({Z.shape[0]},); "
+            f"got shape {tuple(values.shape)}" + ("" if values.shape != (Z.shape[0],) else " with NaN/Inf")
+        )
+    return fit_lime(Z, values, kernel_width=kernel_width, alpha=alpha)
+
+
+def lime(
+    game,
+    *,
+    n_samples: int = 1000,
+    kernel_width: float = 0.25,
+    seed: int = 0,
+    alpha: float = 1.0,
+    coalitions=None,
+) -> torch.Tensor:
+    """LIME: one weight per feature, from a weighted ridge fit on sampled coalitions.
+
+    Ribeiro, Singh and Guestrin, "'Why Should I Trust You?'", 2016,
+    arXiv 1602.04938. Same parameters as :func:`lime_explanation`, which also
+    returns the intercept, the weighted :math:`R^2` and the samples.
+
+    Returns
+    -------
+    torch.Tensor, float64, [M]
+
+    Examples
+    --------
+    >>> game = CoalitionGame(model, x, grid_segments(x, 7))  # doctest: +SKIP
+    >>> weights = lime(game, n_samples=1000, seed=0)  # doctest: +SKIP
+    """
+    return lime_explanation(
+        game, n_samples=n_samples, kernel_width=kernel_width, seed=seed, alpha=alpha, coalitions=coalitions
+    ).weights
+
+
+# --------------------------------------------------------------------------- tabular LIME, lime's way
+
+
+def _class_outputs(model, X: torch.Tensor, output: str, batch_size: int = 1000) -> torch.Tensor:
+    parts = []
+    with torch.no_grad(), (evaluation_mode(model) if isinstance(model, torch.nn.Module) else contextlib.nullcontext()):
+        for start in range(0, X.shape[0], batch_size):
+            out = model(X[start:start + batch_size])
+            if not isinstance(out, torch.Tensor) or out.ndim != 2:
+                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+                raise ValueError(f"the model must return class scores [B, classes]; got {shape}")
+            parts.append(out.softmax(dim=1) if output == "probability" else out)
+    return torch.cat(parts).detach()
+
+
+def lime_tabular(
+    model,
+    x: torch.Tensor,
+    X_train: torch.Tensor,
+    *,
+    n_samples: int = 5000,
+    kernel_width: float | None = None,
+    seed: int = 0,
+    target: int | None = None,
+    output: str = "probability",
+    alpha: float = 1.0,
+) -> LimeFit:
+    r"""Tabular LIME as the ``lime`` package does it: new rows drawn from the training statistics.
+
+    Unlike coalition LIME (features present or replaced by a baseline), lime's
+    ``LimeTabularExplainer`` (with ``discretize_continuous=False``) draws
+    ``n_samples - 1`` whole rows :math:`s_k \sim \mathcal N(\mu, \operatorname{diag}\sigma^2)`
+    from the training data's mean and (population) standard deviation, puts
+    ``x`` first, standardises every row :math:`u = (s - \mu)/\sigma`, weights it
+    by :math:`\exp(-\|u - u_0\|^2 / (2 \kappa^2))` with
+    :math:`\kappa = 0.75 \sqrt F`, and fits a weighted ridge of the model's
+    output on :math:`u`. A weight is then "output change per training standard
+    deviation of the feature", around the data's centre rather than around
+    ``x``. The draws use NumPy's ``RandomState(seed).normal``, exactly as lime
+    does, so :func:`lime_package_tabular` with the same seed sees the same rows.
+
+    Ribeiro, Singh and Guestrin 2016, arXiv 1602.04938.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+        ``[B, F] -> [B, classes]``.
+    x : torch.Tensor, float, [F]
+    X_train : torch.Tensor, float, [N, F]
+        Supplies the mean and standard deviation of every feature.
+    n_samples : int >= 2, default 5000
+        lime's tabular default.
+    kernel_width : float, optional
+        Default ``0.75 * sqrt(F)`` (lime's).
+    seed : int, default 0
+    target : int, optional
+        None: the predicted class.
+    output : {"probability", "score"}, default "probability"
+    alpha : float >= 0, default 1.0
+
+    Returns
+    -------
+    LimeFit
+        ``design`` holds the standardised rows; ``distances`` the Euclidean ones.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For inputs of the wrong type or shape, or bad options.
+
+    Examples
+    --------
+    >>> fit = lime_tabular(model, data.X_test[0], data.X_train)  # doctest: +SKIP
+    >>> fit.weights.shape  # doctest: +SKIP
+    torch.Size([30])
+    """
+    if not callable(model):
+        raise TypeError(f"model must be a torch.nn.Module or a callable; got {type(model).__name__}")
+    if not isinstance(x, torch.Tensor) or not isinstance(X_train, torch.Tensor):
+        raise TypeError(f"x and X_train must be tensors; got {type(x).__name__} and {type(X_train).__name__}")
+    if x.ndim != 1 or X_train.ndim != 2 or X_train.shape[1] != x.shape[0] or X_train.shape[0] < 2:
+        raise ValueError(
+            f"x must be one row [F] and X_train a table [N, F] with N >= 2 and the same F; got shapes "
+            f"{tuple(x.shape)} and {tuple(X_train.shape)}"
+        )
+    if output not in ("score", "probability"):
+        raise ValueError(f'output must be "score" or "probability"; got {output!r}')
+    n_samples = _check_positive_int("n_samples", n_samples, 2)
+    seed = _check_seed(seed)
+    n_features = x.shape[0]
+    if kernel_width is None:
+        kernel_width = 0.75 * np.sqrt(n_features)
+    kernel_width = _check_positive_real("kernel_width", kernel_width)
+    _check_positive_real("alpha", alpha, allow_zero=True)
+
+    train = X_train.detach().cpu().double().numpy()
+    mean, scale = train.mean(axis=0), train.std(axis=0)
+    scale[scale == 0] = 1.0
+    rows = np.random.RandomState(seed).normal(0, 1, n_samples * n_features).reshape(n_samples, n_features)
+    rows = rows * scale + mean
+    rows[0] = x.detach().cpu().double().numpy()
+    standardised = torch.from_numpy((rows - mean) / scale)
+    distances = torch.linalg.vector_norm(standardised - standardised[0], dim=1)
+    device = next(iter(model.parameters())).device if isinstance(model, torch.nn.Module) and any(
+        True for _ in model.parameters()) else x.device
+    outputs = _class_outputs(model, torch.from_numpy(rows).to(device, x.dtype), output)
+    if target is None:
+        target = int(outputs[0].argmax())
+    if isinstance(target, bool) or not isinstance(target, Integral) or not 0 <= target < outputs.shape[1]:
+        raise ValueError(f"target must be a class index in [0, {outputs.shape[1]}) or None; got {target!r}")
+    values = outputs[:, int(target)].to("cpu", torch.float64)
+    kernel = exponential_kernel(distances, kernel_width)
+    weights, intercept, r2 = weighted_ridge(standardised, values, kernel, alpha=alpha)
+    local = intercept + float(standardised[0] @ weights)
+    return LimeFit(weights, intercept, r2, local, standardised, values, distances, kernel, kernel_width)
+
+
+# --------------------------------------------------------------------------- stability
+
+
+def _check_pair(a, b) -> tuple[torch.Tensor, torch.Tensor]:
+    a = _as_float64("a", a, "[M]")
+    b = _as_float64("b", b, "[M]")
+    if a.ndim != 1 or a.shape != b.shape or a.numel() < 2:
+        raise ValueError(f"a and b must be vectors [M] of the same length >= 2; got {tuple(a.shape)} and {tuple(b.shape)}")
+    return a, b
+
+
+def topk_overlap(a, b, k: int) -> float:
+    """Share of the ``k`` features of largest ``|weight|`` that two explanations have in common.
+
+    Ties are broken by the lower feature index. 1 means the same top ``k``.
+
+    Examples
+    --------
+    >>> topk_overlap(torch.tensor([3.0, -2.0, 0.1]), torch.tensor([0.5, 4.0, 1.0]), 2)
+    0.5
+    """
+    a, b = _check_pair(a, b)
+    k = _check_positive_int("k", k)
+    if k > a.numel():
+        raise ValueError(f"k must be at most M = {a.numel()}; got {k}")
+    top_a = set(torch.argsort(-a.abs(), stable=True)[:k].tolist())
+    top_b = set(torch.argsort(-b.abs(), stable=True)[:k].tolist())
+    return len(top_a & top_b) / k
+
+
+def _ranks(v: torch.Tensor) -> torch.Tensor:
+    """Ranks 0..n-1 with ties given their average rank."""
+    values = v.numpy()
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(len(values), dtype=np.float64)
+    unique, inverse = np.unique(values, return_inverse=True)
+    if len(unique) < len(values):
+        sums = np.bincount(inverse, weights=ranks)
+        counts = np.bincount(inverse)
+        ranks = (sums / counts)[inverse]
+    return torch.from_numpy(ranks)
+
+
+def rank_correlation(a, b) -> float:
+    """Spearman's rank correlation of two explanations' (signed) weights.
+
+    The Pearson correlation of the ranks (ties get their average rank); 0 when
+    either vector is constant.
+
+    Examples
+    --------
+    >>> rank_correlation(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([10.0, 20.0, 30.0]))
+    1.0
+    """
+    a, b = _check_pair(a, b)
+    ra, rb = _ranks(a), _ranks(b)
+    ra, rb = ra - ra.mean(), rb - rb.mean()
+    denominator = float(torch.sqrt((ra**2).sum() * (rb**2).sum()))
+    return float((ra * rb).sum()) / denominator if denominator > 0 else 0.0
+
+
+@dataclass
+class SeedStability:
+    """Agreement of LIME runs that differ only in their seed.
+
+    Attributes
+    ----------
+    weights : torch.Tensor, float64, [S, M]
+        One explanation per seed.
+    topk_overlap : float
+        Mean over pairs of seeds of :func:`topk_overlap`.
+    rank_correlation : float
+        Mean over pairs of seeds of :func:`rank_correlation`.
+    k : int
+    """
+
+    weights: torch.Tensor
+    topk_overlap: float
+    rank_correlation: float
+    k: int
+
+
+def seed_stability(
+    game,
+    seeds=(0, 1, 2, 3, 4),
+    *,
+    k: int = 3,
+    n_samples: int = 1000,
+    kernel_width: float = 0.25,
+    alpha: float = 1.0,
+) -> SeedStability:
+    """Run LIME once per seed on the same game and measure how much the runs agree.
+
+    All seeds' coalitions go to the game in one call (one batched evaluation);
+    each run is then exactly :func:`lime` with that seed.
+
+    Parameters
+    ----------
+    game : coalition game
+    seeds : sequence of int, at least two
+    k : int, default 3
+        For :func:`topk_overlap`.
+    n_samples, kernel_width, alpha
+        As in :func:`lime`.
+
+    Returns
+    -------
+    SeedStability
+
+    Examples
+    --------
+    >>> stability = seed_stability(game, seeds=range(5), k=3)  # doctest: +SKIP
+    >>> round(stability.rank_correlation, 3)  # doctest: +SKIP
+    """
+    n_players = _check_game(game)
+    seeds = list(seeds)
+    if len(seeds) < 2:
+        raise ValueError(f"seeds must hold at least two seeds to compare; got {seeds!r}")
+    k = _check_positive_int("k", k)
+    if k > n_players:
+        raise ValueError(f"k must be at most M = {n_players}; got {k}")
+    n_samples = _check_positive_int("n_samples", n_samples, 2)
+    samples = [sample_coalitions(n_samples, n_players, seed=s) for s in seeds]
+    values = torch.as_tensor(game(torch.cat(samples))).detach().to("cpu", torch.float64)
+    fits = [
+        fit_lime(Z, values[i * n_samples:(i + 1) * n_samples], kernel_width=kernel_width, alpha=alpha)
+        for i, Z in enumerate(samples)
+    ]
+    weights = torch.stack([fit.weights for fit in fits])
+    pairs = list(itertools.combinations(range(len(seeds)), 2))
+    overlap = float(np.mean([topk_overlap(weights[i], weights[j], k) for i, j in pairs]))
+    correlation = float(np.mean([rank_correlation(weights[i], weights[j]) for i, j in pairs]))
+    return SeedStability(weights, overlap, correlation, k)
+
+
+# --------------------------------------------------------------------------- the lime package, quietly
+
+
+def lime_package_coalitions(n_samples: int, n_players: int, random_state: int) -> torch.Tensor:
+    """The coalitions ``lime_image.LimeImageExplainer(random_state=...)`` draws, reproduced.
+
+    lime draws ``RandomState(random_state).randint(0, 2, n_samples * n_players)``,
+    reshapes it to ``[n_samples, n_players]`` and sets row 0 to ones (when the
+    segmentation function and ``random_seed`` are given, nothing else is drawn
+    before). Passing these to :func:`lime_explanation` reproduces lime's run.
+
+    Returns
+    -------
+    torch.Tensor, bool, [n_samples, n_players]
+
+    Examples
+    --------
+    >>> lime_package_coalitions(4, 3, 0).shape
+    torch.Size([4, 3])
+    """
+    n_samples = _check_positive_int("n_samples", n_samples)
+    n_players = _check_positive_int("n_players", n_players)
+    data = np.random.RandomState(_check_seed(random_state)).randint(0, 2, n_samples * n_players)
+    Z = torch.from_numpy(data.reshape(n_samples, n_players)).bool()
+    Z[0] = True
+    return Z
+
+
+@contextlib.contextmanager
+def _quiet_lime_progress():
+    """lime's image explainer wraps its sampling loop in tqdm; silence that bar."""
+    from lime import lime_image
+
+    original = lime_image.tqdm
+    lime_image.tqdm = functools.partial(original, disable=True)
+    try:
+        yield
+    finally:
+        lime_image.tqdm = original
+
+
+def _model_input_fn(model, x: torch.Tensor, output: str):
+    """lime's classifier_fn: NumPy [n, H, W, 3] (or [n, F]) -> NumPy [n, classes]."""
+    grey = x.ndim == 3 and x.shape[0] == 1
+
+    def classifier_fn(batch: np.ndarray) -> np.ndarray:
+        tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(x.dtype)
+        if x.ndim == 3:
+            tensor = tensor.permute(0, 3, 1, 2)
+            if grey:
+                tensor = tensor[:, :1]
+            tensor = tensor.contiguous()
+        device = next(iter(model.parameters())).device if isinstance(model, torch.nn.Module) and any(
+            True for _ in model.parameters()) else x.device
+        return _class_outputs(model, tensor.to(device), output).cpu().double().numpy()
+
+    return classifier_fn
+
+
+def lime_package_image(
+    model,
+    x: torch.Tensor,
+    segments: torch.Tensor,
+    *,
+    target: int,
+    n_samples: int = 1000,
+    kernel_width: float = 0.25,
+    seed: int = 0,
+    baseline="segment_mean",
+    output: str = "probability",
+    batch_size: int = 10,
+) -> LimeFit:
+    """Run the ``lime`` package's ``LimeImageExplainer`` on our input and segments.
+
+    ``feature_selection="none"``, ``top_labels=None``, ``labels=(target,)``; the
+    segmentation function returns ``segments``; ``random_state`` and
+    ``random_seed`` are ``seed``; lime's progress bar is silenced. Its
+    coalitions are :func:`lime_package_coalitions` ``(n_samples, M, seed)``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+    x : torch.Tensor [C, H, W] (C = 1 or 3)
+    segments : int tensor [H, W], labels 0..M-1
+    target : int
+    n_samples, kernel_width, seed
+        lime's ``num_samples``, ``kernel_width``, ``random_state``.
+    baseline : "segment_mean" or float
+        lime's ``hide_color=None`` or ``hide_color=value``.
+    output : {"probability", "score"}
+    batch_size : int, default 10
+        lime's ``batch_size`` (rows per ``classifier_fn`` call).
+
+    Returns
+    -------
+    LimeFit
+        ``weights`` ordered by feature; ``design``/``values`` as lime used them;
+        ``distances`` and ``kernel_weights`` recomputed from them.
+
+    Examples
+    --------
+    >>> theirs = lime_package_image(model, x, segments, target=7)  # doctest: +SKIP
+    """
+    from lime.lime_image import LimeImageExplainer
+
+    if not isinstance(x, torch.Tensor) or x.ndim != 3 or x.shape[0] not in (1, 3):
+        raise ValueError(f"x must be an image [C, H, W] with C = 1 or 3; got {getattr(x, 'shape', type(x).__name__)}")
+    segments_np = segments.detach().cpu().numpy()
+    if baseline == "segment_mean":
+        hide_color = None
+    elif isinstance(baseline, Real) and not isinstance(baseline, bool):
+        hide_color = float(baseline)
+    else:
+        raise ValueError(f'baseline must be "segment_mean" or a number for the lime package; got {baseline!r}')
+    image = x.detach().cpu().double().permute(1, 2, 0).numpy()
+    if x.shape[0] == 1:
+        image = np.repeat(image, 3, axis=2)
+    explainer = LimeImageExplainer(kernel_width=kernel_width, feature_selection="none", random_state=seed)
+    with _quiet_lime_progress():
+        explanation = explainer.explain_instance(
+            image, _model_input_fn(model, x, output), labels=(target,), hide_color=hide_color, top_labels=None,
+            num_features=100000, num_samples=n_samples, batch_size=batch_size,
+            segmentation_fn=lambda _image: segments_np, random_seed=seed,
+        )
+    n_players = int(segments_np.max()) + 1
+    weights = torch.zeros(n_players, dtype=torch.float64)
+    for feature, weight in explanation.local_exp[target]:
+        weights[int(feature)] = float(weight)
+    Z = lime_package_coalitions(n_samples, n_players, seed)
+    distances = cosine_distances(Z)
+    return LimeFit(
+        weights, float(explanation.intercept[target]), float(explanation.score),
+        float(np.ravel(explanation.local_pred)[0]), Z.double(), torch.full((n_samples,), float("nan")),
+        distances, exponential_kernel(distances, kernel_width), float(kernel_width),
+    )
+
+
+def lime_package_tabular(
+    model,
+    x: torch.Tensor,
+    X_train: torch.Tensor,
+    *,
+    target: int,
+    n_samples: int = 5000,
+    kernel_width: float | None = None,
+    seed: int = 0,
+    output: str = "probability",
+) -> LimeFit:
+    """Run the ``lime`` package's ``LimeTabularExplainer`` (no discretisation) on our model.
+
+    ``discretize_continuous=False``, ``feature_selection="none"``,
+    ``random_state=seed``; compare with :func:`lime_tabular`.
+
+    Returns
+    -------
+    LimeFit
+        Only ``weights``, ``intercept``, ``r2``, ``local_prediction`` and
+        ``kernel_width`` are lime's; the sample fields are empty.
+
+    Examples
+    --------
+    >>> theirs = lime_package_tabular(model, x, X_train, target=1)  # doctest: +SKIP
+    """
+    from lime.lime_tabular import LimeTabularExplainer
+
+    train = X_train.detach().cpu().double().numpy()
+    explainer = LimeTabularExplainer(
+        train, mode="classification", discretize_continuous=False, feature_selection="none",
+        kernel_width=kernel_width, random_state=seed,
+    )
+    explanation = explainer.explain_instance(
+        x.detach().cpu().double().numpy(), _model_input_fn(model, x, output), labels=(target,),
+        num_features=x.shape[0], num_samples=n_samples,
+    )
+    weights = torch.zeros(x.shape[0], dtype=torch.float64)
+    for feature, weight in explanation.local_exp[target]:
+        weights[int(feature)] = float(weight)
+    empty = torch.empty(0, dtype=torch.float64)
+    width = 0.75 * np.sqrt(x.shape[0]) if kernel_width is None else float(kernel_width)
+    return LimeFit(weights, float(explanation.intercept[target]), float(explanation.score),
+                   float(np.ravel(explanation.local_pred)[0]), empty.reshape(0, x.shape[0]), empty, empty, empty,
+                   width)

@@ -1,0 +1,870 @@
+r"""Shapley values of a coalition game: exact, KernelSHAP and permutation sampling.
+
+A game :math:`v` gives a worth to every coalition :math:`S \subseteq N` of
+:math:`M` players. The Shapley value of player :math:`i` (Shapley, 1953) is its
+average marginal contribution over all orders in which the players can arrive,
+
+.. math::
+
+    \phi_i = \sum_{S \subseteq N \setminus \{i\}}
+             \frac{|S|!\,(M - |S| - 1)!}{M!}\,\big(v(S \cup \{i\}) - v(S)\big),
+
+the one attribution that is efficient (:math:`\sum_i \phi_i = v(N) - v(\emptyset)`),
+symmetric, zero for a dummy player and linear in the game. Every estimator here
+uses nothing but ``game(Z)`` (a bool tensor ``[n, M]`` of coalitions in, a float
+tensor ``[n]`` of worths out) and ``game.n_players``, so it explains any game:
+a model on patches of a digit, on the columns of a table
+(:class:`helpers.features.CoalitionGame`), or a table of numbers
+(:class:`TableGame`).
+
+- :func:`exact_shapley` -- all :math:`2^M` coalitions (M up to 20).
+- :func:`kernel_shap` -- KernelSHAP as a constrained weighted regression, with
+  paired coalitions, leverage-score sampling of coalition sizes without
+  replacement, and efficiency exact.
+- :func:`permutation_shapley` -- Monte Carlo over orders, with antithetic
+  (reversed) permutations.
+- :func:`shap_kernel_explainer` -- the ``shap`` package's ``KernelExplainer``
+  run on the same game (the reference the course compares against).
+- :class:`TableGame` -- a game given by a table of worths (the by-hand games).
+- :func:`axiom_gaps`, :func:`relative_error`, :func:`budget_errors` -- the
+  checks and measurements the notebook prints.
+
+Taught in ``notebooks/05_shap.ipynb``.
+"""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import Callable
+
+import numpy as np
+import torch
+
+__all__ = [
+    "exact_shapley",
+    "kernel_shap",
+    "kernel_shap_min_budget",
+    "permutation_shapley",
+    "shap_kernel_explainer",
+    "shapley_weight",
+    "TableGame",
+    "axiom_gaps",
+    "relative_error",
+    "budget_errors",
+    "EXACT_MAX_PLAYERS",
+]
+
+#: :func:`exact_shapley` refuses games with more players than this (2**20 coalitions).
+EXACT_MAX_PLAYERS = 20
+_DEFAULT_BATCH = 4096
+
+
+# --------------------------------------------------------------------------- checks and evaluation
+
+
+def _check_int(name: str, value, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
+        raise TypeError(f"{name} must be an int; got {value!r} of type {type(value).__name__}")
+    if int(value) < minimum:
+        raise ValueError(f"{name} must be at least {minimum}; got {int(value)}")
+    return int(value)
+
+
+def _check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (Integral, np.integer)):
+        raise TypeError(f"seed must be an int; got {seed!r} of type {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**32:
+        raise ValueError(f"seed must be in [0, 2**32); got {int(seed)}")
+    return int(seed)
+
+
+def _check_game(game) -> int:
+    """The number of players of ``game``, after checking that it is a game."""
+    if not callable(game):
+        raise TypeError(
+            f"game must be callable, game(Z) for a bool tensor Z [n, M] returning [n] worths "
+            f"(e.g. helpers.features.CoalitionGame); got {type(game).__name__}"
+        )
+    n_players = getattr(game, "n_players", None)
+    if isinstance(n_players, bool) or not isinstance(n_players, (Integral, np.integer)) or n_players < 1:
+        raise TypeError(
+            f"game must have an attribute n_players, a positive int (the number of features M); "
+            f"got {n_players!r}"
+        )
+    return int(n_players)
+
+
+def _evaluate(game, Z: torch.Tensor, batch_size: int) -> tuple[np.ndarray, torch.dtype]:
+    """The worths of coalitions ``Z`` (bool [n, M], CPU) as float64, in chunks; and the game's dtype."""
+    parts, dtype = [], None
+    for start in range(0, Z.shape[0], batch_size):
+        chunk = Z[start:start + batch_size]
+        values = game(chunk)
+        if not isinstance(values, torch.Tensor):
+            values = torch.as_tensor(values)
+        if values.shape != (chunk.shape[0],):
+            raise ValueError(
+                f"game(Z) must return one worth per coalition, shape ({chunk.shape[0]},); "
+                f"got shape {tuple(values.shape)}"
+            )
+        values = values.detach()
+        dtype = values.dtype if torch.is_floating_point(values) else torch.get_default_dtype()
+        values = values.to("cpu", torch.float64).numpy()
+        if not np.all(np.isfinite(values)):
+            raise ValueError("game(Z) returned NaN or Inf worths; every coalition needs a finite worth")
+        parts.append(values)
+    return np.concatenate(parts), (dtype or torch.get_default_dtype())
+
+
+def _result(phi: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+    return torch.as_tensor(phi, dtype=torch.float64).to(dtype)
+
+
+def shapley_weight(n_players: int, size: int) -> float:
+    r"""The Shapley weight :math:`|S|!\,(M-|S|-1)!/M!` of a coalition of ``size`` players without ``i``.
+
+    It equals :math:`1 / \big(M \binom{M-1}{|S|}\big)`: pick a size uniformly, then
+    a coalition of that size uniformly.
+
+    Examples
+    --------
+    >>> shapley_weight(3, 1)  # 1! 1! / 3!
+    0.16666666666666666
+    """
+    n_players = _check_int("n_players", n_players, 1)
+    size = _check_int("size", size, 0)
+    if size > n_players - 1:
+        raise ValueError(f"size must be in [0, n_players - 1] = [0, {n_players - 1}]; got {size}")
+    return 1.0 / (n_players * math.comb(n_players - 1, size))
+
+
+# --------------------------------------------------------------------------- exact
+
+
+def _coalitions_from_codes(codes: torch.Tensor, n_players: int) -> torch.Tensor:
+    """Bit ``i`` of each integer code says whether player ``i`` is in the coalition."""
+    return ((codes[:, None] >> torch.arange(n_players, dtype=torch.int64)) & 1).bool()
+
+
+def exact_shapley(game, *, batch_size: int = _DEFAULT_BATCH) -> torch.Tensor:
+    r"""Exact Shapley values by enumerating all :math:`2^M` coalitions.
+
+    The formula is rearranged as one sum over coalitions: a coalition :math:`S`
+    of size :math:`s` adds :math:`v(S)\,w(s-1)` to every player in it and
+    subtracts :math:`v(S)\,w(s)` from every player outside it, with
+    :math:`w(t) = t!\,(M-t-1)!/M!`. Coalitions are built and evaluated in
+    batches and their contributions accumulated in float64, so memory stays at
+    one batch whatever :math:`M`.
+
+    Shapley, "A value for n-person games", 1953, Contributions to the Theory of
+    Games II; Lundberg and Lee, 2017, arXiv 1705.07874 (the game of a model).
+
+    Parameters
+    ----------
+    game : callable with ``n_players``
+        ``game(Z)`` for a bool tensor ``Z [n, M]`` returns ``[n]`` worths.
+    batch_size : int, default 4096
+        Coalitions per call of ``game``. The result does not depend on it.
+
+    Returns
+    -------
+    torch.Tensor, [M]
+        One value per player, in the dtype of the game's worths (on the CPU).
+
+    Raises
+    ------
+    TypeError
+        For an object that is not a game, or a non-int ``batch_size``.
+    ValueError
+        For :math:`M > 20` (use :func:`kernel_shap` or :func:`permutation_shapley`),
+        a ``batch_size`` below 1, or a game that returns the wrong shape or
+        non-finite worths.
+
+    Examples
+    --------
+    >>> game = TableGame({(): 0, (0,): 1, (1,): 1, (0, 1): 4}, n_players=2)
+    >>> exact_shapley(game).tolist()
+    [2.0, 2.0]
+    """
+    n_players = _check_game(game)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    if n_players > EXACT_MAX_PLAYERS:
+        raise ValueError(
+            f"exact_shapley enumerates all 2**M coalitions and refuses M > {EXACT_MAX_PLAYERS}; this game has "
+            f"M = {n_players} players (2**{n_players} = {2 ** n_players:,} coalitions): estimate the values with "
+            f"kernel_shap(game, budget=...) or permutation_shapley(game, n_permutations=...)"
+        )
+    # w(t) = t! (M - t - 1)! / M! for t = 0..M-1; in_weight[s] = w(s - 1), out_weight[s] = w(s)
+    w = np.array([shapley_weight(n_players, t) for t in range(n_players)])
+    in_weight = np.concatenate([[0.0], w])
+    out_weight = np.concatenate([w, [0.0]])
+    phi = np.zeros(n_players)
+    dtype = None
+    for start in range(0, 2**n_players, batch_size):
+        codes = torch.arange(start, min(start + batch_size, 2**n_players), dtype=torch.int64)
+        Z = _coalitions_from_codes(codes, n_players)
+        values, dtype = _evaluate(game, Z, batch_size)
+        sizes = Z.sum(dim=1).numpy()
+        Zf = Z.numpy().astype(np.float64)
+        phi += Zf.T @ (values * in_weight[sizes]) - (1.0 - Zf).T @ (values * out_weight[sizes])
+    return _result(phi, dtype)
+
+
+# --------------------------------------------------------------------------- sampling coalitions
+
+
+def _binomial_table(n: int) -> np.ndarray:
+    """``table[a, b] = C(a, b)`` for ``a, b <= n``, clipped at 2**62 (safe for ranks below 2**62)."""
+    cap = 2**62
+    table = np.zeros((n + 1, n + 1), dtype=np.int64)
+    for a in range(n + 1):
+        for b in range(a + 1):
+            table[a, b] = min(math.comb(a, b), cap)
+    return table
+
+
+def _unrank_subsets(ranks: np.ndarray, n: int, k: int) -> np.ndarray:
+    """The k-subsets of ``range(n)`` with the given lexicographic ranks, as bool rows ``[len(ranks), n]``."""
+    table = _binomial_table(n)
+    out = np.zeros((ranks.shape[0], n), dtype=bool)
+    r = ranks.astype(np.int64).copy()
+    left = np.full(ranks.shape[0], k, dtype=np.int64)
+    for j in range(n):
+        active = left > 0
+        # subsets that take element j next: C(n - 1 - j, left - 1) of them come first
+        count = table[n - 1 - j, np.maximum(left - 1, 0)]
+        take = active & (r < count)
+        skip = active & ~take
+        out[take, j] = True
+        left[take] -= 1
+        r[skip] -= count[skip]
+    return out
+
+
+def _sample_subsets(n: int, k: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` distinct k-subsets of ``range(n)``, uniformly without replacement, as bool rows."""
+    total = math.comb(n, k)
+    if count == 0:
+        return np.zeros((0, n), dtype=bool)
+    if count >= total:
+        return _unrank_subsets(np.arange(total, dtype=np.int64), n, k)
+    if total < 2**62:
+        ranks = rng.choice(total, size=count, replace=False)
+        return _unrank_subsets(np.asarray(ranks, dtype=np.int64), n, k)
+    # astronomically many subsets (n > 62): draw and drop the (vanishingly rare) repeats
+    rows = np.zeros((0, n), dtype=bool)
+    while rows.shape[0] < count:
+        draw = np.argsort(rng.random((count, n)), axis=1)[:, :k]
+        new = np.zeros((count, n), dtype=bool)
+        np.put_along_axis(new, draw, True, axis=1)
+        rows = np.concatenate([rows, new])
+        _, first = np.unique(np.packbits(rows, axis=1), axis=0, return_index=True)
+        rows = rows[np.sort(first)]
+    return rows[:count]
+
+
+def _size_groups(n_players: int) -> list[tuple[int, int, float]]:
+    """Strata of paired sampling: ``(k, capacity in pairs, sizes covered per pair)``.
+
+    Group ``k < M/2`` pairs each coalition of size ``k`` with its complement (size
+    ``M - k``): ``C(M, k)`` pairs, one coalition of each of two sizes per pair. When
+    ``M`` is even, the middle group pairs coalitions of size ``M/2`` with their
+    complements of the same size: ``C(M, M/2) / 2`` pairs, two coalitions of one
+    size per pair (so it needs half as many pairs for the same count per size).
+    """
+    groups = [(k, math.comb(n_players, k), 1.0) for k in range(1, (n_players - 1) // 2 + 1)]
+    if n_players % 2 == 0 and n_players >= 2:
+        groups.append((n_players // 2, math.comb(n_players, n_players // 2) // 2, 0.5))
+    return groups
+
+
+def _allocate_pairs(groups, n_pairs: int) -> list[int]:
+    r"""Pairs per group so that every coalition size gets the same count (leverage-score sampling).
+
+    The leverage score of a coalition is :math:`1/\binom{M}{|S|}` (Musco and
+    Witter 2024), so every size carries the same total: sampling proportionally
+    gives every size the same number :math:`t` of coalitions. A size that has
+    fewer than :math:`t` coalitions is enumerated whole, and what it leaves is
+    shared among the others (water filling). Rounding hands the last pairs to
+    the groups furthest below their share.
+    """
+    share = [g[2] for g in groups]
+    capacity = [g[1] for g in groups]
+    order = sorted(range(len(groups)), key=lambda g: capacity[g] / share[g])
+    remaining, active_share, level = n_pairs, sum(share), 0.0
+    full = set()
+    for g in order:
+        level = remaining / active_share
+        if capacity[g] <= level * share[g]:
+            full.add(g)
+            remaining -= capacity[g]
+            active_share -= share[g]
+            level = remaining / active_share if active_share > 0 else 0.0
+        else:
+            break
+    pairs = [capacity[g] if g in full else min(capacity[g], int(math.floor(level * share[g] + 1e-9)))
+             for g in range(len(groups))]
+    leftover = n_pairs - sum(pairs)
+    while leftover > 0:
+        open_groups = [g for g in range(len(groups)) if pairs[g] < capacity[g]]
+        open_groups.sort(key=lambda g: (pairs[g] - level * share[g], g))
+        for g in open_groups[:leftover]:
+            pairs[g] += 1
+        leftover = n_pairs - sum(pairs)
+    return pairs
+
+
+def kernel_shap_min_budget(n_players: int) -> int:
+    r"""The smallest ``budget`` that :func:`kernel_shap` accepts for ``n_players`` players.
+
+    Efficiency fixes one direction of :math:`\phi`; the other :math:`M-1` must come
+    from the regression. A coalition and its complement give the same row once
+    efficiency is imposed, so :math:`M-1` pairs are needed, plus the empty and full
+    coalitions: :math:`2M` in all (2 for one player).
+
+    Examples
+    --------
+    >>> kernel_shap_min_budget(10)
+    20
+    """
+    n_players = _check_int("n_players", n_players, 1)
+    return 2 if n_players == 1 else 2 * n_players
+
+
+def _leverage_coalitions(n_players: int, n_inner: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_inner`` distinct coalitions (neither empty nor full), paired and stratified by size."""
+    groups = _size_groups(n_players)
+    pairs = _allocate_pairs(groups, n_inner // 2)
+    single = n_inner % 2  # an odd budget: one coalition without its complement, in a group with room
+    single_group = None
+    if single:
+        room = [g for g in range(len(groups)) if pairs[g] < groups[g][1]]
+        single_group = min(room, key=lambda g: (pairs[g] / groups[g][2], g))
+    rows = []
+    for g, (k, _, _) in enumerate(groups):
+        count = pairs[g] + (1 if g == single_group else 0)
+        if count == 0:
+            continue
+        if 2 * k == n_players:  # middle group: one representative per pair, the one holding player 0
+            rest = _sample_subsets(n_players - 1, k - 1, count, rng)
+            chosen = np.concatenate([np.ones((count, 1), dtype=bool), rest], axis=1)
+        else:
+            chosen = _sample_subsets(n_players, k, count, rng)
+        complements = ~chosen
+        if g == single_group:
+            complements = complements[:-1]
+        rows += [chosen, complements]
+    return np.concatenate(rows) if rows else np.zeros((0, n_players), dtype=bool)
+
+
+def _constrained_regression(Z: np.ndarray, values: np.ndarray, weights: np.ndarray,
+                            v_empty: float, v_full: float) -> np.ndarray:
+    r"""Weighted least squares for :math:`\phi` under :math:`\sum_i \phi_i = v(N) - v(\emptyset)`, exactly.
+
+    With :math:`P = I - \mathbf{1}\mathbf{1}^\top/M` and :math:`\Delta = v(N) - v(\emptyset)`,
+    every feasible :math:`\phi` is :math:`\Delta\mathbf{1}/M + P\beta`; substituting gives an
+    unconstrained problem in :math:`\beta` whose minimum-norm solution lies in
+    :math:`\mathbf{1}^\perp`.
+    """
+    n_players = Z.shape[1]
+    delta = v_full - v_empty
+    Zf = Z.astype(np.float64)
+    sizes = Zf.sum(axis=1)
+    design = Zf - sizes[:, None] / n_players                     # rows z P
+    target = (values - v_empty) - sizes * delta / n_players     # b - (z . 1) Delta / M
+    root = np.sqrt(weights)
+    beta, *_ = np.linalg.lstsq(design * root[:, None], target * root, rcond=None)
+    beta -= beta.mean()  # already in 1-perp up to rounding; make the constraint exact
+    return beta + delta / n_players
+
+
+def kernel_shap(game, *, budget: int, seed: int = 0, batch_size: int = _DEFAULT_BATCH) -> torch.Tensor:
+    r"""KernelSHAP: Shapley values as a weighted linear regression, from ``budget`` coalitions.
+
+    Lundberg and Lee (2017) showed that the Shapley values solve
+
+    .. math::
+
+        \min_{\phi}\ \sum_{\emptyset \ne S \subsetneq N} \pi(S)\,
+            \big(v(S) - v(\emptyset) - \textstyle\sum_{i \in S} \phi_i\big)^2
+        \quad \text{s.t.} \quad \sum_i \phi_i = v(N) - v(\emptyset),
+        \qquad \pi(S) = \frac{M - 1}{\binom{M}{|S|}\,|S|\,(M - |S|)}.
+
+    Here the sum is estimated from a sample of coalitions and the constrained
+    problem solved exactly, so efficiency holds to rounding whatever the budget:
+
+    - **Efficiency by projection.** Write :math:`\phi = \Delta\mathbf{1}/M + P\beta` with
+      :math:`P = I - \mathbf{1}\mathbf{1}^\top/M`, :math:`\Delta = v(N) - v(\emptyset)`;
+      :math:`\beta` is an unconstrained weighted least-squares solution (minimum
+      norm). This equals the Lagrangian solution
+      :math:`\phi = A^{-1}\big(b - \mathbf{1}\,\frac{\mathbf{1}^\top A^{-1} b - \Delta}{\mathbf{1}^\top A^{-1}\mathbf{1}}\big)`
+      of Covert and Lee (2021), with :math:`A = \sum \pi(S) z z^\top` and
+      :math:`b = \sum \pi(S) z\,(v(S) - v(\emptyset))` over the sample; it is not
+      the large-weight approximation.
+    - **Leverage-score sampling of sizes** (Musco and Witter 2024). The leverage
+      scores of the regression are :math:`1/\binom{M}{|S|}`: every coalition size
+      carries the same weight. The budget is therefore shared equally between
+      sizes :math:`1 \dots M-1`; a size with fewer coalitions than its share is
+      enumerated whole (sizes 1 and :math:`M-1` first, :math:`M` coalitions each)
+      and its surplus goes to the others.
+    - **Without replacement, paired.** Within a size, coalitions are distinct,
+      uniformly drawn, each with its complement. A sampled coalition of size
+      :math:`s`, one of :math:`n_s` drawn out of :math:`\binom{M}{s}`, gets the
+      regression weight :math:`\pi(S)\binom{M}{s}/n_s = (M-1)/(s(M-s)n_s)`, so the
+      sums above are estimated without bias.
+    - **Exact at full budget.** When the budget covers all :math:`2^M`
+      coalitions every size is enumerated, the weights are :math:`\pi(S)`, and the
+      result is the exact Shapley value.
+
+    Lundberg and Lee, "A Unified Approach to Interpreting Model Predictions",
+    2017, arXiv 1705.07874; Covert and Lee, "Improving KernelSHAP: Practical
+    Shapley Value Estimation via Linear Regression", 2021, arXiv 2012.01536;
+    Musco and Witter, "Provably Accurate Shapley Value Estimation via Leverage
+    Score Sampling", 2024, arXiv 2410.01917.
+
+    Parameters
+    ----------
+    game : callable with ``n_players``
+        ``game(Z)`` for a bool tensor ``Z [n, M]`` returns ``[n]`` worths.
+    budget : int
+        Coalitions evaluated, the empty and the full one included; at least
+        :func:`kernel_shap_min_budget` (``2M``). A budget of :math:`2^M` or more
+        evaluates every coalition once (and no more).
+    seed : int, default 0
+        The same seed gives the same coalitions and the same values.
+    batch_size : int, default 4096
+        Coalitions per call of ``game``.
+
+    Returns
+    -------
+    torch.Tensor, [M]
+        One value per player, in the dtype of the game's worths (on the CPU);
+        they sum to :math:`v(N) - v(\emptyset)`.
+
+    Raises
+    ------
+    TypeError
+        For an object that is not a game, or a non-int ``budget``/``seed``/``batch_size``.
+    ValueError
+        For a ``budget`` below the minimum (the message says it), a seed outside
+        ``[0, 2**32)``, or a game that returns the wrong shape or non-finite worths.
+
+    Notes
+    -----
+    An odd number of coalitions between the empty and the full one leaves one
+    coalition without its complement. At budgets near the minimum the sampled
+    rows may, rarely, not determine every direction of :math:`\phi`; the
+    minimum-norm solution is returned then.
+
+    Examples
+    --------
+    >>> game = TableGame({(): 0, (0,): 1, (1,): 1, (0, 1): 4}, n_players=2)
+    >>> kernel_shap(game, budget=4).tolist()
+    [2.0, 2.0]
+    """
+    n_players = _check_game(game)
+    if isinstance(budget, bool) or not isinstance(budget, (Integral, np.integer)):
+        raise TypeError(f"budget must be an int (coalitions to evaluate); got {budget!r} of type {type(budget).__name__}")
+    seed = _check_seed(seed)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    minimum = kernel_shap_min_budget(n_players)
+    if int(budget) < minimum:
+        raise ValueError(
+            f"budget={int(budget)} is too small for KernelSHAP with M = {n_players} players: the regression needs "
+            f"at least {minimum} coalitions (the empty and full ones and {n_players - 1} complementary pairs); "
+            f"pass budget >= {minimum}"
+        )
+    total = 2**n_players
+    n_inner = min(int(budget), total) - 2
+    rng = np.random.default_rng(seed)
+    inner = _leverage_coalitions(n_players, n_inner, rng)
+    ends = np.zeros((2, n_players), dtype=bool)
+    ends[1] = True
+    Z = torch.from_numpy(np.concatenate([ends, inner]))
+    values, dtype = _evaluate(game, Z, batch_size)
+    v_empty, v_full = values[0], values[1]
+    if n_players == 1:
+        return _result(np.array([v_full - v_empty]), dtype)
+    sizes = inner.sum(axis=1)
+    counts = np.bincount(sizes, minlength=n_players + 1)
+    weights = (n_players - 1) / (sizes * (n_players - sizes) * counts[sizes])
+    phi = _constrained_regression(inner, values[2:], weights, v_empty, v_full)
+    return _result(phi, dtype)
+
+
+# --------------------------------------------------------------------------- permutations
+
+
+def permutation_shapley(game, *, n_permutations: int, seed: int = 0,
+                        batch_size: int = _DEFAULT_BATCH) -> torch.Tensor:
+    r"""Shapley values as the mean marginal contribution over random orders of the players.
+
+    Along a permutation :math:`\pi`, player :math:`\pi_j` arrives after
+    :math:`\pi_1 \dots \pi_{j-1}` and adds
+    :math:`v(\{\pi_1..\pi_j\}) - v(\{\pi_1..\pi_{j-1}\})`. Averaged over all
+    :math:`M!` orders this is the Shapley value; here over ``n_permutations``
+    drawn ones (Štrumbelj and Kononenko). Permutations come in antithetic pairs, a
+    random order and its reverse (Mitchell et al. 2022): what a player gains by
+    arriving early in one it meets arriving late in the other, which cancels much
+    of the noise. The contributions along one permutation telescope to
+    :math:`v(N) - v(\emptyset)`, so the estimate is efficient exactly, and for an
+    additive game every order gives the exact values.
+
+    Štrumbelj and Kononenko, "Explaining prediction models and individual
+    predictions with feature contributions", 2014, Knowledge and Information
+    Systems 41(3); Mitchell, Cooper, Frank and Holmes, "Sampling Permutations for
+    Shapley Value Estimation", 2022, arXiv 2104.12199.
+
+    Parameters
+    ----------
+    game : callable with ``n_players``
+    n_permutations : int
+        Orders walked, reversed ones included (an odd count leaves the last
+        unpaired). Cost: ``n_permutations * (M - 1) + 2`` coalitions.
+    seed : int, default 0
+    batch_size : int, default 4096
+
+    Returns
+    -------
+    torch.Tensor, [M]
+        In the dtype of the game's worths (on the CPU).
+
+    Raises
+    ------
+    TypeError
+        For an object that is not a game, or a non-int ``n_permutations``/``seed``.
+    ValueError
+        For ``n_permutations`` below 1, a seed outside ``[0, 2**32)``, or a game
+        that returns the wrong shape or non-finite worths.
+
+    Examples
+    --------
+    >>> game = TableGame({(): 0, (0,): 1, (1,): 1, (0, 1): 4}, n_players=2)
+    >>> permutation_shapley(game, n_permutations=2).tolist()
+    [2.0, 2.0]
+    """
+    n_players = _check_game(game)
+    n_permutations = _check_int("n_permutations", n_permutations, 1)
+    seed = _check_seed(seed)
+    batch_size = _check_int("batch_size", batch_size, 1)
+    rng = np.random.default_rng(seed)
+    forward = np.argsort(rng.random(((n_permutations + 1) // 2, n_players)), axis=1)
+    orders = np.empty((2 * forward.shape[0], n_players), dtype=np.int64)
+    orders[0::2], orders[1::2] = forward, forward[:, ::-1]
+    orders = orders[:n_permutations]
+    position = np.argsort(orders, axis=1)  # position[p, i]: when player i arrives in order p
+    # prefix t (t = 1..M-1 players present) of every order, as coalitions [n_permutations * (M - 1), M]
+    steps = np.arange(1, n_players)
+    prefixes = position[:, None, :] < steps[None, :, None]
+    ends = np.zeros((2, n_players), dtype=bool)
+    ends[1] = True
+    Z = torch.from_numpy(np.concatenate([ends, prefixes.reshape(-1, n_players)]))
+    values, dtype = _evaluate(game, Z, batch_size)
+    chain = np.empty((n_permutations, n_players + 1))
+    chain[:, 0], chain[:, -1] = values[0], values[1]
+    chain[:, 1:-1] = values[2:].reshape(n_permutations, n_players - 1)
+    gains = np.diff(chain, axis=1)  # gains[p, j]: what orders[p, j] adds
+    phi = np.zeros(n_players)
+    np.add.at(phi, orders.reshape(-1), gains.reshape(-1))
+    return _result(phi / n_permutations, dtype)
+
+
+# --------------------------------------------------------------------------- shap's KernelExplainer on a game
+
+
+def shap_kernel_explainer(game, *, budget: int, seed: int = 0, l1_reg=False) -> torch.Tensor:
+    """The ``shap`` package's ``KernelExplainer`` on the same game, with the same budget.
+
+    ``KernelExplainer`` explains a function of feature rows against a background.
+    With the all-zeros row as background and the all-ones row as the input, the
+    row it builds for a coalition *is* the coalition, so wrapping ``game`` as
+    ``f(rows) = game(rows > 0.5)`` makes shap play exactly our game. shap
+    evaluates the empty and the full coalition apart from its ``nsamples``, so
+    ``nsamples = budget - 2`` makes the count of evaluated coalitions equal.
+    shap draws from NumPy's global generator, which is seeded with ``seed``.
+
+    Lundberg and Lee, 2017, arXiv 1705.07874 (shap's ``KernelExplainer``).
+
+    Parameters
+    ----------
+    game : callable with ``n_players``
+    budget : int
+        Coalitions evaluated, the empty and the full one included (at least 4).
+    seed : int, default 0
+    l1_reg : bool or str, default False
+        Passed to ``shap_values``; False is plain KernelSHAP (no feature selection).
+
+    Returns
+    -------
+    torch.Tensor, [M]
+        float64, on the CPU.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`kernel_shap`, for a budget below 4.
+
+    Examples
+    --------
+    >>> game = TableGame({(): 0, (0,): 1, (1,): 1, (0, 1): 4}, n_players=2)
+    >>> shap_kernel_explainer(game, budget=4).tolist()  # doctest: +SKIP
+    [2.0, 2.0]
+    """
+    import logging
+
+    import shap
+
+    n_players = _check_game(game)
+    budget = _check_int("budget", budget, 4)
+    seed = _check_seed(seed)
+
+    def model(rows):
+        Z = torch.from_numpy(np.asarray(rows) > 0.5)
+        values, _ = _evaluate(game, Z, _DEFAULT_BATCH)
+        return values
+
+    logging.getLogger("shap").setLevel(logging.WARNING)
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        explainer = shap.KernelExplainer(model, np.zeros((1, n_players)))
+        values = explainer.shap_values(np.ones((1, n_players)), nsamples=budget - 2, l1_reg=l1_reg, silent=True)
+    finally:
+        np.random.set_state(state)
+    return torch.as_tensor(np.asarray(values, dtype=np.float64).reshape(n_players))
+
+
+# --------------------------------------------------------------------------- games given by tables
+
+
+class TableGame:
+    """A game given by its worth on every coalition: the games worked by hand.
+
+    Parameters
+    ----------
+    worths : dict
+        Maps every coalition (a tuple, set or frozenset of player indices
+        ``0..M-1``, or of names when ``players`` is given) to its worth; all
+        :math:`2^M` coalitions, the empty one included.
+    n_players : int, optional
+        M; default ``len(players)``.
+    players : sequence of str, optional
+        Names of the players, in order.
+
+    Attributes
+    ----------
+    n_players : int
+    players : list of str
+    n_evaluations : int
+        Coalitions evaluated so far.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a coalition naming an unknown player, a missing coalition, a worth
+        that is not a finite number, or neither ``n_players`` nor ``players``.
+
+    Examples
+    --------
+    >>> game = TableGame({(): 0, ("A",): 10, ("B",): 20, ("A", "B"): 40}, players=["A", "B"])
+    >>> game(torch.tensor([[True, False]])).tolist()
+    [10.0]
+    """
+
+    def __init__(self, worths: dict, n_players: int | None = None, *, players=None):
+        if not isinstance(worths, dict):
+            raise TypeError(f"worths must be a dict from coalitions to numbers; got {type(worths).__name__}")
+        if players is not None:
+            players = [str(p) for p in players]
+            if n_players is not None and n_players != len(players):
+                raise ValueError(f"n_players={n_players} does not match the {len(players)} names in players")
+            n_players = len(players)
+        if n_players is None:
+            raise ValueError("give n_players or players (their names)")
+        self.n_players = _check_int("n_players", n_players, 1)
+        self.players = players or [str(i) for i in range(self.n_players)]
+        index = {name: i for i, name in enumerate(self.players)}
+        table = np.full(2**self.n_players, np.nan)
+        for coalition, worth in worths.items():
+            members = (coalition,) if isinstance(coalition, (str, Integral)) else tuple(coalition)
+            code = 0
+            for member in members:
+                if isinstance(member, str) and member in index:
+                    code |= 1 << index[member]
+                elif isinstance(member, (Integral, np.integer)) and not isinstance(member, bool) \
+                        and 0 <= int(member) < self.n_players:
+                    code |= 1 << int(member)
+                else:
+                    raise ValueError(f"coalition {coalition!r} names an unknown player {member!r}; "
+                                     f"players are {self.players} (or indices 0..{self.n_players - 1})")
+            if isinstance(worth, bool) or not isinstance(worth, Real) or not math.isfinite(float(worth)):
+                raise TypeError(f"the worth of {coalition!r} must be a finite number; got {worth!r}")
+            table[code] = float(worth)
+        missing = np.flatnonzero(np.isnan(table))
+        if missing.size:
+            example = [self.players[i] for i in range(self.n_players) if missing[0] >> i & 1]
+            raise ValueError(f"worths must give every one of the 2**{self.n_players} coalitions; "
+                             f"{missing.size} are missing, e.g. {tuple(example)}")
+        self.table = torch.as_tensor(table, dtype=torch.float64)
+        self.n_evaluations = 0
+
+    @classmethod
+    def _from_table(cls, table: torch.Tensor, players) -> "TableGame":
+        game = cls.__new__(cls)
+        game.n_players, game.players = len(players), list(players)
+        game.table, game.n_evaluations = table, 0
+        return game
+
+    def __call__(self, Z) -> torch.Tensor:
+        Z = torch.as_tensor(Z)
+        if Z.ndim != 2 or Z.shape[1] != self.n_players:
+            raise ValueError(f"Z must be [n, M] with M = {self.n_players}; got shape {tuple(Z.shape)}")
+        codes = (Z.to(torch.int64) << torch.arange(self.n_players)).sum(dim=1)
+        self.n_evaluations += int(Z.shape[0])
+        return self.table[codes]
+
+    def __add__(self, other: "TableGame") -> "TableGame":
+        if not isinstance(other, TableGame) or other.n_players != self.n_players:
+            raise TypeError(f"a TableGame can be added to a TableGame with {self.n_players} players; "
+                            f"got {type(other).__name__}")
+        return TableGame._from_table(self.table + other.table, self.players)
+
+    def __mul__(self, factor) -> "TableGame":
+        if isinstance(factor, bool) or not isinstance(factor, Real):
+            raise TypeError(f"a TableGame can be multiplied by a number; got {type(factor).__name__}")
+        return TableGame._from_table(self.table * float(factor), self.players)
+
+    __rmul__ = __mul__
+
+    def worth(self, coalition) -> float:
+        """The worth of one coalition, given as player names or indices."""
+        Z = torch.zeros(1, self.n_players, dtype=torch.bool)
+        for member in coalition:
+            Z[0, self.players.index(member) if isinstance(member, str) else int(member)] = True
+        return float(self.table[(Z[0].to(torch.int64) << torch.arange(self.n_players)).sum()])
+
+    def __repr__(self) -> str:
+        return f"TableGame(players={self.players})"
+
+
+# --------------------------------------------------------------------------- checks and measurements
+
+
+def axiom_gaps(game, values, *, tol: float = 1e-9) -> dict:
+    r"""How far ``values`` are from satisfying efficiency, symmetry and dummy on ``game``.
+
+    Enumerates all :math:`2^M` coalitions (M up to 20) to find the players that
+    the game itself treats alike:
+
+    - efficiency: :math:`|\sum_i \phi_i - (v(N) - v(\emptyset))|`;
+    - symmetry: the pairs :math:`i, j` with :math:`v(S \cup i) = v(S \cup j)` for every
+      :math:`S` without both, and the largest :math:`|\phi_i - \phi_j|` among them;
+    - dummy: the players with :math:`v(S \cup i) = v(S)` for every :math:`S`, and the
+      largest :math:`|\phi_i|` among them.
+
+    (Linearity is a statement about two games; check it as
+    ``exact_shapley(a + b)`` against ``exact_shapley(a) + exact_shapley(b)``.)
+
+    Parameters
+    ----------
+    game : callable with ``n_players``
+    values : tensor [M]
+        The attribution to check.
+    tol : float, default 1e-9
+        Worths closer than this count as equal.
+
+    Returns
+    -------
+    dict
+        ``efficiency_gap`` (float), ``symmetric_pairs`` (list of (i, j)),
+        ``symmetry_gap`` (float, 0 when there are no pairs), ``dummies``
+        (list of int), ``dummy_gap`` (float, 0 when there are none).
+
+    Examples
+    --------
+    >>> game = TableGame({(): 0, (0,): 1, (1,): 1, (0, 1): 4}, n_players=2)
+    >>> axiom_gaps(game, exact_shapley(game))["symmetric_pairs"]
+    [(0, 1)]
+    """
+    n_players = _check_game(game)
+    if n_players > EXACT_MAX_PLAYERS:
+        raise ValueError(f"axiom_gaps enumerates all coalitions and refuses M > {EXACT_MAX_PLAYERS}; got M = {n_players}")
+    values = torch.as_tensor(values, dtype=torch.float64).reshape(-1).numpy()
+    if values.shape[0] != n_players:
+        raise ValueError(f"values must hold one number per player, [{n_players}]; got {values.shape[0]}")
+    codes = torch.arange(2**n_players, dtype=torch.int64)
+    worth, _ = _evaluate(game, _coalitions_from_codes(codes, n_players), _DEFAULT_BATCH)
+    codes = codes.numpy()
+    efficiency_gap = abs(values.sum() - (worth[-1] - worth[0]))
+    dummies = []
+    for i in range(n_players):
+        without = codes[(codes >> i & 1) == 0]
+        if np.all(np.abs(worth[without | (1 << i)] - worth[without]) <= tol):
+            dummies.append(i)
+    pairs = []
+    for i in range(n_players):
+        for j in range(i + 1, n_players):
+            without = codes[((codes >> i & 1) == 0) & ((codes >> j & 1) == 0)]
+            if np.all(np.abs(worth[without | (1 << i)] - worth[without | (1 << j)]) <= tol):
+                pairs.append((i, j))
+    return {
+        "efficiency_gap": float(efficiency_gap),
+        "symmetric_pairs": pairs,
+        "symmetry_gap": float(max((abs(values[i] - values[j]) for i, j in pairs), default=0.0)),
+        "dummies": dummies,
+        "dummy_gap": float(max((abs(values[i]) for i in dummies), default=0.0)),
+    }
+
+
+def relative_error(estimate, exact) -> float:
+    r"""The squared relative error :math:`\|\hat\phi - \phi\|^2 / \|\phi\|^2` of an estimate.
+
+    Examples
+    --------
+    >>> relative_error(torch.tensor([1.0, 1.0]), torch.tensor([1.0, 0.0]))
+    1.0
+    """
+    estimate = torch.as_tensor(estimate, dtype=torch.float64).reshape(-1)
+    exact = torch.as_tensor(exact, dtype=torch.float64).reshape(-1)
+    if estimate.shape != exact.shape:
+        raise ValueError(f"estimate and exact must have the same length; got {estimate.shape[0]} and {exact.shape[0]}")
+    norm = float((exact**2).sum())
+    if norm == 0.0:
+        raise ValueError("the exact values are all zero: a relative error is undefined")
+    return float(((estimate - exact) ** 2).sum()) / norm
+
+
+def budget_errors(game, exact, methods: dict[str, Callable], budgets, seeds) -> dict[str, np.ndarray]:
+    """Relative errors of estimators against exact values, for every budget and seed.
+
+    Parameters
+    ----------
+    game : callable with ``n_players``
+    exact : tensor [M]
+        The exact Shapley values (e.g. from :func:`exact_shapley`).
+    methods : dict of name -> callable
+        ``method(game, budget, seed) -> tensor [M]``, e.g.
+        ``lambda game, budget, seed: kernel_shap(game, budget=budget, seed=seed)``.
+    budgets : sequence of int
+        Coalitions evaluated per estimate.
+    seeds : sequence of int
+
+    Returns
+    -------
+    dict of name -> numpy array [len(budgets), len(seeds)]
+        :func:`relative_error` of each estimate.
+
+    Examples
+    --------
+    >>> errors = budget_errors(game, exact_shapley(game), {"kernel": run}, [40, 80], range(20))  # doctest: +SKIP
+    """
+    budgets, seeds = list(budgets), list(seeds)
+    out = {}
+    for name, method in methods.items():
+        errors = np.empty((len(budgets), len(seeds)))
+        for b, budget in enumerate(budgets):
+            for s, seed in enumerate(seeds):
+                errors[b, s] = relative_error(method(game, budget, seed), exact)
+        out[name] = errors
+    return out

@@ -1,0 +1,317 @@
+"""Tests of helpers.lime: LIME from scratch, checked against facts and the lime package."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from lime.lime_base import LimeBase
+from sklearn.linear_model import Ridge
+from sklearn.metrics import pairwise_distances
+
+from helpers.features import CoalitionGame, FunctionGame, grid_segments, tabular_segments
+from helpers.lime import (
+    cosine_distances,
+    exponential_kernel,
+    fit_lime,
+    lime,
+    lime_explanation,
+    lime_package_coalitions,
+    lime_package_image,
+    lime_package_tabular,
+    lime_tabular,
+    rank_correlation,
+    sample_coalitions,
+    seed_stability,
+    topk_overlap,
+    weighted_ridge,
+)
+from helpers.models import MLP, SimpleCNN
+from helpers.seeding import seed_everything
+
+
+def linear_game(coefficients, intercept=0.0):
+    coefficients = torch.as_tensor(coefficients, dtype=torch.float64)
+    return FunctionGame(lambda Z: intercept + Z.double() @ coefficients, len(coefficients))
+
+
+def interaction_game(n_players=6):
+    """v(z) = z_0 * z_1 * 3 + z_2: not linear, so no linear fit is exact."""
+    return FunctionGame(lambda Z: 3.0 * (Z[:, 0] & Z[:, 1]).double() + Z[:, 2].double(), n_players)
+
+
+# ---------------------------------------------------------------- the method
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    coefficients=st.lists(st.floats(-5, 5, allow_nan=False), min_size=2, max_size=12),
+    intercept=st.floats(-3, 3, allow_nan=False),
+    seed=st.integers(0, 2**31),
+)
+def test_lime_recovers_the_coefficients_of_a_linear_game(coefficients, intercept, seed):
+    game = linear_game(coefficients, intercept)
+    fit = lime_explanation(game, n_samples=300, seed=seed, alpha=0.0)
+    assert torch.allclose(fit.weights, torch.tensor(coefficients, dtype=torch.float64), atol=1e-8)
+    assert fit.intercept == pytest.approx(intercept, abs=1e-8)
+    assert fit.local_prediction == pytest.approx(intercept + sum(coefficients), abs=1e-8)
+    assert fit.r2 == pytest.approx(1.0, abs=1e-9) or np.allclose(coefficients, 0)
+
+
+@pytest.mark.parametrize("kernel_width", [0.25, 1.0, 5.0])
+def test_lime_with_the_default_ridge_is_close_on_a_linear_game(kernel_width):
+    coefficients = [2.0, -1.0, 0.5, 0.0, 3.0, -2.5, 1.0, 0.25]
+    weights = lime(linear_game(coefficients, 1.0), n_samples=2000, kernel_width=kernel_width, seed=0)
+    # ridge shrinks by about alpha / (sum of weighted variances): a few hundredths here
+    assert torch.allclose(weights, torch.tensor(coefficients, dtype=torch.float64), atol=0.05)
+
+
+def test_same_seed_same_weights_different_seeds_differ():
+    game = interaction_game()
+    a = lime(game, n_samples=200, seed=3)
+    b = lime(game, n_samples=200, seed=3)
+    c = lime(game, n_samples=200, seed=4)
+    assert torch.equal(a, b)
+    assert not torch.allclose(a, c)
+    assert a.shape == (6,) and a.dtype == torch.float64
+
+
+def test_a_non_linear_game_is_not_fitted_exactly():
+    fit = lime_explanation(interaction_game(), n_samples=500, seed=0)
+    assert 0 < fit.r2 < 1
+    # the dummy players 3, 4, 5 get (nearly) nothing, the interacting pair shares its effect
+    assert fit.weights[3:].abs().max() < 0.2
+    assert fit.weights[0] > 0.5 and fit.weights[1] > 0.5
+
+
+def test_lime_evaluates_the_game_once_on_all_samples():
+    game = interaction_game()
+    fit = lime_explanation(game, n_samples=123, seed=0)
+    assert game.n_calls == 1 and game.n_evaluations == 123
+    assert fit.design.shape == (123, 6) and fit.values.shape == (123,)
+    assert bool(fit.coalitions[0].all())
+
+
+def test_sampling_facts():
+    Z = sample_coalitions(4000, 10, seed=0)
+    assert Z.dtype == torch.bool and bool(Z[0].all())
+    assert float(Z[1:].double().mean()) == pytest.approx(0.5, abs=0.01)  # each feature present w.p. 1/2
+    assert torch.equal(Z, sample_coalitions(4000, 10, seed=0))
+
+
+def test_cosine_distance_and_kernel_facts():
+    Z = torch.tensor([[1, 1, 1, 1], [1, 0, 0, 0], [1, 1, 0, 0], [0, 0, 0, 0]], dtype=torch.bool)
+    d = cosine_distances(Z)
+    assert torch.allclose(d, torch.tensor([0.0, 0.5, 1 - 0.5**0.5, 1.0], dtype=torch.float64))
+    # the same numbers as scikit-learn's cosine distance to the first row, which lime uses
+    theirs = pairwise_distances(Z.numpy().astype(int), Z[:1].numpy().astype(int), metric="cosine").ravel()
+    assert np.allclose(d.numpy(), theirs, atol=1e-12)
+    kernel = exponential_kernel(d, 0.25)
+    assert torch.allclose(kernel, torch.sqrt(torch.exp(-(d**2) / 0.25**2)))
+    assert float(kernel[0]) == 1.0 and (kernel[1:] < 1).all()
+
+
+@pytest.mark.parametrize("alpha", [0.0, 0.1, 1.0, 10.0])
+def test_weighted_ridge_equals_sklearn(alpha):
+    g = np.random.default_rng(0)
+    X, y, w = g.normal(size=(60, 5)), g.normal(size=60), g.uniform(0.1, 2, size=60)
+    ours, intercept, r2 = weighted_ridge(torch.tensor(X), torch.tensor(y), torch.tensor(w), alpha=alpha)
+    ridge = Ridge(alpha=alpha, fit_intercept=True).fit(X, y, sample_weight=w)
+    assert np.allclose(ours.numpy(), ridge.coef_, atol=1e-10)
+    assert intercept == pytest.approx(ridge.intercept_, abs=1e-10)
+    assert r2 == pytest.approx(ridge.score(X, y, sample_weight=w), abs=1e-10)
+
+
+def test_weighted_ridge_on_a_constant_target():
+    X = torch.tensor([[0.0], [1.0]])
+    assert weighted_ridge(X, torch.ones(2), torch.ones(2))[2] == 1.0
+
+
+def test_refitting_with_a_very_wide_kernel_is_the_unweighted_fit():
+    fit = lime_explanation(interaction_game(), n_samples=300, seed=1)
+    wide = fit_lime(fit.coalitions, fit.values, kernel_width=1e6)
+    plain, _, _ = weighted_ridge(fit.design, fit.values, torch.ones(300))
+    assert torch.allclose(wide.weights, plain, atol=1e-8)
+    assert not torch.allclose(fit.weights, wide.weights, atol=1e-3)
+
+
+# ---------------------------------------------------------------- parity with the lime package
+
+
+@pytest.mark.parametrize("n_players, kernel_width", [(6, 0.25), (16, 0.25), (16, 1.0)])
+def test_parity_with_limebase_explain_instance_with_data(n_players, kernel_width):
+    g = np.random.default_rng(n_players)
+    Z = lime_package_coalitions(400, n_players, 5)
+    values = torch.tensor(g.normal(size=400)) + Z.double() @ torch.tensor(g.normal(size=n_players))
+    distances = pairwise_distances(Z.numpy().astype(int), np.ones((1, n_players)), metric="cosine").ravel()
+    base = LimeBase(lambda d: np.sqrt(np.exp(-(d**2) / kernel_width**2)), random_state=0)
+    intercept, pairs, score, local = base.explain_instance_with_data(
+        Z.numpy().astype(int), values.numpy()[:, None], distances, 0, n_players, feature_selection="none",
+        model_regressor=Ridge(alpha=1, fit_intercept=True, random_state=0),
+    )
+    theirs = np.zeros(n_players)
+    for feature, weight in pairs:
+        theirs[feature] = weight
+    ours = fit_lime(Z, values, kernel_width=kernel_width)
+    assert np.allclose(ours.weights.numpy(), theirs, atol=1e-6)
+    assert ours.intercept == pytest.approx(intercept, abs=1e-6)
+    assert ours.r2 == pytest.approx(score, abs=1e-6)
+    assert ours.local_prediction == pytest.approx(float(np.ravel(local)[0]), abs=1e-6)
+
+
+def test_lime_package_coalitions_are_lime_image_draws():
+    Z = lime_package_coalitions(50, 7, 11)
+    data = np.random.RandomState(11).randint(0, 2, 50 * 7).reshape(50, 7)
+    data[0] = 1
+    assert np.array_equal(Z.numpy().astype(int), data)
+
+
+@pytest.mark.parametrize("baseline", ["segment_mean", 0.0])
+def test_parity_with_lime_image_explainer_on_a_digit(baseline, mnist_test):
+    seed_everything(0)
+    model = SimpleCNN()
+    x = mnist_test[0][0]
+    segments = grid_segments(x, 7)
+    game = CoalitionGame(model, x, segments, baseline=baseline, output="probability")
+    ours = lime_explanation(game, coalitions=lime_package_coalitions(300, 16, 2))
+    theirs = lime_package_image(model, x, segments, target=game.target, n_samples=300, seed=2, baseline=baseline)
+    assert torch.allclose(ours.weights, theirs.weights, atol=1e-6)
+    assert ours.intercept == pytest.approx(theirs.intercept, abs=1e-6)
+    assert ours.r2 == pytest.approx(theirs.r2, abs=1e-6)
+
+
+def test_parity_with_lime_tabular_explainer():
+    seed_everything(0)
+    model = MLP(4, 3, hidden=(8,))
+    X_train = torch.randn(50, 4) * torch.tensor([1.0, 2.0, 0.5, 3.0]) + 1
+    x = X_train[0]
+    ours = lime_tabular(model, x, X_train, n_samples=500, seed=4, target=1)
+    theirs = lime_package_tabular(model, x, X_train, target=1, n_samples=500, seed=4)
+    assert torch.allclose(ours.weights, theirs.weights, atol=1e-6)
+    assert ours.intercept == pytest.approx(theirs.intercept, abs=1e-6)
+    assert ours.r2 == pytest.approx(theirs.r2, abs=1e-6)
+    assert ours.kernel_width == pytest.approx(0.75 * 2)
+    # lime's samples are drawn around the training mean, not around x
+    assert torch.allclose(ours.design[1:].mean(0), torch.zeros(4, dtype=torch.float64), atol=0.2)
+
+
+def test_lime_tabular_defaults_to_the_predicted_class_and_is_deterministic():
+    seed_everything(0)
+    model = MLP(3, 2, hidden=(4,))
+    X_train = torch.randn(30, 3)
+    a = lime_tabular(model, X_train[1], X_train, n_samples=200, seed=0)
+    b = lime_tabular(model, X_train[1], X_train, n_samples=200, seed=0, target=int(model(X_train[1:2]).argmax()))
+    assert torch.equal(a.weights, b.weights)
+
+
+# ---------------------------------------------------------------- stability
+
+
+def test_topk_overlap_and_rank_correlation_facts():
+    a = torch.tensor([4.0, -3.0, 2.0, 1.0, 0.0])
+    assert topk_overlap(a, a, 2) == 1.0 and rank_correlation(a, a) == pytest.approx(1.0)
+    assert rank_correlation(a, -a) == pytest.approx(-1.0)
+    assert topk_overlap(a, -a, 2) == 1.0  # by |weight|
+    assert topk_overlap(a, torch.tensor([0.0, 0.0, 5.0, 6.0, 0.0]), 2) == 0.0
+    assert rank_correlation(a, torch.ones(5)) == 0.0
+    # Spearman with ties: the same as scipy's
+    from scipy.stats import spearmanr
+
+    b, c = torch.tensor([1.0, 2.0, 2.0, 3.0, 5.0]), torch.tensor([2.0, 1.0, 4.0, 4.0, 3.0])
+    assert rank_correlation(b, c) == pytest.approx(spearmanr(b.numpy(), c.numpy()).statistic, abs=1e-12)
+
+
+def test_seed_stability_equals_separate_runs_and_one_game_call():
+    game = interaction_game()
+    stability = seed_stability(game, seeds=[0, 1, 2], k=2, n_samples=200)
+    assert game.n_calls == 1 and game.n_evaluations == 600
+    for row, seed in enumerate([0, 1, 2]):
+        assert torch.allclose(stability.weights[row], lime(game, n_samples=200, seed=seed), atol=1e-12)
+    assert 0 <= stability.topk_overlap <= 1 and -1 <= stability.rank_correlation <= 1
+    exact = seed_stability(linear_game([3.0, -2.0, 1.0, 0.5]), seeds=[0, 1], k=2, n_samples=200, alpha=0.0)
+    assert exact.topk_overlap == 1.0 and exact.rank_correlation == pytest.approx(1.0)
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_lime_errors():
+    game = interaction_game()
+    with pytest.raises(TypeError, match="game must be a coalition game"):
+        lime(lambda Z: Z.sum(1))
+    with pytest.raises(ValueError, match="n_samples must be an int >= 2"):
+        lime(game, n_samples=1)
+    with pytest.raises(ValueError, match="kernel_width must be > 0"):
+        lime(game, kernel_width=0.0)
+    with pytest.raises(ValueError, match="kernel_width must be a finite number"):
+        lime(game, kernel_width=float("inf"))
+    with pytest.raises(ValueError, match="alpha must be >= 0"):
+        lime(game, alpha=-1.0)
+    with pytest.raises(ValueError, match=r"Z must have shape \[n, M\] with M = 6"):
+        lime(game, coalitions=torch.ones(5, 4, dtype=torch.bool))
+    with pytest.raises(ValueError, match="coalitions must hold at least 2 rows"):
+        lime(game, coalitions=torch.ones(1, 6, dtype=torch.bool))
+    with pytest.raises(TypeError, match="seed must be an int"):
+        lime(game, seed=0.5)
+    nan_game = FunctionGame(lambda Z: torch.full((Z.shape[0],), float("nan")), 3)
+    with pytest.raises(ValueError, match="one finite value per coalition"):
+        lime(nan_game, n_samples=10)
+    with pytest.raises(ValueError, match=r"coalitions must be a bool tensor \[n, M\]"):
+        cosine_distances(torch.ones(3, dtype=torch.bool))
+
+
+def test_weighted_ridge_errors():
+    X = torch.zeros(4, 2)
+    with pytest.raises(ValueError, match="must agree"):
+        weighted_ridge(X, torch.zeros(3), torch.ones(4))
+    with pytest.raises(ValueError, match="non-negative and not all zero"):
+        weighted_ridge(X, torch.zeros(4), -torch.ones(4))
+    with pytest.raises(ValueError, match="non-negative and not all zero"):
+        weighted_ridge(X, torch.zeros(4), torch.zeros(4))
+    with pytest.raises(ValueError, match="must be finite"):
+        weighted_ridge(X, torch.full((4,), float("nan")), torch.ones(4))
+    with pytest.raises(TypeError, match=r"design must be a tensor \[n, M\]"):
+        weighted_ridge([[0.0]], torch.zeros(1), torch.ones(1))
+
+
+def test_stability_errors():
+    a = torch.ones(4)
+    with pytest.raises(ValueError, match="k must be at most M = 4"):
+        topk_overlap(a, a, 5)
+    with pytest.raises(ValueError, match="same length"):
+        rank_correlation(a, torch.ones(3))
+    with pytest.raises(ValueError, match="at least two seeds"):
+        seed_stability(interaction_game(), seeds=[0])
+    with pytest.raises(ValueError, match="k must be at most M = 6"):
+        seed_stability(interaction_game(), k=7)
+
+
+def test_tabular_and_package_errors(mnist_test):
+    model = MLP(3, 2, hidden=(4,))
+    X_train = torch.randn(10, 3)
+    with pytest.raises(ValueError, match=r"x must be one row \[F\] and X_train a table \[N, F\]"):
+        lime_tabular(model, X_train[0, :2], X_train)
+    with pytest.raises(TypeError, match="x and X_train must be tensors"):
+        lime_tabular(model, X_train[0].numpy(), X_train)
+    with pytest.raises(ValueError, match='output must be "score" or "probability"'):
+        lime_tabular(model, X_train[0], X_train, output="logit")
+    with pytest.raises(ValueError, match=r"target must be a class index in \[0, 2\)"):
+        lime_tabular(model, X_train[0], X_train, target=2, n_samples=10)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module or a callable"):
+        lime_tabular(None, X_train[0], X_train)
+    x = mnist_test[0][0]
+    with pytest.raises(ValueError, match='baseline must be "segment_mean" or a number'):
+        lime_package_image(SimpleCNN(), x, grid_segments(x, 7), target=0, baseline=torch.zeros_like(x))
+    with pytest.raises(ValueError, match=r"x must be an image \[C, H, W\]"):
+        lime_package_image(SimpleCNN(), x[0], grid_segments(x, 7), target=0)
+
+
+def test_lime_runs_on_a_tabular_coalition_game():
+    seed_everything(0)
+    model = MLP(5, 2, hidden=(8,))
+    x = torch.randn(5)
+    game = CoalitionGame(model, x, tabular_segments(x), baseline=0.0)
+    weights = lime(game, n_samples=200)
+    assert weights.shape == (5,) and torch.isfinite(weights).all()
