@@ -20,6 +20,8 @@ __all__ = [
     "check_probability_gradient",
     "check_batched_saliency",
     "check_top_mass_share",
+    "check_lime_kernel",
+    "check_weighted_least_squares",
 ]
 
 
@@ -170,3 +172,129 @@ def check_top_mass_share(top_share, saliency: torch.Tensor) -> bool:
         if not ok:
             return report(False, name, f"at fraction {fraction}: {why}")
     return report(True, name, "matches helpers.metrics.top_mass_share at fractions 0.01, 0.05 and 0.25")
+
+
+# --- notebook 04: LIME ------------------------------------------------------------------
+
+
+def check_lime_kernel(lime_kernel) -> bool:
+    """Exercise 04.1: LIME's proximity weights of coalitions.
+
+    ``lime_kernel(coalitions, kernel_width)`` takes a bool tensor [n, M] and a
+    width, and returns the weights [n]: the exponential kernel
+    ``exp(-d**2 / (2 * kernel_width**2))`` of the cosine distance ``d`` of every
+    coalition to the full coalition (``d = 1`` for the empty one). Compared with
+    :func:`helpers.lime.exponential_kernel` of :func:`helpers.lime.cosine_distances`.
+    """
+    from .lime import cosine_distances, exponential_kernel, sample_coalitions
+
+    name = "Exercise 1 (LIME's kernel)"
+    if _not_attempted(lime_kernel, name):
+        return False
+    Z = sample_coalitions(40, 9, seed=4)
+    Z[1] = False  # the empty coalition is in the test too
+    for width in (0.25, 1.0):
+        answer, problem = _call(lime_kernel, name, Z.clone(), width)
+        if problem:
+            print(problem)
+            return False
+        expected = exponential_kernel(cosine_distances(Z), width)
+        ok, why = _close(answer, expected, rtol=1e-5, atol=1e-7)
+        if not ok:
+            if isinstance(answer, torch.Tensor) and answer.shape == expected.shape and torch.allclose(
+                    answer.double(), torch.exp(-cosine_distances(Z) ** 2 / width**2), atol=1e-6):
+                why = "these are exp(-d^2 / w^2); lime takes the square root of that: exp(-d^2 / (2 w^2))"
+            return report(False, name, f"at kernel_width {width}: {why}")
+    return report(True, name, "matches helpers.lime's cosine distance and exponential kernel at widths 0.25 and 1")
+
+
+def check_weighted_least_squares(weighted_least_squares) -> bool:
+    """Exercise 04.2: the weighted linear fit at the heart of LIME (without the ridge penalty).
+
+    ``weighted_least_squares(coalitions, values, sample_weights)`` returns the
+    coefficients [M] of the weighted least-squares fit of ``values`` on the 0/1
+    coalitions WITH an intercept; compared with
+    :func:`helpers.lime.weighted_ridge` at ``alpha=0``.
+    """
+    from .lime import sample_coalitions, weighted_ridge
+
+    name = "Exercise 2 (weighted least squares)"
+    if _not_attempted(weighted_least_squares, name):
+        return False
+    Z = sample_coalitions(200, 6, seed=1)
+    generator = torch.Generator().manual_seed(2)
+    values = Z.double() @ torch.tensor([1.5, -2.0, 0.0, 0.7, 3.0, -0.4], dtype=torch.float64) + 0.8 \
+        + 0.3 * torch.randn(200, generator=generator, dtype=torch.float64)
+    sample_weights = torch.rand(200, generator=generator, dtype=torch.float64) + 0.05
+    expected, _, _ = weighted_ridge(Z, values, sample_weights, alpha=0.0)
+    answer, problem = _call(weighted_least_squares, name, Z.clone(), values.clone(), sample_weights.clone())
+    if problem:
+        print(problem)
+        return False
+    ok, why = _close(answer, expected, rtol=1e-5, atol=1e-6)
+    if not ok and isinstance(answer, torch.Tensor) and answer.shape == expected.shape:
+        plain, _, _ = weighted_ridge(Z, values, torch.ones(200, dtype=torch.float64), alpha=0.0)
+        if torch.allclose(answer.double(), plain, atol=1e-5):
+            why = "these are the unweighted coefficients: multiply the rows (or their squared errors) by the weights"
+    return report(ok, name, why or "matches helpers.lime.weighted_ridge(alpha=0) on a noisy 6-feature game")
+
+
+# --- notebook 03: beyond the plain gradient ---------------------------------------------
+
+
+def check_gradient_x_input(my_gradient_x_input, model, x: torch.Tensor) -> bool:
+    """Exercise 03.1: Gradient x Input from the plain gradient.
+
+    ``my_gradient_x_input(model, x, target)`` returns the signed product
+    ``x * dS_target/dx`` for a batch; compared with
+    :func:`helpers.saliency.gradient_x_input` for the predicted classes.
+    """
+    from .models import predict
+    from .saliency import gradient, gradient_x_input
+
+    name = "Exercise 1 (Gradient x Input)"
+    if _not_attempted(my_gradient_x_input, name):
+        return False
+    target = predict(model, x).argmax(dim=1)
+    expected = gradient_x_input(model, x, target)
+    answer, problem = _call(my_gradient_x_input, name, model, x.detach().clone(), target.clone())
+    if problem:
+        print(problem)
+        return False
+    ok, why = _close(answer, expected, rtol=1e-4, atol=1e-6)
+    if not ok and isinstance(answer, torch.Tensor) and answer.shape == expected.shape:
+        if torch.allclose(answer, x * gradient(model, x, target, absolute=True), atol=1e-6):
+            why = "you multiplied x by the ABSOLUTE gradient; Gradient x Input keeps the gradient's sign"
+        elif torch.allclose(answer, gradient(model, x, target, absolute=False), atol=1e-6):
+            why = "that is the gradient alone; multiply it by the input"
+    return report(ok, name, why or f"matches helpers.saliency.gradient_x_input on {x.shape[0]} inputs")
+
+
+def check_trapezoid_weights(trapezoid_weights) -> bool:
+    """Exercise 03.2: the weights of the trapezoid rule on n equally spaced points of [0, 1].
+
+    ``trapezoid_weights(n)`` returns a tensor [n] of weights ``w_k`` such that
+    ``sum_k w_k f(k / (n - 1))`` approximates the integral of ``f`` over [0, 1];
+    compared with :func:`helpers.saliency.path_quadrature` for n = 2, 3, 10 and 50.
+    """
+    from .saliency import path_quadrature
+
+    name = "Exercise 2 (trapezoid weights)"
+    if _not_attempted(trapezoid_weights, name):
+        return False
+    for n in (2, 3, 10, 50):
+        answer, problem = _call(trapezoid_weights, name, n)
+        if problem:
+            print(problem)
+            return False
+        if isinstance(answer, (list, tuple)):
+            answer = torch.tensor(answer, dtype=torch.float64)
+        expected = path_quadrature("trapezoid", n)[1]
+        ok, why = _close(answer, expected, rtol=1e-6, atol=1e-9)
+        if not ok:
+            if isinstance(answer, torch.Tensor) and answer.shape == expected.shape and \
+                    abs(float(answer.double().sum()) - (n - 1) / n) < 1e-6:
+                why = (f"your weights sum to (n - 1)/n = {(n - 1) / n:.3f}, not 1: n points from 0 to 1 are "
+                       f"1/(n - 1) apart, not 1/n (the slip in Captum's riemann_trapezoid)")
+            return report(False, name, f"for n = {n}: {why}")
+    return report(True, name, "matches helpers.saliency.path_quadrature('trapezoid', n) for n = 2, 3, 10, 50")

@@ -52,8 +52,9 @@ __all__ = [
     "FunctionGame",
 ]
 
-#: When ``batch_size`` is None, a chunk holds at most this many input values (64 MiB in float32).
-AUTO_CHUNK_VALUES = 2**24
+#: When ``batch_size`` is None, a chunk holds at most this many input values (16 MiB in float32: small
+#: enough to stay in a CPU cache while it is masked and evaluated, large enough to batch the model).
+AUTO_CHUNK_VALUES = 2**22
 
 
 # --------------------------------------------------------------------------- segmentations
@@ -421,7 +422,8 @@ class CoalitionGame:
     Built once per explained input; ``game(Z)`` evaluates the model on a whole
     batch of coalitions, in chunks of ``batch_size`` rows, with the masking done
     by tensor operations (``Z[:, segments]`` spreads each coalition over the
-    input, then ``torch.where`` picks the input or the baseline): there is no
+    input, then ``torch.lerp(baseline, x, mask)`` picks the input or the
+    baseline): there is no
     Python loop over rows. The model runs in eval mode without gradients, and
     gets its own mode back after every call.
 
@@ -466,6 +468,8 @@ class CoalitionGame:
         The model's output (score or probability) for the target on ``x`` itself.
     baseline_input : torch.Tensor
         The input with every feature absent, shape of ``x``.
+    dummy_players : torch.Tensor, bool, [M]
+        Features whose segment holds the baseline already (they cannot matter).
     n_evaluations : int
         Coalitions evaluated so far by ``game(Z)`` (the forward pass on ``x``
         made at construction is not counted).
@@ -528,6 +532,7 @@ class CoalitionGame:
         values_per_row = max(1, self.x.numel())
         self.batch_size = int(batch_size) if batch_size is not None else max(1, AUTO_CHUNK_VALUES // values_per_row)
         # the mask of one coalition is Z[:, segments] reshaped to broadcast over the leading dims of x
+        self._flat_segments = self.segments.reshape(-1)
         self._mask_view = (1,) * (self.x.ndim - self.segments.ndim) + tuple(self.segments.shape)
 
         out = self._scores(self.x[None])
@@ -604,17 +609,23 @@ class CoalitionGame:
     def masks(self, Z) -> torch.Tensor:
         """The coalitions spread over the input: bool ``[n, *segments.shape]`` (True = keep x)."""
         Z = check_coalitions(Z, self.n_players, self.device)
-        return Z[:, self.segments]
+        return Z.index_select(1, self._flat_segments).view(Z.shape[0], *self.segments.shape)
 
     def inputs(self, Z) -> torch.Tensor:
         """The masked inputs ``[n, *x.shape]``: x where a feature is present, the baseline elsewhere.
+
+        Computed as ``torch.lerp(baseline, x, mask)`` with the 0/1 mask
+        ``Z[:, segments]`` (an ``index_select``) broadcast over the channels:
+        exact at 0 and 1 (the present values are ``x`` bit for bit), and several
+        times faster than ``torch.where`` with a broadcast boolean mask.
 
         Examples
         --------
         >>> game.inputs(torch.zeros(1, game.n_players, dtype=torch.bool))  # doctest: +SKIP
         """
-        mask = self.masks(Z)
-        return torch.where(mask.reshape(mask.shape[0], *self._mask_view), self.x, self.baseline_input)
+        Z = check_coalitions(Z, self.n_players, self.device)
+        weight = Z.to(self.x.dtype).index_select(1, self._flat_segments).view(Z.shape[0], *self._mask_view)
+        return torch.lerp(self.baseline_input, self.x, weight)
 
     def __call__(self, Z) -> torch.Tensor:
         """The game's value for every coalition.
@@ -645,6 +656,19 @@ class CoalitionGame:
         if not values:
             return torch.empty(0, dtype=self.x.dtype, device=out_device)
         return torch.cat(values).to(out_device)
+
+    @property
+    def dummy_players(self) -> torch.Tensor:
+        """bool ``[M]``: features whose absence changes nothing (``x`` equals the baseline on the whole segment).
+
+        Such a feature is a dummy player: :math:`v(S \\cup \\{i\\}) = v(S)` for every
+        coalition, so any sound attribution gives it 0 (e.g. the empty corners
+        of a digit with a zero or segment-mean baseline).
+        """
+        differs = (self.x != self.baseline_input).reshape(-1, self.segments.numel()).any(dim=0)
+        changed = torch.zeros(self.n_players, dtype=torch.bool, device=self.device)
+        changed.index_fill_(0, self.segments.reshape(-1)[differs], True)
+        return ~changed.cpu()
 
     def reset_counts(self) -> None:
         """Set ``n_evaluations`` and ``n_calls`` back to 0."""

@@ -52,7 +52,8 @@ Functions:
 - :func:`sample_coalitions`, :func:`cosine_distances`, :func:`exponential_kernel`,
   :func:`weighted_ridge`, :func:`fit_lime` -- the four steps, one function each.
 - :func:`lime_tabular` -- lime's tabular sampling (new rows from the training statistics).
-- :func:`seed_stability`, :func:`topk_overlap`, :func:`rank_correlation` -- run-to-run stability.
+- :func:`seed_stability`, :func:`stability_across_inputs`, :func:`topk_overlap`,
+  :func:`rank_correlation` -- run-to-run stability.
 - :func:`lime_package_coalitions`, :func:`lime_package_image`,
   :func:`lime_package_tabular` -- the ``lime`` package itself, run quietly on the
   same inputs, for cross-checks and benchmarks.
@@ -87,6 +88,7 @@ __all__ = [
     "lime_tabular",
     "seed_stability",
     "SeedStability",
+    "stability_across_inputs",
     "topk_overlap",
     "rank_correlation",
     "lime_package_coalitions",
@@ -659,6 +661,7 @@ def seed_stability(
     n_samples: int = 1000,
     kernel_width: float = 0.25,
     alpha: float = 1.0,
+    players=None,
 ) -> SeedStability:
     """Run LIME once per seed on the same game and measure how much the runs agree.
 
@@ -673,6 +676,10 @@ def seed_stability(
         For :func:`topk_overlap`.
     n_samples, kernel_width, alpha
         As in :func:`lime`.
+    players : bool tensor [M], optional
+        Compare the runs on these features only (e.g. ``~game.dummy_players``,
+        leaving out features that cannot matter and whose weights are pure
+        noise around 0). ``weights`` still holds every feature.
 
     Returns
     -------
@@ -691,6 +698,13 @@ def seed_stability(
     if k > n_players:
         raise ValueError(f"k must be at most M = {n_players}; got {k}")
     n_samples = _check_positive_int("n_samples", n_samples, 2)
+    if players is None:
+        players = torch.ones(n_players, dtype=torch.bool)
+    elif not isinstance(players, torch.Tensor) or players.dtype != torch.bool or players.shape != (n_players,):
+        raise ValueError(f"players must be a bool tensor [M] = [{n_players}]; got {getattr(players, 'shape', players)!r}")
+    players = players.cpu()
+    if int(players.sum()) < max(2, k):
+        raise ValueError(f"players must select at least max(2, k) = {max(2, k)} features; got {int(players.sum())}")
     samples = [sample_coalitions(n_samples, n_players, seed=s) for s in seeds]
     values = torch.as_tensor(game(torch.cat(samples))).detach().to("cpu", torch.float64)
     fits = [
@@ -699,9 +713,72 @@ def seed_stability(
     ]
     weights = torch.stack([fit.weights for fit in fits])
     pairs = list(itertools.combinations(range(len(seeds)), 2))
-    overlap = float(np.mean([topk_overlap(weights[i], weights[j], k) for i, j in pairs]))
-    correlation = float(np.mean([rank_correlation(weights[i], weights[j]) for i, j in pairs]))
+    chosen = weights[:, players]
+    overlap = float(np.mean([topk_overlap(chosen[i], chosen[j], k) for i, j in pairs]))
+    correlation = float(np.mean([rank_correlation(chosen[i], chosen[j]) for i, j in pairs]))
     return SeedStability(weights, overlap, correlation, k)
+
+
+def stability_across_inputs(
+    model,
+    inputs: torch.Tensor,
+    segments,
+    *,
+    baseline="segment_mean",
+    target=None,
+    output: str = "score",
+    seeds=(0, 1, 2, 3, 4),
+    k: int = 3,
+    n_samples: int = 1000,
+    kernel_width: float = 0.25,
+    ignore_dummies: bool = True,
+) -> dict:
+    """:func:`seed_stability` on many inputs: one :class:`~helpers.features.CoalitionGame` each.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+    inputs : torch.Tensor [N, ...]
+        Each row is explained separately (e.g. ``X_test[:10]``).
+    segments : int tensor, the trailing shape of one input
+    baseline, target, output
+        As in :class:`~helpers.features.CoalitionGame` (the same for every input).
+    seeds, k, n_samples, kernel_width
+        As in :func:`seed_stability`.
+    ignore_dummies : bool, default True
+        Compare the runs on the features that can matter only
+        (``~game.dummy_players``): the weights of features whose segment already
+        holds the baseline are noise around 0 and would drag the rank correlation
+        down for no reason.
+
+    Returns
+    -------
+    dict
+        ``{"topk_overlap": tensor [N], "rank_correlation": tensor [N], "n_players": tensor [N]}``
+        (``n_players``: features compared for each input).
+
+    Examples
+    --------
+    >>> result = stability_across_inputs(model, X_test[:10], grid_segments((28, 28), 7))  # doctest: +SKIP
+    >>> float(result["topk_overlap"].mean())  # doctest: +SKIP
+    """
+    from .features import CoalitionGame
+
+    if not isinstance(inputs, torch.Tensor) or inputs.ndim < 2 or inputs.shape[0] < 1:
+        raise ValueError(f"inputs must be a batch [N, ...] with N >= 1; got {getattr(inputs, 'shape', inputs)!r}")
+    overlaps, correlations, counts = [], [], []
+    for x in inputs:
+        game = CoalitionGame(model, x, segments, baseline=baseline, target=target, output=output)
+        players = ~game.dummy_players if ignore_dummies else None
+        result = seed_stability(game, seeds, k=k, n_samples=n_samples, kernel_width=kernel_width, players=players)
+        overlaps.append(result.topk_overlap)
+        correlations.append(result.rank_correlation)
+        counts.append(game.n_players if players is None else int(players.sum()))
+    return {
+        "topk_overlap": torch.tensor(overlaps, dtype=torch.float64),
+        "rank_correlation": torch.tensor(correlations, dtype=torch.float64),
+        "n_players": torch.tensor(counts),
+    }
 
 
 # --------------------------------------------------------------------------- the lime package, quietly

@@ -21,6 +21,8 @@ chunks; every gradient method of the course is built on it:
   adaptive refinement until the completeness gap is within a tolerance
   (:func:`path_quadrature` gives the points and weights of both rules).
 - :func:`grad_cam` -- gradient-weighted feature maps of a convolutional layer.
+- :func:`completeness` -- the sum of any attributions next to :math:`S(x) - S(x')`
+  (to check Integrated Gradients from any library).
 - :func:`rank_correlation` and :func:`noise_stability` -- how much a map changes
   when the input changes imperceptibly.
 
@@ -64,6 +66,7 @@ __all__ = [
     "IntegratedGradientsInfo",
     "integrated_gradients",
     "grad_cam",
+    "completeness",
     "rank_correlation",
     "noise_stability",
     "AUTO_GRADIENT_VALUES",
@@ -1020,6 +1023,48 @@ def integrated_gradients(
         tolerance=tolerance,
     )
     return attributions, info
+
+
+def completeness(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, target=None, *, baseline=None):
+    r"""The sum of each example's attributions and the score difference it should equal.
+
+    Integrated Gradients (from this module, Captum or anywhere else) promise
+    :math:`\sum_i a_i = S_c(x) - S_c(x')`; this puts the two side by side. Only
+    forward passes are made (two rows per example).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    x : torch.Tensor, float, [B, ...]
+    attributions : torch.Tensor, shape of ``x``
+    target : None, int or int tensor [B]
+        None means the class predicted at ``x``.
+    baseline : None, float or tensor
+        :math:`x'`, as in :func:`integrated_gradients` (None: zeros).
+
+    Returns
+    -------
+    sums, score_differences : torch.Tensor, float64, [B] (CPU)
+        :math:`\sum_i a_i` and :math:`S_c(x) - S_c(x')`; the relative completeness
+        gap is ``(sums - score_differences).abs() / score_differences.abs()``.
+
+    Examples
+    --------
+    >>> sums, differences = completeness(model, x, integrated_gradients(model, x, steps=16))  # doctest: +SKIP
+    """
+    _check_model(model)
+    _check_batch(x)
+    if not isinstance(attributions, torch.Tensor) or attributions.shape != x.shape:
+        shape = tuple(attributions.shape) if isinstance(attributions, torch.Tensor) else type(attributions).__name__
+        raise ValueError(f"attributions must have the shape of x {tuple(x.shape)}; got {shape}")
+    rows = _chunk_rows(None, x)
+    device = model_device(model, x.device)
+    xs = x.detach().to(device)
+    targets = _resolve_targets(model, xs, target, rows)
+    s_x = _forward_scores(model, xs, targets, rows)[0]
+    s_base = _forward_scores(model, _check_baseline(baseline, xs), targets, rows)[0]
+    sums = attributions.detach().reshape(x.shape[0], -1).sum(dim=1).cpu().double()
+    return sums, s_x.double() - s_base.double()
 
 
 def grad_cam(

@@ -34,6 +34,7 @@ Taught in ``notebooks/05_shap.ipynb``.
 
 from __future__ import annotations
 
+import itertools
 import math
 from numbers import Integral, Real
 from typing import Callable
@@ -53,6 +54,7 @@ __all__ = [
     "relative_error",
     "budget_errors",
     "EXACT_MAX_PLAYERS",
+    "MAX_TRIPLES",
 ]
 
 #: :func:`exact_shapley` refuses games with more players than this (2**20 coalitions).
@@ -332,54 +334,150 @@ def kernel_shap_min_budget(n_players: int) -> int:
     return 2 if n_players == 1 else 2 * n_players
 
 
-def _leverage_coalitions(n_players: int, n_inner: int, rng: np.random.Generator) -> np.ndarray:
-    """``n_inner`` distinct coalitions (neither empty nor full), paired and stratified by size."""
-    groups = _size_groups(n_players)
-    pairs = _allocate_pairs(groups, n_inner // 2)
-    single = n_inner % 2  # an odd budget: one coalition without its complement, in a group with room
-    single_group = None
-    if single:
-        room = [g for g in range(len(groups)) if pairs[g] < groups[g][1]]
-        single_group = min(room, key=lambda g: (pairs[g] / groups[g][2], g))
-    rows = []
-    for g, (k, _, _) in enumerate(groups):
-        count = pairs[g] + (1 if g == single_group else 0)
-        if count == 0:
+def _deal_subsets(n: int, k: int, count: int, rng: np.random.Generator, seen: set) -> np.ndarray:
+    """``count`` distinct k-subsets of ``range(n)`` (none in ``seen``) in which every element appears
+    as equally often as possible.
+
+    Players are dealt from a queue that gets one fresh shuffle of all ``n`` players whenever it holds
+    fewer than ``k`` distinct ones; a hand is the first ``k`` distinct players in the queue. Every
+    player enters the queue equally often, so the counts dealt differ by little. A hand that repeats
+    a subset already drawn stays in the queue, which is shuffled again.
+    """
+    out, queue = [], []
+    while len(out) < count:
+        while len(set(queue)) < k:
+            queue += [int(p) for p in rng.permutation(n)]
+        hand = list(dict.fromkeys(queue))[:k]
+        row = np.zeros(n, dtype=bool)
+        row[hand] = True
+        key = row.tobytes()
+        if key in seen:
+            queue = [queue[i] for i in rng.permutation(len(queue))]
+            if len(set(queue)) <= k:
+                queue += [int(p) for p in rng.permutation(n)]
             continue
-        if 2 * k == n_players:  # middle group: one representative per pair, the one holding player 0
-            rest = _sample_subsets(n_players - 1, k - 1, count, rng)
-            chosen = np.concatenate([np.ones((count, 1), dtype=bool), rest], axis=1)
-        else:
-            chosen = _sample_subsets(n_players, k, count, rng)
-        complements = ~chosen
-        if g == single_group:
-            complements = complements[:-1]
-        rows += [chosen, complements]
+        seen.add(key)
+        out.append(row)
+        for p in hand:
+            queue.remove(p)
+    return np.array(out, dtype=bool).reshape(-1, n)
+
+
+def _group_sample(n_players: int, k: int, count: int, rng: np.random.Generator, chain: list) -> np.ndarray:
+    """``count`` distinct representatives of group ``k`` (size ``k``; in the middle group, those holding
+    player 0), the ``chain`` ones first, the rest drawn uniformly and balanced."""
+    middle = 2 * k == n_players
+    n, size = (n_players - 1, k - 1) if middle else (n_players, k)  # the middle: subsets of players 1..M-1
+
+    def lift(rows):
+        return np.concatenate([np.ones((rows.shape[0], 1), dtype=bool), rows], axis=1) if middle else rows
+
+    chain = [row[1:] if middle else row for row in chain]
+    total = math.comb(n, size)
+    rest = count - len(chain)
+    if count >= total:
+        return lift(_unrank_subsets(np.arange(total, dtype=np.int64), n, size))
+    if rest <= 0:
+        return lift(np.array(chain[:count], dtype=bool).reshape(-1, n))
+    seen = {row.tobytes() for row in chain}
+    if middle or 2 * count > total:
+        # a complementary pair already holds every player once (middle); a near-full group has no
+        # room to balance: distinct uniform draws, dropping those the chain holds
+        draws = _sample_subsets(n, size, min(total, rest + len(chain)), rng)
+        draws = np.array([row for row in draws if row.tobytes() not in seen], dtype=bool).reshape(-1, n)[:rest]
+    else:
+        draws = _deal_subsets(n, size, rest, rng, seen)
+    return lift(np.concatenate([np.array(chain, dtype=bool).reshape(-1, n), draws]))
+
+
+def _paired_design(n_players: int, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
+    """Representatives ``[n_pairs, M]`` of the complementary pairs KernelSHAP evaluates (see its Notes)."""
+    groups = _size_groups(n_players)
+    pairs = _allocate_pairs(groups, n_pairs)
+    chains: dict[int, list] = {k: [] for k, _, _ in groups}
+    if n_pairs < 2 * (n_players - 1):
+        # near the minimum the regression has about as many rows as unknowns: start from the prefixes
+        # of one random order, which turns it into differences of neighbouring coalitions
+        order = rng.permutation(n_players)
+        for length in range(1, n_players):
+            row = np.zeros(n_players, dtype=bool)
+            row[order[:length]] = True
+            if 2 * length > n_players or (2 * length == n_players and not row[0]):
+                row = ~row
+            chains[int(row.sum())].append(row)
+    rows = [_group_sample(n_players, k, pairs[g], rng, chains[k]) for g, (k, _, _) in enumerate(groups) if pairs[g]]
     return np.concatenate(rows) if rows else np.zeros((0, n_players), dtype=bool)
 
 
-def _constrained_regression(Z: np.ndarray, values: np.ndarray, weights: np.ndarray,
-                            v_empty: float, v_full: float) -> np.ndarray:
-    r"""Weighted least squares for :math:`\phi` under :math:`\sum_i \phi_i = v(N) - v(\emptyset)`, exactly.
+def _orthonormal_complement_of_ones(n_players: int) -> np.ndarray:
+    """An orthonormal basis ``[M, M-1]`` of the vectors whose entries sum to zero."""
+    basis, _ = np.linalg.qr(np.eye(n_players)[:, : n_players - 1] - 1.0 / n_players)
+    return basis
 
-    With :math:`P = I - \mathbf{1}\mathbf{1}^\top/M` and :math:`\Delta = v(N) - v(\emptyset)`,
-    every feasible :math:`\phi` is :math:`\Delta\mathbf{1}/M + P\beta`; substituting gives an
-    unconstrained problem in :math:`\beta` whose minimum-norm solution lies in
-    :math:`\mathbf{1}^\perp`.
-    """
-    n_players = Z.shape[1]
-    delta = v_full - v_empty
-    Zf = Z.astype(np.float64)
-    sizes = Zf.sum(axis=1)
-    design = Zf - sizes[:, None] / n_players                     # rows z P
-    target = (values - v_empty) - sizes * delta / n_players     # b - (z . 1) Delta / M
+
+#: The cubic surrogate of :func:`kernel_shap` uses at most this many triples of players.
+MAX_TRIPLES = 2000
+_RIDGE_GRID = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0)
+
+
+def _fit_pairs(reps: np.ndarray, odd: np.ndarray, weights: np.ndarray, delta: float, surrogate: bool) -> np.ndarray:
+    r"""Solve the paired, constrained KernelSHAP regression (optionally with the cubic surrogate)."""
+    n_pairs, n_players = reps.shape
+    signs = 2.0 * reps - 1.0                           # s = 2z - 1; the complement is -s
+    share = signs.sum(axis=1) / n_players              # t = (s . 1) / M
+    basis = _orthonormal_complement_of_ones(n_players)
     root = np.sqrt(weights)
-    beta, *_ = np.linalg.lstsq(design * root[:, None], target * root, rcond=None)
-    beta -= beta.mean()  # already in 1-perp up to rounding; make the constraint exact
-    return beta + delta / n_players
+    design = (signs @ basis) * root[:, None]           # phi = Delta 1/M + U beta
+    target = (odd - delta * share) * root
+    left, singular, _ = np.linalg.svd(design, full_matrices=False)
+    left = left[:, singular > singular[0] * 1e-10]
+    beta, *_ = np.linalg.lstsq(design, target, rcond=None)
+    phi = basis @ beta + delta / n_players
+    if not surrogate or n_pairs <= n_players - 1 or n_players < 3:
+        return phi
+    limit = min(2 * n_pairs, MAX_TRIPLES)
+    top = max(k for k in range(n_players + 1) if math.comb(k, 3) <= limit)
+    if top < 3:
+        return phi
+    players = np.sort(np.argsort(-np.abs(phi), kind="stable")[:top])
+    triples = np.array(list(itertools.combinations(players, 3)), dtype=np.int64)
+    cubic = (signs[:, triples[:, 0]] * signs[:, triples[:, 1]] * signs[:, triples[:, 2]] - share[:, None]) * root[:, None]
+    # the linear part is never penalised: take it out of the cubic columns and the target first
+    cubic_rest = cubic - left @ (left.T @ cubic)
+    target_rest = target - left @ (left.T @ target)
+    leverage = np.sum(left**2, axis=1)
+    # ridge for every penalty at once from one eigendecomposition of the cubic Gram matrix
+    eigenvalues, vectors = np.linalg.eigh(cubic_rest.T @ cubic_rest)
+    keep = eigenvalues > max(float(eigenvalues[-1]), 0.0) * 1e-10
+    eigenvalues, vectors = eigenvalues[keep], vectors[:, keep]
+    if eigenvalues.size == 0:
+        return phi
+    u = (cubic_rest @ vectors) / np.sqrt(eigenvalues)       # left singular vectors
+    projected = u.T @ target_rest
+    scale = float(np.mean(np.sum(cubic_rest**2, axis=0)))
+    best_score, best_lambda = np.inf, None
+    if np.all(leverage < 1 - 1e-9):  # no surrogate: plain KernelSHAP's leave-one-out error
+        best_score = float(np.sum((target_rest / (1 - leverage)) ** 2))
+    for rho in _RIDGE_GRID:
+        lam = rho * scale
+        shrink = eigenvalues / (eigenvalues + lam)
+        hat = leverage + np.sum(u**2 * shrink, axis=1)
+        if np.any(hat >= 1 - 1e-9):
+            continue
+        score = float(np.sum(((target_rest - u @ (shrink * projected)) / (1 - hat)) ** 2))
+        if score < best_score:
+            best_score, best_lambda = score, lam
+    if best_lambda is None:
+        return phi
+    gamma = vectors @ (np.sqrt(eigenvalues) / (eigenvalues + best_lambda) * projected)
+    beta, *_ = np.linalg.lstsq(design, target - cubic @ gamma, rcond=None)
+    phi = basis @ beta + (delta - gamma.sum()) / n_players
+    np.add.at(phi, triples.reshape(-1), np.repeat(gamma / 3.0, 3))
+    return phi
 
 
-def kernel_shap(game, *, budget: int, seed: int = 0, batch_size: int = _DEFAULT_BATCH) -> torch.Tensor:
+def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True,
+                batch_size: int = _DEFAULT_BATCH) -> torch.Tensor:
     r"""KernelSHAP: Shapley values as a weighted linear regression, from ``budget`` coalitions.
 
     Lundberg and Lee (2017) showed that the Shapley values solve
@@ -392,36 +490,51 @@ def kernel_shap(game, *, budget: int, seed: int = 0, batch_size: int = _DEFAULT_
         \qquad \pi(S) = \frac{M - 1}{\binom{M}{|S|}\,|S|\,(M - |S|)}.
 
     Here the sum is estimated from a sample of coalitions and the constrained
-    problem solved exactly, so efficiency holds to rounding whatever the budget:
+    problem is solved exactly:
 
-    - **Efficiency by projection.** Write :math:`\phi = \Delta\mathbf{1}/M + P\beta` with
-      :math:`P = I - \mathbf{1}\mathbf{1}^\top/M`, :math:`\Delta = v(N) - v(\emptyset)`;
-      :math:`\beta` is an unconstrained weighted least-squares solution (minimum
-      norm). This equals the Lagrangian solution
+    - **Efficiency by projection.** Write :math:`\phi = \Delta\mathbf{1}/M + U\beta`
+      with :math:`\Delta = v(N) - v(\emptyset)` and :math:`U` an orthonormal basis of
+      the vectors summing to zero; :math:`\beta` is an unconstrained weighted least
+      squares solution, and :math:`\sum_i \phi_i = \Delta` holds to rounding at every
+      budget. This is the Lagrangian solution
       :math:`\phi = A^{-1}\big(b - \mathbf{1}\,\frac{\mathbf{1}^\top A^{-1} b - \Delta}{\mathbf{1}^\top A^{-1}\mathbf{1}}\big)`
-      of Covert and Lee (2021), with :math:`A = \sum \pi(S) z z^\top` and
-      :math:`b = \sum \pi(S) z\,(v(S) - v(\emptyset))` over the sample; it is not
-      the large-weight approximation.
-    - **Leverage-score sampling of sizes** (Musco and Witter 2024). The leverage
-      scores of the regression are :math:`1/\binom{M}{|S|}`: every coalition size
-      carries the same weight. The budget is therefore shared equally between
-      sizes :math:`1 \dots M-1`; a size with fewer coalitions than its share is
-      enumerated whole (sizes 1 and :math:`M-1` first, :math:`M` coalitions each)
-      and its surplus goes to the others.
-    - **Without replacement, paired.** Within a size, coalitions are distinct,
-      uniformly drawn, each with its complement. A sampled coalition of size
-      :math:`s`, one of :math:`n_s` drawn out of :math:`\binom{M}{s}`, gets the
-      regression weight :math:`\pi(S)\binom{M}{s}/n_s = (M-1)/(s(M-s)n_s)`, so the
-      sums above are estimated without bias.
+      of Covert and Lee (2021), :math:`A = \sum \pi(S) z z^\top`,
+      :math:`b = \sum \pi(S) z\,(v(S) - v(\emptyset))`, written without inverses;
+      it is not the large-weight approximation.
+    - **Paired coalitions.** Every coalition comes with its complement. With
+      :math:`s = 2z - 1`, a pair contributes only the odd part
+      :math:`v(S) - v(N \setminus S)`, which a game's pairwise interactions do
+      not reach: they cancel exactly (Covert and Lee 2021).
+    - **Leverage-score sampling of sizes, without replacement.** The leverage
+      scores of the regression are :math:`1/\binom{M}{|S|}` (Musco and Witter
+      2024): every coalition size carries the same weight. The budget is shared
+      equally between sizes :math:`1 \dots M-1`; a size with fewer coalitions than
+      its share is enumerated whole (sizes 1 and :math:`M-1` first) and its
+      surplus goes to the others. Within a size the coalitions are distinct and
+      uniform; a drawn coalition of size :math:`s`, one of :math:`n_s` out of
+      :math:`\binom{M}{s}`, gets the weight
+      :math:`\pi(S)\binom{M}{s}/n_s = (M-1)/(s(M-s)n_s)`.
+    - **Regression adjustment with a cubic surrogate** (``surrogate=True``, after
+      Witter, Liu and Musco 2025). What pairing leaves is the game's third- and
+      higher-order interactions. The regression is widened with the products
+      :math:`s_i s_j s_k` for triples of the most important players (as many
+      triples as about twice the pairs, at most :data:`MAX_TRIPLES`), under a
+      ridge penalty chosen by leave-one-out error (no penalty, i.e. plain
+      KernelSHAP, is one of the choices). The fitted surrogate's Shapley values
+      are known in closed form (a triple's coefficient goes a third to each of
+      its players), and the KernelSHAP correction on the surrogate's residual is
+      zero because the linear part is fitted jointly and unpenalised.
     - **Exact at full budget.** When the budget covers all :math:`2^M`
       coalitions every size is enumerated, the weights are :math:`\pi(S)`, and the
-      result is the exact Shapley value.
+      result is the exact Shapley value (with or without the surrogate).
 
     Lundberg and Lee, "A Unified Approach to Interpreting Model Predictions",
     2017, arXiv 1705.07874; Covert and Lee, "Improving KernelSHAP: Practical
     Shapley Value Estimation via Linear Regression", 2021, arXiv 2012.01536;
     Musco and Witter, "Provably Accurate Shapley Value Estimation via Leverage
-    Score Sampling", 2024, arXiv 2410.01917.
+    Score Sampling", 2024, arXiv 2410.01917; Witter, Liu and Musco,
+    "Regression-adjusted Monte Carlo Estimators for Shapley Values and
+    Probabilistic Values", 2025, arXiv 2506.11849.
 
     Parameters
     ----------
@@ -429,10 +542,14 @@ def kernel_shap(game, *, budget: int, seed: int = 0, batch_size: int = _DEFAULT_
         ``game(Z)`` for a bool tensor ``Z [n, M]`` returns ``[n]`` worths.
     budget : int
         Coalitions evaluated, the empty and the full one included; at least
-        :func:`kernel_shap_min_budget` (``2M``). A budget of :math:`2^M` or more
-        evaluates every coalition once (and no more).
+        :func:`kernel_shap_min_budget` (``2M``). Coalitions come in pairs, so
+        ``2 + 2 * ((budget - 2) // 2)`` are evaluated (one fewer for an odd
+        budget), and never more than the :math:`2^M` there are.
     seed : int, default 0
         The same seed gives the same coalitions and the same values.
+    surrogate : bool, default True
+        Add the cubic surrogate (regression adjustment); False gives plain
+        paired, leverage-sampled KernelSHAP.
     batch_size : int, default 4096
         Coalitions per call of ``game``.
 
@@ -452,10 +569,16 @@ def kernel_shap(game, *, budget: int, seed: int = 0, batch_size: int = _DEFAULT_
 
     Notes
     -----
-    An odd number of coalitions between the empty and the full one leaves one
-    coalition without its complement. At budgets near the minimum the sampled
-    rows may, rarely, not determine every direction of :math:`\phi`; the
-    minimum-norm solution is returned then.
+    Two choices were made by measurement (``benchmarks/bench_shap.py``): within a
+    size the coalitions are dealt so that every player appears equally often
+    (a per-size shift of the worths then cannot leak into :math:`\phi`), and
+    below :math:`2(M-1)` pairs the sample starts with the prefixes of one random
+    order of the players and their complements (one coalition of each size:
+    exactly the leverage allocation there), which makes the regression at the
+    minimum budget the antithetic permutation estimate. Both keep every
+    coalition of a size equally likely, so the weights above stay right. At
+    budgets near the minimum the sampled rows may, rarely, not determine every
+    direction of :math:`\phi`; the minimum-norm solution is returned then.
 
     Examples
     --------
@@ -475,21 +598,24 @@ def kernel_shap(game, *, budget: int, seed: int = 0, batch_size: int = _DEFAULT_
             f"at least {minimum} coalitions (the empty and full ones and {n_players - 1} complementary pairs); "
             f"pass budget >= {minimum}"
         )
-    total = 2**n_players
-    n_inner = min(int(budget), total) - 2
+    n_pairs = (min(int(budget), 2**n_players) - 2) // 2
     rng = np.random.default_rng(seed)
-    inner = _leverage_coalitions(n_players, n_inner, rng)
+    reps = _paired_design(n_players, n_pairs, rng)
     ends = np.zeros((2, n_players), dtype=bool)
     ends[1] = True
-    Z = torch.from_numpy(np.concatenate([ends, inner]))
+    Z = torch.from_numpy(np.concatenate([ends, reps, ~reps]))
     values, dtype = _evaluate(game, Z, batch_size)
     v_empty, v_full = values[0], values[1]
     if n_players == 1:
         return _result(np.array([v_full - v_empty]), dtype)
-    sizes = inner.sum(axis=1)
-    counts = np.bincount(sizes, minlength=n_players + 1)
-    weights = (n_players - 1) / (sizes * (n_players - sizes) * counts[sizes])
-    phi = _constrained_regression(inner, values[2:], weights, v_empty, v_full)
+    odd = values[2:2 + n_pairs] - values[2 + n_pairs:]
+    group = reps.sum(axis=1)  # a representative's size, at most M/2
+    counts = np.bincount(group, minlength=n_players + 1)
+    middle = 2 * group == n_players
+    # pair weight: its two coalitions' (M-1)/(s(M-s)n_s); n_s counts coalitions of size s
+    weights = (n_players - 1) / (group * (n_players - group) * counts[group]) * np.where(middle, 1.0, 2.0)
+    complete = n_pairs == 2 ** (n_players - 1) - 1
+    phi = _fit_pairs(reps, odd, weights, v_full - v_empty, surrogate and not complete)
     return _result(phi, dtype)
 
 

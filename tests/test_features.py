@@ -351,6 +351,22 @@ def test_tensor_target_and_linear_model_broadcast_baseline():
     assert torch.allclose(game(Z), predicted, atol=1e-5)
 
 
+def test_dummy_players_are_segments_that_already_hold_the_baseline(image_setup):
+    model, _, segments = image_setup
+    x = torch.zeros(1, 28, 28)
+    x[0, 8:20, 8:20] = 1.0  # ink in the middle patches only
+    game = CoalitionGame(model, x, segments, baseline=0.0)
+    expected = torch.ones(16, dtype=torch.bool)
+    expected[[5, 6, 9, 10]] = False
+    assert torch.equal(game.dummy_players, expected)
+    # a dummy player changes nothing: adding it to any coalition keeps the value
+    Z = torch.rand(8, 16, generator=torch.Generator().manual_seed(0)) > 0.5
+    with_dummy, without_dummy = Z.clone(), Z.clone()
+    with_dummy[:, 0], without_dummy[:, 0] = True, False
+    assert torch.equal(game(with_dummy), game(without_dummy))
+    assert not CoalitionGame(model, x, segments, baseline=0.5).dummy_players.any()
+
+
 # ---------------------------------------------------------------- FunctionGame
 
 

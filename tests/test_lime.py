@@ -234,6 +234,24 @@ def test_seed_stability_equals_separate_runs_and_one_game_call():
     assert exact.topk_overlap == 1.0 and exact.rank_correlation == pytest.approx(1.0)
 
 
+def test_stability_across_inputs_matches_seed_stability_per_input(mnist_test):
+    from helpers.lime import stability_across_inputs
+
+    seed_everything(0)
+    model = SimpleCNN()
+    X = mnist_test[0][:2]
+    segments = grid_segments((28, 28), 7)
+    result = stability_across_inputs(model, X, segments, seeds=[0, 1], k=2, n_samples=100)
+    for i in range(2):
+        game = CoalitionGame(model, X[i], segments, baseline="segment_mean")
+        single = seed_stability(game, [0, 1], k=2, n_samples=100, players=~game.dummy_players)
+        assert float(result["rank_correlation"][i]) == pytest.approx(single.rank_correlation)
+        assert float(result["topk_overlap"][i]) == pytest.approx(single.topk_overlap)
+        assert int(result["n_players"][i]) == int((~game.dummy_players).sum()) < 16
+    with pytest.raises(ValueError, match=r"inputs must be a batch \[N, ...\]"):
+        stability_across_inputs(model, X[0, 0, 0], segments)
+
+
 # ---------------------------------------------------------------- errors
 
 
@@ -286,6 +304,21 @@ def test_stability_errors():
         seed_stability(interaction_game(), seeds=[0])
     with pytest.raises(ValueError, match="k must be at most M = 6"):
         seed_stability(interaction_game(), k=7)
+    with pytest.raises(ValueError, match=r"players must be a bool tensor \[M\] = \[6\]"):
+        seed_stability(interaction_game(), players=torch.ones(5, dtype=torch.bool))
+    with pytest.raises(ValueError, match="players must select at least"):
+        seed_stability(interaction_game(), k=3, players=torch.tensor([True, True, False, False, False, False]))
+
+
+def test_seed_stability_on_chosen_players():
+    coefficients = torch.tensor([3.0, 2.0, 1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
+    game = FunctionGame(lambda Z: Z.double() @ coefficients + 0.5 * (Z[:, 0] & Z[:, 1]).double(), 6)
+    players = coefficients != 0
+    stability = seed_stability(game, seeds=[0, 1, 2], k=2, n_samples=300, players=players)
+    everything = seed_stability(game, seeds=[0, 1, 2], k=2, n_samples=300)
+    assert torch.equal(stability.weights, everything.weights)
+    # the three players that matter keep their order; the dummies' noise drags the full ranking down
+    assert stability.rank_correlation == pytest.approx(1.0) and everything.rank_correlation < 1.0
 
 
 def test_tabular_and_package_errors(mnist_test):
@@ -315,3 +348,35 @@ def test_lime_runs_on_a_tabular_coalition_game():
     game = CoalitionGame(model, x, tabular_segments(x), baseline=0.0)
     weights = lime(game, n_samples=200)
     assert weights.shape == (5,) and torch.isfinite(weights).all()
+
+
+# ---------------------------------------------------------------- the notebook's exercise checkers
+
+
+def test_exercise_checkers_accept_right_answers_and_explain_wrong_ones(capsys):
+    from helpers import exercises
+
+    def kernel(Z, width):
+        d = 1 - torch.sqrt(Z.double().sum(1) / Z.shape[1])
+        return torch.exp(-(d**2) / (2 * width**2))
+
+    def wrong_kernel(Z, width):
+        d = 1 - torch.sqrt(Z.double().sum(1) / Z.shape[1])
+        return torch.exp(-(d**2) / width**2)
+
+    assert exercises.check_lime_kernel(kernel)
+    assert not exercises.check_lime_kernel(wrong_kernel)
+    assert "square root" in capsys.readouterr().out
+    assert not exercises.check_lime_kernel(None)
+    assert "not attempted yet" in capsys.readouterr().out
+    assert not exercises.check_lime_kernel(lambda Z, w: 1 / 0)
+
+    def least_squares(Z, values, weights, weighted=True):
+        design = torch.cat([torch.ones(len(values), 1, dtype=torch.float64), Z.double()], dim=1)
+        root = weights.sqrt() if weighted else torch.ones_like(weights)
+        return torch.linalg.lstsq(design * root[:, None], (values * root)[:, None]).solution[1:, 0]
+
+    assert exercises.check_weighted_least_squares(least_squares)
+    assert not exercises.check_weighted_least_squares(lambda Z, v, w: least_squares(Z, v, w, weighted=False))
+    assert "unweighted" in capsys.readouterr().out
+    assert not exercises.check_weighted_least_squares(None)
