@@ -293,7 +293,13 @@ def show_segments(x, segments, ax=None, *, title: str | None = None, color=(1.0,
 
     ax = _axes(ax)
     labels = np.asarray(segments.detach().cpu() if isinstance(segments, torch.Tensor) else segments)
-    ax.imshow(mark_boundaries(_segment_image(x), labels, color=color))
+    image = _segment_image(x)
+    # small images (a 28 x 28 digit) are enlarged, nearest-neighbour, so that boundaries stay thin
+    factor = max(1, int(np.ceil(200 / min(labels.shape))))
+    big_labels = np.kron(labels, np.ones((factor, factor), dtype=labels.dtype))
+    big_image = image.repeat(factor, axis=0).repeat(factor, axis=1)
+    extent = (-0.5, labels.shape[1] - 0.5, labels.shape[0] - 0.5, -0.5)
+    ax.imshow(mark_boundaries(big_image, big_labels, color=color), extent=extent)
     if numbers:
         for label in np.unique(labels):
             rows, cols = np.nonzero(labels == label)
@@ -337,12 +343,18 @@ def show_segment_weights(x, segments, weights, ax=None, *, title: str | None = N
         keep = np.zeros_like(values, dtype=bool)
         keep[np.argsort(-np.abs(values), kind="stable")[:top_k]] = True
         values = np.where(keep, values, 0.0)
-    weight_map = np.ma.masked_equal(values[labels], 0.0)
     limit = float(np.abs(values).max()) or 1.0
-    ax.imshow(_segment_image(x).mean(axis=-1), cmap="gray")
-    image = ax.imshow(weight_map, cmap=SIGNED_CMAP, vmin=-limit, vmax=limit, alpha=alpha)
+    grey = _segment_image(x).mean(axis=-1)
+    # small images (a 28 x 28 digit) are enlarged, nearest-neighbour, so that boundaries stay thin
+    factor = max(1, int(np.ceil(200 / min(labels.shape))))
+    labels, grey = (np.kron(a, np.ones((factor, factor), dtype=a.dtype)) for a in (labels, grey))
+    extent = (-0.5, labels.shape[1] / factor - 0.5, labels.shape[0] / factor - 0.5, -0.5)
+    ax.imshow(grey, cmap="gray", extent=extent)
+    image = ax.imshow(np.ma.masked_equal(values[labels], 0.0), cmap=SIGNED_CMAP, vmin=-limit, vmax=limit,
+                      alpha=alpha, extent=extent)
     edges = find_boundaries(labels, mode="inner")
-    ax.imshow(np.ma.masked_where(~edges, np.ones_like(labels)), cmap="gray_r", vmin=0, vmax=1, alpha=0.7)
+    ax.imshow(np.ma.masked_where(~edges, np.ones_like(labels)), cmap="gray_r", vmin=0, vmax=1, alpha=0.7,
+              extent=extent)
     ax.set_axis_off()
     if title:
         ax.set_title(title, fontsize=9)

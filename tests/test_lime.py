@@ -380,3 +380,22 @@ def test_exercise_checkers_accept_right_answers_and_explain_wrong_ones(capsys):
     assert not exercises.check_weighted_least_squares(lambda Z, v, w: least_squares(Z, v, w, weighted=False))
     assert "unweighted" in capsys.readouterr().out
     assert not exercises.check_weighted_least_squares(None)
+
+
+# ---------------------------------------------------------------- pictures of segments and weights
+
+
+@pytest.mark.parametrize("image", [torch.rand(1, 28, 28), torch.rand(3, 64, 64), np.random.default_rng(0).random((64, 64, 3))])
+def test_segment_pictures_draw_and_return_their_axes(image):
+    import matplotlib.pyplot as plt
+
+    from helpers.plotting import show_segment_weights, show_segments
+
+    segments = grid_segments(image.shape[-2:] if isinstance(image, torch.Tensor) else image.shape[:2], 7)
+    fig, axes = plt.subplots(1, 3)
+    assert show_segments(image, segments, axes[0], numbers=True, title="segments") is axes[0]
+    weights = torch.linspace(-1, 1, int(segments.max()) + 1)
+    assert show_segment_weights(image, segments, weights, axes[1], title="weights") is axes[1]
+    assert show_segment_weights(image, segments, weights, axes[2], top_k=2, colorbar=False) is axes[2]
+    with pytest.raises(ValueError, match="weights must hold one value per segment"):
+        show_segment_weights(image, segments, weights[:-1])
