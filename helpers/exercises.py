@@ -22,6 +22,8 @@ __all__ = [
     "check_top_mass_share",
     "check_lime_kernel",
     "check_weighted_least_squares",
+    "check_glove_game",
+    "check_shapley_kernel",
 ]
 
 
@@ -298,3 +300,69 @@ def check_trapezoid_weights(trapezoid_weights) -> bool:
                        f"1/(n - 1) apart, not 1/n (the slip in Captum's riemann_trapezoid)")
             return report(False, name, f"for n = {n}: {why}")
     return report(True, name, "matches helpers.saliency.path_quadrature('trapezoid', n) for n = 2, 3, 10, 50")
+
+
+# --- notebook 05: SHAP ------------------------------------------------------------------
+
+
+def check_glove_game(answer) -> bool:
+    """Exercise 05.1: the Shapley values of the glove game, by hand.
+
+    Ana holds a left glove, Ben and Cai a right glove each; a coalition is worth 1
+    if it can make a pair (Ana and at least one of the others), else 0.
+    ``answer`` is ``[phi_Ana, phi_Ben, phi_Cai]`` (a list or tensor); compared
+    with :func:`helpers.shapley.exact_shapley` to 1e-3.
+    """
+    from .shapley import TableGame, exact_shapley
+
+    name = "Exercise 1 (the glove game)"
+    if _not_attempted(answer, name):
+        return False
+    worths = {(): 0, ("Ana",): 0, ("Ben",): 0, ("Cai",): 0, ("Ana", "Ben"): 1, ("Ana", "Cai"): 1,
+              ("Ben", "Cai"): 0, ("Ana", "Ben", "Cai"): 1}
+    expected = exact_shapley(TableGame(worths, players=["Ana", "Ben", "Cai"]))
+    try:
+        values = torch.as_tensor(answer, dtype=torch.float64).reshape(-1)
+    except (TypeError, ValueError, RuntimeError):
+        return report(False, name, f"give three numbers [Ana, Ben, Cai]; got {answer!r}")
+    if values.numel() != 3:
+        return report(False, name, f"give three numbers [Ana, Ben, Cai]; got {values.numel()}")
+    if abs(float(values.sum()) - 1.0) > 1e-3:
+        return report(False, name, f"they sum to {float(values.sum()):.3f}; efficiency says they must sum to "
+                                   "v(all) - v(nobody) = 1")
+    if abs(float(values[1] - values[2])) > 1e-3:
+        return report(False, name, "Ben and Cai are interchangeable in this game (symmetry): they must get the same")
+    if not torch.allclose(values, expected, atol=1e-3):
+        return report(False, name, "count, over the 6 orders of arrival, in how many Ana completes the first pair")
+    return report(True, name, "Ana 2/3, Ben and Cai 1/6 each: Ana completes the pair in 4 of the 6 orders")
+
+
+def check_shapley_kernel(shapley_kernel) -> bool:
+    """Exercise 05.2: the Shapley kernel, KernelSHAP's weight of a coalition of a given size.
+
+    ``shapley_kernel(n_players, size)`` returns
+    ``(M - 1) / (binom(M, size) * size * (M - size))`` for ``0 < size < M``;
+    checked for M = 2..12 and every such size.
+    """
+    import math
+
+    name = "Exercise 2 (the Shapley kernel)"
+    if _not_attempted(shapley_kernel, name):
+        return False
+    for n_players in range(2, 13):
+        for size in range(1, n_players):
+            answer, problem = _call(shapley_kernel, name, n_players, size)
+            if problem:
+                print(problem)
+                return False
+            expected = (n_players - 1) / (math.comb(n_players, size) * size * (n_players - size))
+            try:
+                value = float(answer)
+            except (TypeError, ValueError):
+                return report(False, name, f"return a number; got {type(answer).__name__} for M={n_players}, size={size}")
+            if not math.isclose(value, expected, rel_tol=1e-9):
+                hint = ""
+                if math.isclose(value, (n_players - 1) / (size * (n_players - size)), rel_tol=1e-9):
+                    hint = ": that is the weight of a whole size; divide by the binom(M, size) coalitions of that size"
+                return report(False, name, f"M={n_players}, size={size}: expected {expected:.6g}, got {value:.6g}{hint}")
+    return report(True, name, "matches (M - 1) / (binom(M, s) s (M - s)) for M = 2..12, every size 0 < s < M")

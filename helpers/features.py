@@ -52,11 +52,13 @@ __all__ = [
     "FunctionGame",
 ]
 
-#: When ``batch_size`` is None, a chunk holds at most this many input values (1 MiB in float32), and at
-#: least one row. Measured on a CPU: the SimpleCNN runs 4-5x faster per row in chunks of <= 512 digits
-#: than of >= 1024 (its activations leave the cache), EfficientNet-Lite0 2x faster in chunks of 1-6
-#: photographs than of 24. On a GPU, pass a larger ``batch_size``.
+#: When ``batch_size`` is None, a chunk holds at most this many input values (1 MiB in float32), or
+#: ``MIN_AUTO_ROWS`` rows if one row is larger (a photograph). Measured on a CPU: the SimpleCNN runs
+#: 4-5x faster per row in chunks of <= 512 digits than of >= 1024 (its activations leave the cache),
+#: EfficientNet-Lite0 2x faster in chunks of 1-6 photographs than of 24. On a GPU, pass a larger
+#: ``batch_size``.
 AUTO_CHUNK_VALUES = 2**18
+MIN_AUTO_ROWS = 4
 
 
 # --------------------------------------------------------------------------- segmentations
@@ -457,7 +459,8 @@ class CoalitionGame:
         the ``lime`` package explains).
     batch_size : int, optional
         Rows per forward pass. Default: as many as keep a chunk under
-        ``AUTO_CHUNK_VALUES`` input values. The values do not depend on it.
+        ``AUTO_CHUNK_VALUES`` input values (at least ``MIN_AUTO_ROWS``), which
+        suits CPU caches. The values do not depend on it.
 
     Attributes
     ----------
@@ -532,7 +535,7 @@ class CoalitionGame:
         self.baseline = baseline
         self.baseline_input = self._baseline_input(baseline)
         values_per_row = max(1, self.x.numel())
-        self.batch_size = int(batch_size) if batch_size is not None else max(1, AUTO_CHUNK_VALUES // values_per_row)
+        self.batch_size = int(batch_size) if batch_size is not None else max(MIN_AUTO_ROWS, AUTO_CHUNK_VALUES // values_per_row)
         # the mask of one coalition is Z[:, segments] reshaped to broadcast over the leading dims of x
         self._flat_segments = self.segments.reshape(-1)
         self._mask_view = (1,) * (self.x.ndim - self.segments.ndim) + tuple(self.segments.shape)

@@ -30,6 +30,7 @@ __all__ = [
     "show_segments",
     "show_segment_weights",
     "show_field",
+    "show_budget_errors",
     "UNSIGNED_CMAP",
     "SIGNED_CMAP",
 ]
@@ -360,4 +361,50 @@ def show_segment_weights(x, segments, weights, ax=None, *, title: str | None = N
         ax.set_title(title, fontsize=9)
     if colorbar:
         ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
+def show_budget_errors(budgets, errors: dict, ax=None, *, title: str | None = None,
+                       ylabel: str = r"relative error $\|\hat\phi - \phi\|^2 / \|\phi\|^2$"):
+    """Error of estimators against their budget on log-log axes: the median and the quartiles.
+
+    Parameters
+    ----------
+    budgets : sequence of int
+        The x values (model evaluations).
+    errors : dict of name -> array [len(budgets), n_seeds]
+        E.g. the output of :func:`helpers.shapley.budget_errors`.
+    ax : matplotlib Axes, optional
+    title, ylabel : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> ax = show_budget_errors([40, 80], {"ours": np.array([[1e-2, 2e-2], [5e-3, 6e-3]])})  # doctest: +SKIP
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.6))
+    budgets = np.asarray(list(budgets), dtype=np.float64)
+    markers = "osv^Dp*"
+    for k, (name, values) in enumerate(errors.items()):
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim != 2 or values.shape[0] != budgets.shape[0]:
+            raise ValueError(f"errors[{name!r}] must be [len(budgets), n_seeds] = [{budgets.shape[0]}, n]; "
+                             f"got shape {values.shape}")
+        line, = ax.plot(budgets, np.median(values, axis=1), marker=markers[k % len(markers)], ms=4, label=name)
+        ax.fill_between(budgets, np.percentile(values, 25, axis=1), np.percentile(values, 75, axis=1),
+                        color=line.get_color(), alpha=0.15)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(budgets)
+    ax.set_xticklabels([f"{int(b)}" for b in budgets])
+    ax.minorticks_off()
+    ax.set_xlabel("budget (coalitions evaluated)")
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
     return ax

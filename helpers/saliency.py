@@ -121,7 +121,9 @@ def _check_batch(x) -> None:
         )
     if x.shape[0] == 0:
         raise ValueError(f"x must hold at least one example; got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
+    # One pass: a NaN or an Inf anywhere makes the sum NaN or Inf (a finite sum proves every value
+    # finite); only then are the values checked one by one (the sum of huge finite values may overflow).
+    if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"x must be finite; it holds {bad} NaN or Inf value(s)")
 
@@ -312,11 +314,15 @@ def target_gradients(
         if handle is not None:
             handle.remove()
     result_device = inputs.device
+
+    def joined(parts: list[torch.Tensor]) -> torch.Tensor:  # no copy when there was one chunk
+        return parts[0] if len(parts) == 1 else torch.cat(parts)
+
     return TargetGradients(
-        gradients=torch.cat(grads).to(result_device, inputs.dtype),
-        scores=torch.cat(scores).to(result_device),
-        targets=torch.cat(chosen).to(result_device),
-        activations=torch.cat(activations).to(result_device) if layer is not None else None,
+        gradients=joined(grads).to(result_device, inputs.dtype),
+        scores=joined(scores).to(result_device),
+        targets=joined(chosen).to(result_device),
+        activations=joined(activations).to(result_device) if layer is not None else None,
     )
 
 

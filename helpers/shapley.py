@@ -25,7 +25,9 @@ a model on patches of a digit, on the columns of a table
   (reversed) permutations.
 - :func:`shap_kernel_explainer` -- the ``shap`` package's ``KernelExplainer``
   run on the same game (the reference the course compares against).
-- :class:`TableGame` -- a game given by a table of worths (the by-hand games).
+- :class:`TableGame`, :func:`weighted_voting_game` -- games given by a table of
+  worths (the by-hand games); :func:`marginal_contributions` -- the definition,
+  order by order, for a few players.
 - :func:`axiom_gaps`, :func:`relative_error`, :func:`budget_errors` -- the
   checks and measurements the notebook prints.
 
@@ -34,6 +36,7 @@ Taught in ``notebooks/05_shap.ipynb``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from numbers import Integral, Real
@@ -46,10 +49,14 @@ __all__ = [
     "exact_shapley",
     "kernel_shap",
     "kernel_shap_min_budget",
+    "kernel_shap_coalitions",
+    "budget_methods",
     "permutation_shapley",
     "shap_kernel_explainer",
     "shapley_weight",
     "TableGame",
+    "weighted_voting_game",
+    "marginal_contributions",
     "axiom_gaps",
     "relative_error",
     "budget_errors",
@@ -216,6 +223,7 @@ def exact_shapley(game, *, batch_size: int = _DEFAULT_BATCH) -> torch.Tensor:
 # --------------------------------------------------------------------------- sampling coalitions
 
 
+@functools.lru_cache(maxsize=64)
 def _binomial_table(n: int) -> np.ndarray:
     """``table[a, b] = C(a, b)`` for ``a, b <= n``, clipped at 2**62 (safe for ranks below 2**62)."""
     cap = 2**62
@@ -223,6 +231,7 @@ def _binomial_table(n: int) -> np.ndarray:
     for a in range(n + 1):
         for b in range(a + 1):
             table[a, b] = min(math.comb(a, b), cap)
+    table.setflags(write=False)
     return table
 
 
@@ -340,10 +349,10 @@ def _deal_subsets(n: int, k: int, count: int, rng: np.random.Generator, seen: se
 
     Players are dealt from a queue that gets one fresh shuffle of all ``n`` players whenever it holds
     fewer than ``k`` distinct ones; a hand is the first ``k`` distinct players in the queue. Every
-    player enters the queue equally often, so the counts dealt differ by little. A hand that repeats
-    a subset already drawn stays in the queue, which is shuffled again.
+    player enters the queue equally often, so the counts dealt differ by little. When a hand repeats
+    a subset already drawn, its first player goes to the back of the queue and the next hand is tried.
     """
-    out, queue = [], []
+    out, queue, misses = [], [], 0
     while len(out) < count:
         while len(set(queue)) < k:
             queue += [int(p) for p in rng.permutation(n)]
@@ -352,10 +361,16 @@ def _deal_subsets(n: int, k: int, count: int, rng: np.random.Generator, seen: se
         row[hand] = True
         key = row.tobytes()
         if key in seen:
-            queue = [queue[i] for i in rng.permutation(len(queue))]
-            if len(set(queue)) <= k:
+            # try the next hand: the first player waits at the back; after a full turn without a new
+            # subset, one more round of every player (counts stay even) and a shuffle
+            queue.append(queue.pop(0))
+            misses += 1
+            if misses > len(queue):
                 queue += [int(p) for p in rng.permutation(n)]
+                queue = [queue[i] for i in rng.permutation(len(queue))]
+                misses = 0
             continue
+        misses = 0
         seen.add(key)
         out.append(row)
         for p in hand:
@@ -495,6 +510,53 @@ def _fit_pairs(reps: np.ndarray, odd: np.ndarray, weights: np.ndarray, delta: fl
     return phi
 
 
+def kernel_shap_coalitions(n_players: int, *, budget: int, seed: int = 0) -> torch.Tensor:
+    """The coalitions :func:`kernel_shap` evaluates, in its order, without evaluating any.
+
+    The empty and the full coalition, then one representative of every
+    complementary pair (size at most M/2; in the middle size, the one holding
+    player 0), then their complements in the same order. See :func:`kernel_shap`
+    for how they are chosen.
+
+    Parameters
+    ----------
+    n_players : int
+    budget : int
+        As in :func:`kernel_shap`.
+    seed : int, default 0
+
+    Returns
+    -------
+    torch.Tensor, bool, [2 + 2 * n_pairs, M]
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`kernel_shap` for the budget and the seed.
+
+    Examples
+    --------
+    >>> kernel_shap_coalitions(3, budget=8).sum(dim=1).tolist()
+    [0, 3, 1, 1, 1, 2, 2, 2]
+    """
+    n_players = _check_int("n_players", n_players, 1)
+    if isinstance(budget, bool) or not isinstance(budget, (Integral, np.integer)):
+        raise TypeError(f"budget must be an int (coalitions to evaluate); got {budget!r} of type {type(budget).__name__}")
+    seed = _check_seed(seed)
+    minimum = kernel_shap_min_budget(n_players)
+    if int(budget) < minimum:
+        raise ValueError(
+            f"budget={int(budget)} is too small for KernelSHAP with M = {n_players} players: the regression needs "
+            f"at least {minimum} coalitions (the empty and full ones and {n_players - 1} complementary pairs); "
+            f"pass budget >= {minimum}"
+        )
+    n_pairs = (min(int(budget), 2**n_players) - 2) // 2
+    reps = _paired_design(n_players, n_pairs, np.random.default_rng(seed))
+    ends = np.zeros((2, n_players), dtype=bool)
+    ends[1] = True
+    return torch.from_numpy(np.concatenate([ends, reps, ~reps]))
+
+
 def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True,
                 batch_size: int = _DEFAULT_BATCH) -> torch.Tensor:
     r"""KernelSHAP: Shapley values as a weighted linear regression, from ``budget`` coalitions.
@@ -606,23 +668,10 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True,
     [2.0, 2.0]
     """
     n_players = _check_game(game)
-    if isinstance(budget, bool) or not isinstance(budget, (Integral, np.integer)):
-        raise TypeError(f"budget must be an int (coalitions to evaluate); got {budget!r} of type {type(budget).__name__}")
-    seed = _check_seed(seed)
     batch_size = _check_int("batch_size", batch_size, 1)
-    minimum = kernel_shap_min_budget(n_players)
-    if int(budget) < minimum:
-        raise ValueError(
-            f"budget={int(budget)} is too small for KernelSHAP with M = {n_players} players: the regression needs "
-            f"at least {minimum} coalitions (the empty and full ones and {n_players - 1} complementary pairs); "
-            f"pass budget >= {minimum}"
-        )
-    n_pairs = (min(int(budget), 2**n_players) - 2) // 2
-    rng = np.random.default_rng(seed)
-    reps = _paired_design(n_players, n_pairs, rng)
-    ends = np.zeros((2, n_players), dtype=bool)
-    ends[1] = True
-    Z = torch.from_numpy(np.concatenate([ends, reps, ~reps]))
+    Z = kernel_shap_coalitions(n_players, budget=int(budget), seed=seed)
+    n_pairs = (Z.shape[0] - 2) // 2
+    reps = Z[2:2 + n_pairs].numpy()
     values, dtype = _evaluate(game, Z, batch_size)
     v_empty, v_full = values[0], values[1]
     if n_players == 1:
@@ -894,6 +943,80 @@ class TableGame:
         return f"TableGame(players={self.players})"
 
 
+def weighted_voting_game(weights, quota: float, *, players=None) -> TableGame:
+    """A weighted voting game: a coalition wins (worth 1) when its votes reach ``quota``, else 0.
+
+    Its Shapley values are the Shapley-Shubik power index (Shapley and Shubik,
+    1954): the share of the orders of arrival in which a player's vote turns a
+    losing coalition into a winning one.
+
+    Parameters
+    ----------
+    weights : sequence of numbers
+        Votes of each player.
+    quota : float
+        Votes needed to win.
+    players : sequence of str, optional
+        Names; default "0", "1", ...
+
+    Returns
+    -------
+    TableGame
+
+    Examples
+    --------
+    >>> exact_shapley(weighted_voting_game([50, 49, 1], 51)).tolist()  # doctest: +SKIP
+    [0.666..., 0.166..., 0.166...]
+    """
+    weights = [float(w) for w in weights]
+    n_players = len(weights)
+    if not 1 <= n_players <= EXACT_MAX_PLAYERS:
+        raise ValueError(f"weights must give 1 to {EXACT_MAX_PLAYERS} players; got {n_players}")
+    names = [str(p) for p in players] if players is not None else [str(i) for i in range(n_players)]
+    codes = torch.arange(2**n_players, dtype=torch.int64)
+    votes = _coalitions_from_codes(codes, n_players).double() @ torch.tensor(weights, dtype=torch.float64)
+    return TableGame._from_table((votes >= float(quota)).double(), names)
+
+
+def marginal_contributions(game) -> tuple[list, torch.Tensor]:
+    r"""Every order of arrival and what each player adds in it: the definition, for a few players.
+
+    In order :math:`\pi`, player :math:`i` adds :math:`v(P_i \cup \{i\}) - v(P_i)`, where
+    :math:`P_i` are the players before it. The Shapley value is the mean over
+    all :math:`M!` orders. Refuses more than 8 players (40,320 orders).
+
+    Parameters
+    ----------
+    game : callable with ``n_players``
+
+    Returns
+    -------
+    orders : list of tuple of int
+        All :math:`M!` orders, in lexicographic order.
+    contributions : torch.Tensor, float64, [M!, M]
+        ``contributions[k, i]``: what player ``i`` adds in order ``k``.
+
+    Examples
+    --------
+    >>> orders, gains = marginal_contributions(weighted_voting_game([2, 1], 2))
+    >>> orders, gains.tolist()
+    ([(0, 1), (1, 0)], [[1.0, 0.0], [1.0, 0.0]])
+    """
+    n_players = _check_game(game)
+    if n_players > 8:
+        raise ValueError(f"marginal_contributions lists all M! orders and refuses M > 8; got M = {n_players}")
+    codes = torch.arange(2**n_players, dtype=torch.int64)
+    worth, _ = _evaluate(game, _coalitions_from_codes(codes, n_players), _DEFAULT_BATCH)
+    orders = list(itertools.permutations(range(n_players)))
+    contributions = np.zeros((len(orders), n_players))
+    for k, order in enumerate(orders):
+        code = 0
+        for player in order:
+            contributions[k, player] = worth[code | (1 << player)] - worth[code]
+            code |= 1 << player
+    return orders, torch.as_tensor(contributions)
+
+
 # --------------------------------------------------------------------------- checks and measurements
 
 
@@ -979,6 +1102,31 @@ def relative_error(estimate, exact) -> float:
     if norm == 0.0:
         raise ValueError("the exact values are all zero: a relative error is undefined")
     return float(((estimate - exact) ** 2).sum()) / norm
+
+
+def budget_methods(*, shap_package: bool = True) -> dict[str, Callable]:
+    """The estimators compared in notebook 05 and ``benchmarks/bench_shap.py``, on one calling convention.
+
+    Each is ``method(game, budget, seed) -> tensor [M]`` and evaluates at most
+    ``budget`` coalitions: :func:`kernel_shap` (with and without the surrogate),
+    :func:`permutation_shapley` with ``(budget - 2) // (M - 1)`` antithetic
+    permutations, and, with ``shap_package``, shap's ``KernelExplainer``
+    (:func:`shap_kernel_explainer`).
+
+    Examples
+    --------
+    >>> errors = budget_errors(game, exact_shapley(game), budget_methods(), [40, 80], range(20))  # doctest: +SKIP
+    """
+    methods = {
+        "kernel_shap": lambda game, budget, seed: kernel_shap(game, budget=budget, seed=seed),
+        "kernel_shap, no surrogate": lambda game, budget, seed: kernel_shap(game, budget=budget, seed=seed,
+                                                                             surrogate=False),
+        "permutation_shapley": lambda game, budget, seed: permutation_shapley(
+            game, n_permutations=max(1, (budget - 2) // max(1, game.n_players - 1)), seed=seed),
+    }
+    if shap_package:
+        methods["shap KernelExplainer"] = lambda game, budget, seed: shap_kernel_explainer(game, budget=budget, seed=seed)
+    return methods
 
 
 def budget_errors(game, exact, methods: dict[str, Callable], budgets, seeds) -> dict[str, np.ndarray]:

@@ -576,3 +576,12 @@ def test_trapezoid_weights_checker(capsys):
     assert not check_trapezoid_weights(None)
     out = capsys.readouterr().out
     assert "correct" in out and "(n - 1)/n" in out and "not attempted" in out
+
+
+def test_huge_finite_inputs_are_accepted_and_non_finite_ones_refused():
+    model = nn.Linear(3, 2)
+    x = torch.full((2, 3), 3e38)  # their sum overflows to inf, yet every value is finite
+    assert gradient(model, x).shape == x.shape
+    x[1, 2] = float("nan")
+    with pytest.raises(ValueError, match=r"x must be finite; it holds 1 NaN or Inf value\(s\)"):
+        gradient(model, x)
