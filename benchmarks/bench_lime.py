@@ -112,7 +112,7 @@ def compare(name, model, x, segments, target, n_samples, repeats):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="alternating repeats with the light model")
+    parser.add_argument("--repeats", type=int, default=7, help="alternating repeats with the light model")
     parser.add_argument("--imagenet-repeats", type=int, default=3, help="alternating repeats with EfficientNet-Lite0")
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: PyTorch's)")
     parser.add_argument("--samples", type=int, default=1000, help="num_samples for both (lime's default: 1000)")

@@ -195,6 +195,7 @@ def plot(errors, path: Path) -> None:
         ax.fill_between(BUDGETS, np.percentile(e, 25, axis=1), np.percentile(e, 75, axis=1), color=colour, alpha=0.12)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.minorticks_off()
     ax.set_xticks(BUDGETS)
     ax.set_xticklabels([str(b) for b in BUDGETS])
     ax.set_xlabel("budget (model evaluations)")

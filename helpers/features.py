@@ -32,6 +32,7 @@ Taught in ``notebooks/04_lime.ipynb`` and ``notebooks/05_shap.ipynb``.
 
 from __future__ import annotations
 
+import contextlib
 from numbers import Integral, Real
 from typing import Callable
 
@@ -427,8 +428,7 @@ class CoalitionGame:
     batch of coalitions, in chunks of ``batch_size`` rows, with the masking done
     by tensor operations (``Z[:, segments]`` spreads each coalition over the
     input, then ``torch.lerp(baseline, x, mask)`` picks the input or the
-    baseline): there is no
-    Python loop over rows. The model runs in eval mode without gradients, and
+    baseline): there is no Python loop over rows. The model runs in eval mode without gradients, and
     gets its own mode back after every call.
 
     Ribeiro, Singh and Guestrin, "Why Should I Trust You?": Explaining the
@@ -592,14 +592,22 @@ class CoalitionGame:
             raise ValueError(f"baseline must be finite; got {baseline!r}")
         return torch.full_like(self.x, float(baseline))
 
+    def _running(self):
+        """No gradients and, for a module, eval mode (every submodule's own mode restored after)."""
+        stack = contextlib.ExitStack()
+        stack.enter_context(torch.no_grad())
+        if isinstance(self.model, nn.Module):
+            stack.enter_context(evaluation_mode(self.model))
+        return stack
+
     def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """All class outputs for a batch of inputs (no gradients, eval mode)."""
-        with torch.no_grad():
-            if isinstance(self.model, nn.Module):
-                with evaluation_mode(self.model):
-                    out = self.model(inputs)
-            else:
-                out = self.model(inputs)
+        with self._running():
+            return self._outputs(inputs)
+
+    def _outputs(self, inputs: torch.Tensor) -> torch.Tensor:
+        """All class outputs for a batch of inputs; the caller holds :meth:`_running`."""
+        out = self.model(inputs)
         if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != inputs.shape[0]:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(
@@ -653,10 +661,11 @@ class CoalitionGame:
         out_device = Z.device if isinstance(Z, torch.Tensor) else torch.device("cpu")
         Z = check_coalitions(Z, self.n_players, self.device)
         values = []
-        for start in range(0, Z.shape[0], self.batch_size):
-            chunk = self.inputs(Z[start:start + self.batch_size])
-            values.append(self._scores(chunk)[:, self.target])
-            self.n_calls += 1
+        with self._running():  # entered once: the chunks below run in eval mode without gradients
+            for start in range(0, Z.shape[0], self.batch_size):
+                chunk = self.inputs(Z[start:start + self.batch_size])
+                values.append(self._outputs(chunk)[:, self.target])
+                self.n_calls += 1
         self.n_evaluations += int(Z.shape[0])
         if not values:
             return torch.empty(0, dtype=self.x.dtype, device=out_device)

@@ -754,8 +754,10 @@ def stability_across_inputs(
     Returns
     -------
     dict
-        ``{"topk_overlap": tensor [N], "rank_correlation": tensor [N], "n_players": tensor [N]}``
-        (``n_players``: features compared for each input).
+        ``{"topk_overlap": tensor [N], "rank_correlation": tensor [N], "n_players": tensor [N],
+        "rank_correlation_all": tensor [N]}``: the mean pairwise measures for each input,
+        ``n_players`` the features compared, and ``rank_correlation_all`` the rank
+        correlation over every feature, dummies included (same runs, no extra cost).
 
     Examples
     --------
@@ -766,7 +768,7 @@ def stability_across_inputs(
 
     if not isinstance(inputs, torch.Tensor) or inputs.ndim < 2 or inputs.shape[0] < 1:
         raise ValueError(f"inputs must be a batch [N, ...] with N >= 1; got {getattr(inputs, 'shape', inputs)!r}")
-    overlaps, correlations, counts = [], [], []
+    overlaps, correlations, counts, correlations_all = [], [], [], []
     for x in inputs:
         game = CoalitionGame(model, x, segments, baseline=baseline, target=target, output=output)
         players = ~game.dummy_players if ignore_dummies else None
@@ -774,10 +776,14 @@ def stability_across_inputs(
         overlaps.append(result.topk_overlap)
         correlations.append(result.rank_correlation)
         counts.append(game.n_players if players is None else int(players.sum()))
+        pairs = itertools.combinations(range(result.weights.shape[0]), 2)
+        correlations_all.append(float(np.mean([rank_correlation(result.weights[i], result.weights[j])
+                                               for i, j in pairs])))
     return {
         "topk_overlap": torch.tensor(overlaps, dtype=torch.float64),
         "rank_correlation": torch.tensor(correlations, dtype=torch.float64),
         "n_players": torch.tensor(counts),
+        "rank_correlation_all": torch.tensor(correlations_all, dtype=torch.float64),
     }
 
 

@@ -684,7 +684,7 @@ def smoothgrad(
         for sample in range(start // n_examples, (stop - 1) // n_examples + 1):
             lo = max(start - sample * n_examples, 0)
             hi = min(stop - sample * n_examples, n_examples)
-            pieces.append(xs[lo:hi] + sigma[lo:hi] * noise_of(sample)[lo:hi])
+            pieces.append(torch.addcmul(xs[lo:hi], sigma[lo:hi], noise_of(sample)[lo:hi]))
         return torch.cat(pieces)
 
     total = torch.zeros_like(xs)
@@ -814,11 +814,12 @@ def _path_gradient_sum(model, xs, base, targets, alphas, weights, examples, rows
     local_of_row = torch.arange(examples.shape[0]).repeat_interleave(n_points)
     alpha_of_row = alphas.repeat(examples.shape[0])
     ones = [1] * (xs.ndim - 1)
+    difference = xs - base
 
     def build(start: int, stop: int) -> torch.Tensor:
         e = example_of_row[start:stop].to(xs.device)
         a = alpha_of_row[start:stop].to(xs.device, xs.dtype).reshape(-1, *ones)
-        return base[e] + a * (xs[e] - base[e])
+        return torch.addcmul(base[e], a, difference[e])  # x' + alpha (x - x')
 
     # target_gradients is asked for rows of the original examples; sums go to local positions.
     total = torch.zeros((examples.shape[0], *xs.shape[1:]), device=xs.device, dtype=xs.dtype)

@@ -20,7 +20,8 @@ a model on patches of a digit, on the columns of a table
 - :func:`exact_shapley` -- all :math:`2^M` coalitions (M up to 20).
 - :func:`kernel_shap` -- KernelSHAP as a constrained weighted regression, with
   paired coalitions, leverage-score sampling of coalition sizes without
-  replacement, and efficiency exact.
+  replacement, efficiency exact and a cubic surrogate (regression adjustment);
+  :func:`kernel_shap_coalitions` shows the coalitions it evaluates.
 - :func:`permutation_shapley` -- Monte Carlo over orders, with antithetic
   (reversed) permutations.
 - :func:`shap_kernel_explainer` -- the ``shap`` package's ``KernelExplainer``
@@ -28,8 +29,8 @@ a model on patches of a digit, on the columns of a table
 - :class:`TableGame`, :func:`weighted_voting_game` -- games given by a table of
   worths (the by-hand games); :func:`marginal_contributions` -- the definition,
   order by order, for a few players.
-- :func:`axiom_gaps`, :func:`relative_error`, :func:`budget_errors` -- the
-  checks and measurements the notebook prints.
+- :func:`axiom_gaps`, :func:`relative_error`, :func:`budget_errors`,
+  :func:`budget_methods` -- the checks and measurements the notebook prints.
 
 Taught in ``notebooks/05_shap.ipynb``.
 """
@@ -395,11 +396,16 @@ def _group_sample(n_players: int, k: int, count: int, rng: np.random.Generator, 
     if rest <= 0:
         return lift(np.array(chain[:count], dtype=bool).reshape(-1, n))
     seen = {row.tobytes() for row in chain}
-    if middle or 2 * count > total:
-        # a complementary pair already holds every player once (middle); a near-full group has no
-        # room to balance: distinct uniform draws, dropping those the chain holds
+    if middle:
+        # a complementary pair already holds every player once: distinct uniform draws, dropping the chain's
         draws = _sample_subsets(n, size, min(total, rest + len(chain)), rng)
         draws = np.array([row for row in draws if row.tobytes() not in seen], dtype=bool).reshape(-1, n)[:rest]
+    elif 2 * count > total:
+        # more than half of the group: deal the subsets left out instead (never the chain's), evenly
+        left_out = {row.tobytes() for row in _deal_subsets(n, size, total - count, rng, set(seen))}
+        every = _unrank_subsets(np.arange(total, dtype=np.int64), n, size)
+        draws = np.array([row for row in every if row.tobytes() not in left_out and row.tobytes() not in seen],
+                         dtype=bool).reshape(-1, n)
     else:
         draws = _deal_subsets(n, size, rest, rng, seen)
     return lift(np.concatenate([np.array(chain, dtype=bool).reshape(-1, n), draws]))
@@ -469,7 +475,7 @@ def _fit_pairs(reps: np.ndarray, odd: np.ndarray, weights: np.ndarray, delta: fl
     phi = basis @ beta + delta / n_players
     if not surrogate or n_pairs <= n_players - 1 or n_players < 3:
         return phi
-    limit = min(2 * n_pairs, MAX_TRIPLES)
+    limit = min(n_pairs, MAX_TRIPLES)
     top = max(k for k in range(n_players + 1) if math.comb(k, 3) <= limit)
     if top < 3:
         return phi
@@ -598,8 +604,8 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True,
     - **Regression adjustment with a cubic surrogate** (``surrogate=True``, after
       Witter, Liu and Musco 2025). What pairing leaves is the game's third- and
       higher-order interactions. The regression is widened with the products
-      :math:`s_i s_j s_k` for triples of the most important players (as many
-      triples as about twice the pairs, at most :data:`MAX_TRIPLES`), under a
+      :math:`s_i s_j s_k` for triples of the most important players (at most as
+      many triples as pairs, and at most :data:`MAX_TRIPLES`), under a
       ridge penalty chosen by leave-one-out error (no penalty, i.e. plain
       KernelSHAP, is one of the choices). The fitted surrogate's Shapley values
       are known in closed form (a triple's coefficient goes a third to each of
@@ -669,7 +675,7 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True,
     """
     n_players = _check_game(game)
     batch_size = _check_int("batch_size", batch_size, 1)
-    Z = kernel_shap_coalitions(n_players, budget=int(budget), seed=seed)
+    Z = kernel_shap_coalitions(n_players, budget=budget, seed=seed)
     n_pairs = (Z.shape[0] - 2) // 2
     reps = Z[2:2 + n_pairs].numpy()
     values, dtype = _evaluate(game, Z, batch_size)
@@ -777,7 +783,9 @@ def shap_kernel_explainer(game, *, budget: int, seed: int = 0, l1_reg=False) -> 
     ``f(rows) = game(rows > 0.5)`` makes shap play exactly our game. shap
     evaluates the empty and the full coalition apart from its ``nsamples``, so
     ``nsamples = budget - 2`` makes the count of evaluated coalitions equal.
-    shap draws from NumPy's global generator, which is seeded with ``seed``.
+    shap draws from NumPy's global generator, which is seeded with ``seed`` and
+    restored afterwards. shap's warning that its regression is singular (budgets
+    below about ``2M``) is silenced; it then solves by least squares.
 
     Lundberg and Lee, 2017, arXiv 1705.07874 (shap's ``KernelExplainer``).
 
@@ -807,6 +815,7 @@ def shap_kernel_explainer(game, *, budget: int, seed: int = 0, l1_reg=False) -> 
     [2.0, 2.0]
     """
     import logging
+    import warnings
 
     import shap
 
@@ -823,8 +832,11 @@ def shap_kernel_explainer(game, *, budget: int, seed: int = 0, l1_reg=False) -> 
     state = np.random.get_state()
     np.random.seed(seed)
     try:
-        explainer = shap.KernelExplainer(model, np.zeros((1, n_players)))
-        values = explainer.shap_values(np.ones((1, n_players)), nsamples=budget - 2, l1_reg=l1_reg, silent=True)
+        with warnings.catch_warnings():
+            # below about 2M coalitions shap's regression is singular; it warns and uses least squares
+            warnings.filterwarnings("ignore", message="Linear regression equation is singular")
+            explainer = shap.KernelExplainer(model, np.zeros((1, n_players)))
+            values = explainer.shap_values(np.ones((1, n_players)), nsamples=budget - 2, l1_reg=l1_reg, silent=True)
     finally:
         np.random.set_state(state)
     return torch.as_tensor(np.asarray(values, dtype=np.float64).reshape(n_players))

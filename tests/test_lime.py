@@ -248,6 +248,8 @@ def test_stability_across_inputs_matches_seed_stability_per_input(mnist_test):
         assert float(result["rank_correlation"][i]) == pytest.approx(single.rank_correlation)
         assert float(result["topk_overlap"][i]) == pytest.approx(single.topk_overlap)
         assert int(result["n_players"][i]) == int((~game.dummy_players).sum()) < 16
+        everything = seed_stability(game, [0, 1], k=2, n_samples=100)
+        assert float(result["rank_correlation_all"][i]) == pytest.approx(everything.rank_correlation)
     with pytest.raises(ValueError, match=r"inputs must be a batch \[N, ...\]"):
         stability_across_inputs(model, X[0, 0, 0], segments)
 

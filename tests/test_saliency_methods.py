@@ -31,7 +31,6 @@ from helpers.saliency import (
     path_quadrature,
     rank_correlation,
     smoothgrad,
-    target_gradients,
 )
 
 

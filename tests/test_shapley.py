@@ -24,13 +24,17 @@ from helpers.shapley import (
     TableGame,
     axiom_gaps,
     budget_errors,
+    budget_methods,
     exact_shapley,
     kernel_shap,
+    kernel_shap_coalitions,
     kernel_shap_min_budget,
+    marginal_contributions,
     permutation_shapley,
     relative_error,
     shap_kernel_explainer,
     shapley_weight,
+    weighted_voting_game,
 )
 
 # importing shap sets up its colormaps with calls that matplotlib has deprecated
@@ -569,3 +573,75 @@ def test_measurement_errors():
         shapley_weight(3, 3)
     with pytest.raises(ValueError, match=r"values must hold one number per player, \[3\]; got 2"):
         axiom_gaps(voting_game([1, 1, 1], 2), torch.zeros(2))
+
+
+# ---------------------------------------------------------------- teaching helpers
+
+
+def test_marginal_contributions_average_to_the_shapley_value():
+    game = random_table(4, seed=11)
+    orders, gains = marginal_contributions(game)
+    assert len(orders) == 24 and gains.shape == (24, 4)
+    # every order's gains telescope to v(N) - v(empty)
+    torch.testing.assert_close(gains.sum(dim=1), torch.full((24,), float(game.table[-1] - game.table[0]),
+                                                               dtype=torch.float64))
+    torch.testing.assert_close(gains.mean(dim=0), exact_shapley(game), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="refuses M > 8; got M = 9"):
+        marginal_contributions(random_table(9, seed=0))
+
+
+def test_weighted_voting_game_is_the_shapley_shubik_index():
+    game = weighted_voting_game([4, 2, 2, 1, 0], quota=5)
+    torch.testing.assert_close(exact_shapley(game), shapley_by_orders(voting_game([4, 2, 2, 1, 0], 5)),
+                               rtol=0, atol=1e-12)
+    assert weighted_voting_game([1, 1], 2, players=["a", "b"]).players == ["a", "b"]
+    with pytest.raises(ValueError, match="weights must give 1 to 20 players; got 0"):
+        weighted_voting_game([], 1)
+
+
+def test_kernel_shap_coalitions_are_what_kernel_shap_evaluates():
+    game = Recorder(nonlinear_game(9))
+    kernel_shap(game, budget=57, seed=5)
+    assert torch.equal(game.coalitions, kernel_shap_coalitions(9, budget=57, seed=5))
+    Z = kernel_shap_coalitions(9, budget=57, seed=5)
+    n = (Z.shape[0] - 2) // 2
+    assert torch.equal(Z[2 + n:], ~Z[2:2 + n]) and not Z[0].any() and Z[1].all()
+    with pytest.raises(ValueError, match="budget >= 18"):
+        kernel_shap_coalitions(9, budget=17)
+
+
+def test_budget_methods_share_one_calling_convention_and_respect_the_budget():
+    game = Recorder(nonlinear_game(8))
+    for name, method in budget_methods().items():
+        game.rows.clear()
+        phi = method(game, 40, 3)
+        assert phi.shape == (8,), name
+        assert game.coalitions.shape[0] <= 40, name
+    assert "shap KernelExplainer" not in budget_methods(shap_package=False)
+
+
+def test_show_budget_errors_draws_median_lines(tmp_path):
+    from helpers.plotting import show_budget_errors
+
+    errors = {"a": np.array([[1e-2, 2e-2, 3e-2], [1e-3, 2e-3, 3e-3]]), "b": np.ones((2, 3))}
+    ax = show_budget_errors([40, 80], errors, title="t")
+    assert [line.get_label() for line in ax.get_lines()] == ["a", "b"]
+    assert ax.get_lines()[0].get_ydata().tolist() == [2e-2, 2e-3]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    with pytest.raises(ValueError, match=r"errors\['a'\] must be \[len\(budgets\), n_seeds\] = \[3, n\]"):
+        show_budget_errors([1, 2, 3], {"a": np.ones((2, 3))})
+
+
+def test_exercise_checkers_of_notebook_05(capsys):
+    from helpers.exercises import check_glove_game, check_shapley_kernel
+
+    assert check_glove_game(None) is False and "not attempted" in capsys.readouterr().out
+    assert check_glove_game([2 / 3, 1 / 6, 1 / 6]) is True
+    assert check_glove_game([0.5, 0.25, 0.25]) is False and "orders" in capsys.readouterr().out
+    assert check_glove_game([0.5, 0.3, 0.3]) is False and "sum to 1.100" in capsys.readouterr().out
+    assert check_glove_game([1, 2]) is False and "three numbers" in capsys.readouterr().out
+    assert check_shapley_kernel(None) is False
+    assert check_shapley_kernel(lambda M, s: (M - 1) / (math.comb(M, s) * s * (M - s))) is True
+    assert check_shapley_kernel(lambda M, s: (M - 1) / (s * (M - s))) is False
+    assert "divide by the binom" in capsys.readouterr().out
+    assert check_shapley_kernel(lambda M, s: 1 / 0) is False and "ZeroDivisionError" in capsys.readouterr().out
