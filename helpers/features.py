@@ -41,6 +41,7 @@ import torch
 import torch.nn as nn
 
 from .models import evaluation_mode
+from .saliency import model_device
 
 __all__ = [
     "grid_segments",
@@ -48,6 +49,7 @@ __all__ = [
     "tabular_segments",
     "check_segments",
     "segment_means",
+    "check_game",
     "check_coalitions",
     "CoalitionGame",
     "FunctionGame",
@@ -326,6 +328,32 @@ def segment_means(x: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
     return means[:, flat_s].reshape(x.shape)
 
 
+def check_game(game) -> int:
+    """The number of players of ``game``, after checking that it is a coalition game.
+
+    Every coalition method (LIME, exact Shapley, KernelSHAP, permutation sampling)
+    relies on nothing but ``game(Z)`` and ``game.n_players``; this is the one check
+    that both are there.
+
+    Raises
+    ------
+    TypeError
+        If ``game`` is not callable or has no positive int ``n_players``.
+    """
+    if not callable(game):
+        raise TypeError(
+            f"game must be callable, game(Z) for a bool tensor Z [n, M] returning [n] worths "
+            f"(e.g. helpers.features.CoalitionGame); got {type(game).__name__}"
+        )
+    n_players = getattr(game, "n_players", None)
+    if isinstance(n_players, bool) or not isinstance(n_players, (Integral, np.integer)) or n_players < 1:
+        raise TypeError(
+            f"game must have an attribute n_players, a positive int (the number of features M); "
+            f"got {n_players!r}"
+        )
+    return int(n_players)
+
+
 def check_coalitions(Z, n_players: int, device=None) -> torch.Tensor:
     """Check a batch of coalitions and return it as a bool tensor ``[n, M]``.
 
@@ -528,7 +556,7 @@ class CoalitionGame:
 
         self.model = model
         self.output = output
-        self.device = self._model_device(model, x.device)
+        self.device = model_device(model, x.device) if isinstance(model, nn.Module) else x.device
         self.x = x.detach().to(self.device).clone()
         self.segments, self.n_players = check_segments(segments, tuple(x.shape))
         self.segments = self.segments.to(self.device)
@@ -558,13 +586,6 @@ class CoalitionGame:
         self.n_calls = 0
 
     # -- construction helpers
-
-    @staticmethod
-    def _model_device(model, default) -> torch.device:
-        if isinstance(model, nn.Module):
-            for tensor in list(model.parameters()) + list(model.buffers()):
-                return tensor.device
-        return torch.device(default)
 
     def _baseline_input(self, baseline) -> torch.Tensor:
         if isinstance(baseline, str):

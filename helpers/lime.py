@@ -66,13 +66,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import itertools
+import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 
-from .features import check_coalitions
+from .features import check_coalitions, check_game
+from .metrics import rank_correlation as batched_rank_correlation
 from .models import evaluation_mode
 from .seeding import _check_seed, make_generator
 
@@ -98,16 +100,6 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- checks
-
-
-def _check_game(game) -> int:
-    n_players = getattr(game, "n_players", None)
-    if not callable(game) or isinstance(n_players, bool) or not isinstance(n_players, Integral) or n_players < 1:
-        raise TypeError(
-            "game must be a coalition game: a callable game(Z) -> values [n] with a positive int attribute "
-            f"n_players (e.g. helpers.features.CoalitionGame); got {type(game).__name__}"
-        )
-    return int(n_players)
 
 
 def _check_positive_int(name: str, value, minimum: int = 1) -> int:
@@ -406,7 +398,7 @@ def lime_explanation(
     >>> fit = lime_explanation(game, n_samples=1000, seed=0)  # doctest: +SKIP
     >>> fit.weights.shape, round(fit.r2, 3)  # doctest: +SKIP
     """
-    n_players = _check_game(game)
+    n_players = check_game(game)
     _check_positive_real("kernel_width", kernel_width)
     _check_positive_real("alpha", alpha, allow_zero=True)
     if coalitions is None:
@@ -600,25 +592,11 @@ def topk_overlap(a, b, k: int) -> float:
     return len(top_a & top_b) / k
 
 
-def _ranks(v: torch.Tensor) -> torch.Tensor:
-    """Ranks 0..n-1 with ties given their average rank."""
-    values = v.numpy()
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values), dtype=np.float64)
-    ranks[order] = np.arange(len(values), dtype=np.float64)
-    unique, inverse = np.unique(values, return_inverse=True)
-    if len(unique) < len(values):
-        sums = np.bincount(inverse, weights=ranks)
-        counts = np.bincount(inverse)
-        ranks = (sums / counts)[inverse]
-    return torch.from_numpy(ranks)
-
-
 def rank_correlation(a, b) -> float:
-    """Spearman's rank correlation of two explanations' (signed) weights.
+    """Spearman's rank correlation of two explanations' (signed) weights, as a float.
 
-    The Pearson correlation of the ranks (ties get their average rank); 0 when
-    either vector is constant.
+    The one-pair form of :func:`helpers.metrics.rank_correlation` (ties get their
+    average rank); 0 when either vector is constant.
 
     Examples
     --------
@@ -626,10 +604,8 @@ def rank_correlation(a, b) -> float:
     1.0
     """
     a, b = _check_pair(a, b)
-    ra, rb = _ranks(a), _ranks(b)
-    ra, rb = ra - ra.mean(), rb - rb.mean()
-    denominator = float(torch.sqrt((ra**2).sum() * (rb**2).sum()))
-    return float((ra * rb).sum()) / denominator if denominator > 0 else 0.0
+    rho = float(batched_rank_correlation(a[None], b[None])[0])
+    return 0.0 if math.isnan(rho) else rho
 
 
 @dataclass
@@ -690,7 +666,7 @@ def seed_stability(
     >>> stability = seed_stability(game, seeds=range(5), k=3)  # doctest: +SKIP
     >>> round(stability.rank_correlation, 3)  # doctest: +SKIP
     """
-    n_players = _check_game(game)
+    n_players = check_game(game)
     seeds = list(seeds)
     if len(seeds) < 2:
         raise ValueError(f"seeds must hold at least two seeds to compare; got {seeds!r}")

@@ -50,6 +50,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .metrics import rank_correlation
 from .models import evaluation_mode
 from .seeding import make_generator
 
@@ -1142,48 +1143,6 @@ def grad_cam(
     cam = F.relu((weights * maps).sum(dim=1, keepdim=True))
     cam = F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
     return cam.expand(-1, x.shape[1], -1, -1).to(x.device, x.dtype).contiguous()
-
-
-def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    r"""Spearman's rank correlation between two maps, one number per example.
-
-    The Pearson correlation of the ranks of the values of ``a[i]`` and ``b[i]``
-    (ties get their average rank): 1 when the two maps order the inputs
-    identically, whatever their scales.
-
-    Parameters
-    ----------
-    a, b : torch.Tensor, [B, ...], same shape
-
-    Returns
-    -------
-    torch.Tensor, float64, [B]
-        NaN for an example whose map is constant (no ranking to compare).
-
-    Raises
-    ------
-    TypeError, ValueError
-        For non-tensors or shapes that differ.
-
-    Examples
-    --------
-    >>> float(rank_correlation(torch.tensor([[1., 2., 3.]]), torch.tensor([[10., 20., 30.]]))[0])
-    1.0
-    """
-    from scipy.stats import rankdata
-
-    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
-        raise TypeError(f"a and b must be tensors; got {type(a).__name__} and {type(b).__name__}")
-    if a.shape != b.shape or a.ndim < 2:
-        raise ValueError(f"a and b must be batches [B, ...] of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
-    ra = rankdata(a.detach().reshape(a.shape[0], -1).cpu().double().numpy(), axis=1)
-    rb = rankdata(b.detach().reshape(b.shape[0], -1).cpu().double().numpy(), axis=1)
-    ra -= ra.mean(axis=1, keepdims=True)
-    rb -= rb.mean(axis=1, keepdims=True)
-    denominator = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rho = (ra * rb).sum(axis=1) / denominator
-    return torch.from_numpy(np.where(denominator > 0, rho, np.nan))
 
 
 def noise_stability(

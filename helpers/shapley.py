@@ -46,6 +46,9 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .features import check_game
+from .seeding import _check_seed
+
 __all__ = [
     "exact_shapley",
     "kernel_shap",
@@ -79,30 +82,6 @@ def _check_int(name: str, value, minimum: int) -> int:
     if int(value) < minimum:
         raise ValueError(f"{name} must be at least {minimum}; got {int(value)}")
     return int(value)
-
-
-def _check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (Integral, np.integer)):
-        raise TypeError(f"seed must be an int; got {seed!r} of type {type(seed).__name__}")
-    if not 0 <= int(seed) < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32); got {int(seed)}")
-    return int(seed)
-
-
-def _check_game(game) -> int:
-    """The number of players of ``game``, after checking that it is a game."""
-    if not callable(game):
-        raise TypeError(
-            f"game must be callable, game(Z) for a bool tensor Z [n, M] returning [n] worths "
-            f"(e.g. helpers.features.CoalitionGame); got {type(game).__name__}"
-        )
-    n_players = getattr(game, "n_players", None)
-    if isinstance(n_players, bool) or not isinstance(n_players, (Integral, np.integer)) or n_players < 1:
-        raise TypeError(
-            f"game must have an attribute n_players, a positive int (the number of features M); "
-            f"got {n_players!r}"
-        )
-    return int(n_players)
 
 
 def _evaluate(game, Z: torch.Tensor, batch_size: int) -> tuple[np.ndarray, torch.dtype]:
@@ -197,7 +176,7 @@ def exact_shapley(game, *, batch_size: int = _DEFAULT_BATCH) -> torch.Tensor:
     >>> exact_shapley(game).tolist()
     [2.0, 2.0]
     """
-    n_players = _check_game(game)
+    n_players = check_game(game)
     batch_size = _check_int("batch_size", batch_size, 1)
     if n_players > EXACT_MAX_PLAYERS:
         raise ValueError(
@@ -673,7 +652,7 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True,
     >>> kernel_shap(game, budget=4).tolist()
     [2.0, 2.0]
     """
-    n_players = _check_game(game)
+    n_players = check_game(game)
     batch_size = _check_int("batch_size", batch_size, 1)
     Z = kernel_shap_coalitions(n_players, budget=budget, seed=seed)
     n_pairs = (Z.shape[0] - 2) // 2
@@ -745,7 +724,7 @@ def permutation_shapley(game, *, n_permutations: int, seed: int = 0,
     >>> permutation_shapley(game, n_permutations=2).tolist()
     [2.0, 2.0]
     """
-    n_players = _check_game(game)
+    n_players = check_game(game)
     n_permutations = _check_int("n_permutations", n_permutations, 1)
     seed = _check_seed(seed)
     batch_size = _check_int("batch_size", batch_size, 1)
@@ -819,7 +798,7 @@ def shap_kernel_explainer(game, *, budget: int, seed: int = 0, l1_reg=False) -> 
 
     import shap
 
-    n_players = _check_game(game)
+    n_players = check_game(game)
     budget = _check_int("budget", budget, 4)
     seed = _check_seed(seed)
 
@@ -1014,7 +993,7 @@ def marginal_contributions(game) -> tuple[list, torch.Tensor]:
     >>> orders, gains.tolist()
     ([(0, 1), (1, 0)], [[1.0, 0.0], [1.0, 0.0]])
     """
-    n_players = _check_game(game)
+    n_players = check_game(game)
     if n_players > 8:
         raise ValueError(f"marginal_contributions lists all M! orders and refuses M > 8; got M = {n_players}")
     codes = torch.arange(2**n_players, dtype=torch.int64)
@@ -1068,7 +1047,7 @@ def axiom_gaps(game, values, *, tol: float = 1e-9) -> dict:
     >>> axiom_gaps(game, exact_shapley(game))["symmetric_pairs"]
     [(0, 1)]
     """
-    n_players = _check_game(game)
+    n_players = check_game(game)
     if n_players > EXACT_MAX_PLAYERS:
         raise ValueError(f"axiom_gaps enumerates all coalitions and refuses M > {EXACT_MAX_PLAYERS}; got M = {n_players}")
     values = torch.as_tensor(values, dtype=torch.float64).reshape(-1).numpy()

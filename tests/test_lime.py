@@ -259,7 +259,7 @@ def test_stability_across_inputs_matches_seed_stability_per_input(mnist_test):
 
 def test_lime_errors():
     game = interaction_game()
-    with pytest.raises(TypeError, match="game must be a coalition game"):
+    with pytest.raises(TypeError, match="game must have an attribute n_players"):
         lime(lambda Z: Z.sum(1))
     with pytest.raises(ValueError, match="n_samples must be an int >= 2"):
         lime(game, n_samples=1)

@@ -100,7 +100,8 @@ def test_unrepeatable_outputs_are_marked(notebook):
 def test_plot_cells_end_with_show(notebook):
     for cell in _code_cells(notebook):
         if re.search(r"plt\.subplots|show_grid\(", cell.source) and "# NBVAL_IGNORE_OUTPUT" not in cell.source:
-            assert cell.source.rstrip().endswith("plt.show()"), f"end plotting cells with plt.show():\n{cell.source[-200:]}"
+            assert "plt.show()" in cell.source, f"show figures with plt.show(), never a bare figure:\n{cell.source[-200:]}"
+            assert not re.search(r"\n(fig|ax|axes)\s*$", cell.source.rstrip()), "a cell must not end with a bare figure"
 
 
 def test_readme_lists_every_notebook():
