@@ -5,11 +5,19 @@ in ``notebooks/`` import it and call it. Modules:
 
 - :mod:`helpers.seeding` -- one function that seeds everything.
 - :mod:`helpers.data` -- the bundled MNIST digits and tabular data sets.
-- :mod:`helpers.models` -- the minimal example's ``SimpleCNN`` and deterministic training.
+- :mod:`helpers.models` -- the minimal example's ``SimpleCNN``, deterministic training, the
+  ImageNet model.
 - :mod:`helpers.saliency` -- gradient methods, all through one autograd entry point.
-- :mod:`helpers.metrics` -- measurements of explanations (where the saliency mass lies).
+- :mod:`helpers.cost` -- a counter of forward rows, calls, backward passes and seconds.
+- :mod:`helpers.features` -- segmentations and the coalition game ``v(S)``.
+- :mod:`helpers.lime` -- LIME on any coalition game.
+- :mod:`helpers.shapley` -- exact Shapley values, KernelSHAP, permutation sampling.
+- :mod:`helpers.metrics` -- measurements of explanations (where the saliency mass lies,
+  rank correlation).
 - :mod:`helpers.plotting` -- digits, heatmaps and overlays in one style.
 - :mod:`helpers.exercises` -- automatic checkers for the notebooks' exercises.
+- :mod:`helpers.source` -- a helper's own source, for the notebooks to show.
+- :mod:`helpers.execute` -- executes notebooks in place (``make notebooks``).
 """
 
 __version__ = "0.1.0"
