@@ -233,16 +233,22 @@ def _unrank_subsets(ranks: np.ndarray, n: int, k: int) -> np.ndarray:
     return out
 
 
+#: Enumerations of all k-subsets up to this many cells (bytes) are cached and indexed instead of unranked.
+_SUBSET_TABLE_CELLS = 2**20
+
+
 def _sample_subsets(n: int, k: int, count: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` distinct k-subsets of ``range(n)``, uniformly without replacement, as bool rows."""
     total = math.comb(n, k)
     if count == 0:
         return np.zeros((0, n), dtype=bool)
     if count >= total:
-        return _unrank_subsets(np.arange(total, dtype=np.int64), n, k)
+        return _all_subsets(n, k).copy()
     if total < 2**62:
-        ranks = rng.choice(total, size=count, replace=False)
-        return _unrank_subsets(np.asarray(ranks, dtype=np.int64), n, k)
+        ranks = np.asarray(rng.choice(total, size=count, replace=False), dtype=np.int64)
+        if total * n <= _SUBSET_TABLE_CELLS:  # the rows of the cached enumeration, in rank order
+            return _all_subsets_cached(n, k)[ranks]
+        return _unrank_subsets(ranks, n, k)
     # astronomically many subsets (n > 62): draw and drop the (vanishingly rare) repeats
     rows = np.zeros((0, n), dtype=bool)
     while rows.shape[0] < count:
@@ -332,30 +338,59 @@ def _deal_subsets(n: int, k: int, count: int, rng: np.random.Generator, seen: se
     player enters the queue equally often, so the counts dealt differ by little. When a hand repeats
     a subset already drawn, its first player goes to the back of the queue and the next hand is tried.
     """
-    out, queue, misses = [], [], 0
-    while len(out) < count:
-        while len(set(queue)) < k:
-            queue += [int(p) for p in rng.permutation(n)]
-        hand = list(dict.fromkeys(queue))[:k]
-        row = np.zeros(n, dtype=bool)
-        row[hand] = True
-        key = row.tobytes()
+    # the same draws and hands as dealing rows one by one; a subset is keyed by its bit mask
+    hands, queue, misses = [], [], 0
+    while len(hands) < count:
+        distinct = dict.fromkeys(queue)
+        while len(distinct) < k:
+            queue += rng.permutation(n).tolist()
+            distinct = dict.fromkeys(queue)
+        hand = list(itertools.islice(distinct, k))
+        key = 0
+        for p in hand:
+            key |= 1 << p
         if key in seen:
             # try the next hand: the first player waits at the back; after a full turn without a new
             # subset, one more round of every player (counts stay even) and a shuffle
             queue.append(queue.pop(0))
             misses += 1
             if misses > len(queue):
-                queue += [int(p) for p in rng.permutation(n)]
+                queue += rng.permutation(n).tolist()
                 queue = [queue[i] for i in rng.permutation(len(queue))]
                 misses = 0
             continue
         misses = 0
         seen.add(key)
-        out.append(row)
+        hands.append(hand)
         for p in hand:
             queue.remove(p)
-    return np.array(out, dtype=bool).reshape(-1, n)
+    out = np.zeros((len(hands), n), dtype=bool)
+    if hands:
+        out[np.repeat(np.arange(len(hands)), k), np.array(hands, dtype=np.int64).reshape(-1)] = True
+    return out
+
+
+def _subset_keys(rows: np.ndarray) -> list:
+    """The bit mask ``sum(2**j for j in row)`` of every bool row, as Python ints (any width)."""
+    if rows.shape[1] <= 62:
+        return (rows.astype(np.int64) @ (np.int64(1) << np.arange(rows.shape[1], dtype=np.int64))).tolist()
+    return [sum(1 << int(j) for j in np.flatnonzero(row)) for row in rows]
+
+
+def _all_subsets(n: int, k: int) -> np.ndarray:
+    """Every k-subset of ``range(n)`` in lexicographic order, as read-only bool rows (cached when small)."""
+    if math.comb(n, k) * n <= _SUBSET_TABLE_CELLS:
+        return _all_subsets_cached(n, k)
+    rows = _unrank_subsets(np.arange(math.comb(n, k), dtype=np.int64), n, k)
+    rows.setflags(write=False)
+    return rows
+
+
+@functools.lru_cache(maxsize=128)
+def _all_subsets_cached(n: int, k: int) -> np.ndarray:
+    rows = _unrank_subsets(np.arange(math.comb(n, k), dtype=np.int64), n, k)
+    rows.setflags(write=False)
+    return rows
 
 
 def _group_sample(n_players: int, k: int, count: int, rng: np.random.Generator, chain: list) -> np.ndarray:
@@ -371,29 +406,35 @@ def _group_sample(n_players: int, k: int, count: int, rng: np.random.Generator, 
     total = math.comb(n, size)
     rest = count - len(chain)
     if count >= total:
-        return lift(_unrank_subsets(np.arange(total, dtype=np.int64), n, size))
+        return lift(_all_subsets(n, size).copy())
     if rest <= 0:
         return lift(np.array(chain[:count], dtype=bool).reshape(-1, n))
-    seen = {row.tobytes() for row in chain}
+    chain_rows = np.array(chain, dtype=bool).reshape(-1, n)
+    seen = set(_subset_keys(chain_rows))
     if middle:
         # a complementary pair already holds every player once: distinct uniform draws, dropping the chain's
         draws = _sample_subsets(n, size, min(total, rest + len(chain)), rng)
-        draws = np.array([row for row in draws if row.tobytes() not in seen], dtype=bool).reshape(-1, n)[:rest]
+        draws = draws[np.array([key not in seen for key in _subset_keys(draws)], dtype=bool)][:rest]
     elif 2 * count > total:
         # more than half of the group: deal the subsets left out instead (never the chain's), evenly
-        left_out = {row.tobytes() for row in _deal_subsets(n, size, total - count, rng, set(seen))}
-        every = _unrank_subsets(np.arange(total, dtype=np.int64), n, size)
-        draws = np.array([row for row in every if row.tobytes() not in left_out and row.tobytes() not in seen],
-                         dtype=bool).reshape(-1, n)
+        left_out = seen | set(_subset_keys(_deal_subsets(n, size, total - count, rng, set(seen))))
+        every = _all_subsets(n, size)
+        draws = every[np.array([key not in left_out for key in _subset_keys(every)], dtype=bool)]
     else:
         draws = _deal_subsets(n, size, rest, rng, seen)
-    return lift(np.concatenate([np.array(chain, dtype=bool).reshape(-1, n), draws]))
+    return lift(np.concatenate([chain_rows, draws]))
+
+
+@functools.lru_cache(maxsize=256)
+def _pair_allocation(n_players: int, n_pairs: int) -> tuple[tuple, tuple]:
+    """``(groups, pairs)``: :func:`_size_groups` and :func:`_allocate_pairs` for ``n_pairs`` (cached)."""
+    groups = _size_groups(n_players)
+    return tuple(groups), tuple(_allocate_pairs(groups, n_pairs))
 
 
 def _paired_design(n_players: int, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
     """Representatives ``[n_pairs, M]`` of the complementary pairs KernelSHAP evaluates (see its Notes)."""
-    groups = _size_groups(n_players)
-    pairs = _allocate_pairs(groups, n_pairs)
+    groups, pairs = _pair_allocation(n_players, n_pairs)
     chains: dict[int, list] = {k: [] for k, _, _ in groups}
     if n_pairs < 2 * (n_players - 1):
         # near the minimum the regression has about as many rows as unknowns: start from the prefixes
@@ -409,10 +450,27 @@ def _paired_design(n_players: int, n_pairs: int, rng: np.random.Generator) -> np
     return np.concatenate(rows) if rows else np.zeros((0, n_players), dtype=bool)
 
 
+@functools.lru_cache(maxsize=64)
 def _orthonormal_complement_of_ones(n_players: int) -> np.ndarray:
-    """An orthonormal basis ``[M, M-1]`` of the vectors whose entries sum to zero."""
+    """An orthonormal basis ``[M, M-1]`` of the vectors whose entries sum to zero (read-only, cached)."""
     basis, _ = np.linalg.qr(np.eye(n_players)[:, : n_players - 1] - 1.0 / n_players)
+    basis.setflags(write=False)
     return basis
+
+
+@functools.lru_cache(maxsize=64)
+def _index_triples(top: int) -> np.ndarray:
+    """All triples ``i < j < k`` of ``range(top)`` in lexicographic order, ``[C(top, 3), 3]`` (read-only, cached)."""
+    triples = np.array(list(itertools.combinations(range(top), 3)), dtype=np.int64).reshape(-1, 3)
+    triples.setflags(write=False)
+    return triples
+
+
+@functools.lru_cache(maxsize=256)
+def _surrogate_size(n_players: int, n_pairs: int) -> int:
+    """How many of the most important players the cubic surrogate takes triples of."""
+    limit = min(n_pairs, MAX_TRIPLES)
+    return max(k for k in range(n_players + 1) if math.comb(k, 3) <= limit)
 
 
 _BLAS = None
@@ -430,8 +488,30 @@ def _one_blas_thread():
     if _BLAS is None:
         from threadpoolctl import ThreadpoolController
 
-        _BLAS = ThreadpoolController()
-    return _BLAS.limit(limits=1, user_api="blas")
+        # found once; the limit below sets and restores these libraries directly (threadpoolctl's own
+        # ``limit`` looks them up again on every call, a noticeable part of a millisecond-long explanation)
+        _BLAS = tuple(ThreadpoolController().select(user_api="blas").lib_controllers)
+    return _OneThread(_BLAS)
+
+
+class _OneThread:
+    """Set the given threadpoolctl library controllers to one thread; restore their counts on exit."""
+
+    __slots__ = ("libraries", "saved")
+
+    def __init__(self, libraries):
+        self.libraries, self.saved = libraries, None
+
+    def __enter__(self):
+        self.saved = [library.num_threads for library in self.libraries]
+        for library in self.libraries:
+            library.set_num_threads(1)
+        return self
+
+    def __exit__(self, *exc):
+        for library, count in zip(self.libraries, self.saved):
+            library.set_num_threads(count)
+        return False
 
 
 #: The cubic surrogate of :func:`kernel_shap` uses at most this many triples of players.
@@ -454,12 +534,11 @@ def _fit_pairs(reps: np.ndarray, odd: np.ndarray, weights: np.ndarray, delta: fl
     phi = basis @ beta + delta / n_players
     if not surrogate or n_pairs <= n_players - 1 or n_players < 3:
         return phi
-    limit = min(n_pairs, MAX_TRIPLES)
-    top = max(k for k in range(n_players + 1) if math.comb(k, 3) <= limit)
+    top = _surrogate_size(n_players, n_pairs)
     if top < 3:
         return phi
     players = np.sort(np.argsort(-np.abs(phi), kind="stable")[:top])
-    triples = np.array(list(itertools.combinations(players, 3)), dtype=np.int64)
+    triples = players[_index_triples(top)]  # the triples of ``players``, in lexicographic order
     cubic = (signs[:, triples[:, 0]] * signs[:, triples[:, 1]] * signs[:, triples[:, 2]] - share[:, None]) * root[:, None]
     # the linear part is never penalised: take it out of the cubic columns and the target first
     cubic_rest = cubic - left @ (left.T @ cubic)
@@ -472,20 +551,22 @@ def _fit_pairs(reps: np.ndarray, odd: np.ndarray, weights: np.ndarray, delta: fl
     if eigenvalues.size == 0:
         return phi
     u = (cubic_rest @ vectors) / np.sqrt(eigenvalues)       # left singular vectors
+    u_squared = u**2
     projected = u.T @ target_rest
     scale = float(np.mean(np.sum(cubic_rest**2, axis=0)))
     best_score, best_lambda = np.inf, None
     if np.all(leverage < 1 - 1e-9):  # no surrogate: plain KernelSHAP's leave-one-out error
         best_score = float(np.sum((target_rest / (1 - leverage)) ** 2))
-    for rho in _RIDGE_GRID:
-        lam = rho * scale
-        shrink = eigenvalues / (eigenvalues + lam)
-        hat = leverage + np.sum(u**2 * shrink, axis=1)
-        if np.any(hat >= 1 - 1e-9):
-            continue
-        score = float(np.sum(((target_rest - u @ (shrink * projected)) / (1 - hat)) ** 2))
+    # every penalty of the grid at once: one column per penalty
+    lams = np.array(_RIDGE_GRID) * scale
+    shrinks = eigenvalues[:, None] / (eigenvalues[:, None] + lams)
+    hats = leverage[:, None] + u_squared @ shrinks
+    valid = np.flatnonzero(~np.any(hats >= 1 - 1e-9, axis=0))  # penalties with every leverage below 1
+    fitted = u @ (shrinks[:, valid] * projected[:, None])
+    scores = np.sum(((target_rest[:, None] - fitted) / (1 - hats[:, valid])) ** 2, axis=0)
+    for g, score in zip(valid.tolist(), scores.tolist()):  # in the grid's order: the first best wins ties
         if score < best_score:
-            best_score, best_lambda = score, lam
+            best_score, best_lambda = score, float(lams[g])
     if best_lambda is None:
         return phi
     gamma = vectors @ (np.sqrt(eigenvalues) / (eigenvalues + best_lambda) * projected)
