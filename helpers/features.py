@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 
 from .models import evaluation_mode
-from .saliency import model_device
+from .saliency import broadcast_baseline, model_device
 
 __all__ = [
     "grid_segments",
@@ -595,16 +595,7 @@ class CoalitionGame:
         if isinstance(baseline, torch.Tensor):
             if not torch.is_floating_point(baseline):
                 baseline = baseline.to(self.x.dtype)
-            try:
-                result = torch.broadcast_to(baseline.detach().to(self.device, self.x.dtype), self.x.shape)
-            except RuntimeError as err:
-                raise ValueError(
-                    f"baseline must be shaped like x {tuple(self.x.shape)} (or broadcast to it); "
-                    f"got shape {tuple(baseline.shape)}"
-                ) from err
-            if not torch.isfinite(result).all():
-                raise ValueError("baseline must be finite; it holds NaN or Inf values")
-            return result.clone()
+            return broadcast_baseline(baseline, self.x)
         if isinstance(baseline, bool) or not isinstance(baseline, Real):
             raise TypeError(
                 f'baseline must be a number, a tensor shaped like x or "segment_mean"; got {type(baseline).__name__}'

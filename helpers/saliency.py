@@ -782,22 +782,34 @@ class IntegratedGradientsInfo:
     tolerance: float
 
 
+def broadcast_baseline(baseline: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """A finite copy of the tensor ``baseline``, broadcast to the shape, device and dtype of ``like``.
+
+    Shared by :func:`integrated_gradients` and :class:`helpers.features.CoalitionGame`.
+
+    Raises
+    ------
+    ValueError
+        If ``baseline`` does not broadcast to ``like`` or holds NaN/Inf.
+    """
+    try:
+        result = torch.broadcast_to(baseline.detach().to(like.device, like.dtype), like.shape)
+    except RuntimeError as err:
+        raise ValueError(
+            f"baseline must be shaped like x {tuple(like.shape)} or broadcast to it; got shape {tuple(baseline.shape)}"
+        ) from err
+    if not torch.isfinite(result).all():
+        raise ValueError("baseline must be finite; it holds NaN or Inf values")
+    return result.contiguous().clone()
+
+
 def _check_baseline(baseline, xs: torch.Tensor) -> torch.Tensor:
     if baseline is None:
         return torch.zeros_like(xs)
     if isinstance(baseline, torch.Tensor):
         if not torch.is_floating_point(baseline):
             raise TypeError(f"baseline must be a float tensor, a number or None; got dtype {baseline.dtype}")
-        try:
-            result = torch.broadcast_to(baseline.detach().to(xs.device, xs.dtype), xs.shape)
-        except RuntimeError as err:
-            raise ValueError(
-                f"baseline must be shaped like x {tuple(xs.shape)} or broadcast to it (e.g. one input "
-                f"{tuple(xs.shape[1:])}); got shape {tuple(baseline.shape)}"
-            ) from err
-        if not torch.isfinite(result).all():
-            raise ValueError("baseline must be finite; it holds NaN or Inf values")
-        return result.contiguous().clone()
+        return broadcast_baseline(baseline, xs)
     if isinstance(baseline, bool) or not isinstance(baseline, Real):
         raise TypeError(f"baseline must be None, a number or a tensor shaped like x; got {type(baseline).__name__}")
     if not math.isfinite(float(baseline)):
