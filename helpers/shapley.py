@@ -66,6 +66,10 @@ __all__ = [
     "budget_errors",
     "EXACT_MAX_PLAYERS",
     "MAX_TRIPLES",
+    "DESIGN_PAIRS_PER_PLAYER",
+    "DESIGN_MAX_PLAYERS",
+    "optimised_design",
+    "cubic_leakage",
 ]
 
 #: :func:`exact_shapley` refuses games with more players than this (2**20 coalitions).
@@ -576,6 +580,211 @@ def _fit_pairs(reps: np.ndarray, odd: np.ndarray, weights: np.ndarray, delta: fl
     return phi
 
 
+# --------------------------------------------------------------------------- optimised designs for small budgets
+
+#: Up to this many pairs per player, :func:`kernel_shap` takes its coalitions from an optimised design ...
+DESIGN_PAIRS_PER_PLAYER = 8
+#: ... for games of 3 up to this many players (the one-off search grows with M; beyond it the gain is small).
+DESIGN_MAX_PLAYERS = 20
+_DESIGN_TRIPLES = 300    # the design criterion averages over at most this many triples (a fixed sample beyond)
+_DESIGN_RESTARTS = 4     # local searches from different starts; the best is kept
+_DESIGN_PROPOSALS = 150  # proposals per pair and search, at most _DESIGN_MAX_PROPOSALS
+_DESIGN_MAX_PROPOSALS = 3000
+
+
+def _fold(rows: np.ndarray) -> np.ndarray:
+    """Each row or its complement, whichever is the pair's representative (size below M/2, or M/2 holding player 0)."""
+    n_players = rows.shape[1]
+    size = rows.sum(axis=1)
+    flip = (2 * size > n_players) | ((2 * size == n_players) & ~rows[:, 0])
+    rows[flip] = ~rows[flip]
+    return rows
+
+
+def _leakage_terms(n_players: int, triples: np.ndarray):
+    """``(basis, target)`` for :func:`cubic_leakage`: the zero-sum basis ``U`` and ``U^T`` times each triple's Shapley values."""
+    basis = _orthonormal_complement_of_ones(n_players)
+    exact = np.zeros((n_players, triples.shape[0]))
+    exact[triples.T, np.arange(triples.shape[0])] = 2.0 / 3.0
+    return basis, basis.T @ exact
+
+
+def cubic_leakage(reps, weights=None, *, triples=None) -> float:
+    r"""How much a design lets third-order interactions leak into KernelSHAP's values.
+
+    Pairing removes every even-order interaction from KernelSHAP (see
+    :func:`kernel_shap`), so what is left of the error comes from odd ones, and
+    the third-order ones are the largest in practice. The three-player
+    interaction :math:`u_T(S) = \prod_{i \in T} s_i` (:math:`s_i = \pm 1` for
+    :math:`i` in or out of :math:`S`) has the Shapley value :math:`2/3` for each
+    of its players and 0 for the rest. This runs the paired, constrained
+    regression on :math:`u_T` with the given coalitions and weights and returns
+    :math:`\|\hat\phi - \phi\|^2` averaged over the triples :math:`T`: 0 for a
+    design that gets every third-order game exactly right, as the full set of
+    coalitions does.
+
+    Parameters
+    ----------
+    reps : bool array or tensor [n_pairs, M]
+        One coalition of every complementary pair (either one).
+    weights : array [n_pairs], optional
+        The regression weight of every pair; equal when omitted.
+    triples : int array [n, 3], optional
+        The triples to average over; all :math:`\binom{M}{3}` when omitted.
+
+    Returns
+    -------
+    float
+        ``inf`` when the coalitions do not determine :math:`\phi`.
+
+    Examples
+    --------
+    >>> cubic_leakage(optimised_design(10, 19)) < 2.0
+    True
+    """
+    reps = np.asarray(reps.numpy() if isinstance(reps, torch.Tensor) else reps)
+    if reps.ndim != 2 or reps.dtype != bool or reps.shape[1] < 3:
+        raise ValueError(f"reps must be a bool array [n_pairs, M] with M >= 3; got {reps.dtype} {reps.shape}")
+    n_players = reps.shape[1]
+    weights = np.ones(reps.shape[0]) if weights is None else np.asarray(weights, dtype=np.float64)
+    if weights.shape != (reps.shape[0],) or not np.all(weights > 0):
+        raise ValueError(f"weights must be {reps.shape[0]} positive numbers; got shape {weights.shape}")
+    triples = _index_triples(n_players) if triples is None else np.asarray(triples, dtype=np.int64)
+    basis, target = _leakage_terms(n_players, triples)
+    signs = 2.0 * reps - 1.0
+    root = np.sqrt(weights)[:, None]
+    design = (signs @ basis) * root
+    cubic = 2.0 * (signs[:, triples[:, 0]] * signs[:, triples[:, 1]] * signs[:, triples[:, 2]]
+                   - signs.sum(axis=1, keepdims=True) / n_players) * root
+    if np.linalg.matrix_rank(design) < n_players - 1:
+        return float("inf")
+    beta, *_ = np.linalg.lstsq(design, cubic, rcond=None)
+    return float(np.sum((beta - target) ** 2) / triples.shape[0])
+
+
+class _DesignSearch:
+    """Local search for ``n_pairs`` representatives with the least :func:`cubic_leakage` (equal weights).
+
+    The state keeps ``A = S U`` and ``Y`` (the triples' products, less the
+    efficiency term) row by row, and ``A^T A``, ``A^T Y``; a proposal changes one
+    row, so it costs two rank-one updates and one small solve.
+    """
+
+    def __init__(self, n_players: int, rng: np.random.Generator):
+        self.n_players, self.rng = n_players, rng
+        triples = _index_triples(n_players)
+        if triples.shape[0] > _DESIGN_TRIPLES:
+            triples = triples[np.sort(rng.choice(triples.shape[0], _DESIGN_TRIPLES, replace=False))]
+        self.triples = triples
+        self.basis, self.target = _leakage_terms(n_players, triples)
+
+    def _rows(self, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        signs = 2.0 * reps - 1.0
+        products = signs[:, self.triples[:, 0]] * signs[:, self.triples[:, 1]] * signs[:, self.triples[:, 2]]
+        return signs @ self.basis, 2.0 * (products - signs.sum(axis=1, keepdims=True) / self.n_players)
+
+    def _score(self, gram: np.ndarray, cross: np.ndarray) -> float:
+        try:
+            pivots = np.diagonal(np.linalg.cholesky(gram)) ** 2
+        except np.linalg.LinAlgError:
+            return float("inf")
+        if pivots.min() <= 1e-9 * gram.diagonal().max():  # the coalitions do not determine phi
+            return float("inf")
+        return float(np.sum((np.linalg.solve(gram, cross) - self.target) ** 2))
+
+    def run(self, reps: np.ndarray, proposals: int) -> tuple[float, np.ndarray]:
+        rng, n_players = self.rng, self.n_players
+        reps = reps.copy()
+        a, y = self._rows(reps)
+        gram, cross = a.T @ a, a.T @ y
+        score = self._score(gram, cross)
+        powers = [1 << j for j in range(n_players)]
+        keys = set(_subset_keys(reps))
+        draws = rng.random((proposals, 4))  # one row of uniforms per proposal: which row, move, and players
+        for u_row, u_move, u_in, u_out in draws.tolist():
+            i = int(u_row * reps.shape[0])
+            row = reps[i].copy()
+            inside = np.flatnonzero(row)
+            if u_move < 0.5 and 0 < inside.size < n_players:  # swap a player in for one out
+                outside = np.flatnonzero(~row)
+                row[inside[int(u_in * inside.size)]] = False
+                row[outside[int(u_out * outside.size)]] = True
+            else:  # add or drop one player
+                j = int(u_in * n_players)
+                row[j] = not row[j]
+            size = int(row.sum())
+            if 2 * size > n_players or (2 * size == n_players and not row[0]):
+                row = ~row
+            key = sum(powers[j] for j in np.flatnonzero(row).tolist())
+            if key == 0 or key in keys:
+                continue
+            a_new, y_new = self._rows(row[None])
+            new_gram = gram + a_new.T @ a_new - a[i:i + 1].T @ a[i:i + 1]
+            new_cross = cross + a_new.T @ y_new - a[i:i + 1].T @ y[i:i + 1]
+            new_score = self._score(new_gram, new_cross)
+            if new_score <= score:
+                keys.discard(sum(powers[j] for j in np.flatnonzero(reps[i]).tolist()))
+                keys.add(key)
+                reps[i], a[i], y[i] = row, a_new[0], y_new[0]
+                gram, cross, score = a.T @ a, a.T @ y, new_score  # recomputed: no drift from the updates
+        return score / self.triples.shape[0], reps
+
+
+def _random_reps(n_players: int, n_pairs: int, rng: np.random.Generator) -> np.ndarray:
+    """``n_pairs`` distinct representatives of uniformly random sizes."""
+    rows, keys = [], set()
+    while len(rows) < n_pairs:
+        row = np.zeros(n_players, dtype=bool)
+        row[rng.choice(n_players, int(rng.integers(1, n_players // 2 + 1)), replace=False)] = True
+        row = _fold(row[None])[0]
+        key = _subset_keys(row[None])[0]
+        if key not in keys:
+            keys.add(key)
+            rows.append(row)
+    return np.array(rows)
+
+
+@functools.lru_cache(maxsize=128)
+def optimised_design(n_players: int, n_pairs: int) -> np.ndarray:
+    """The representatives ``[n_pairs, M]`` :func:`kernel_shap` uses at small budgets (read-only, cached).
+
+    A deterministic local search (its seed is ``(M, n_pairs)``) for the
+    ``n_pairs`` complementary pairs whose equally weighted regression has the
+    least :func:`cubic_leakage`: from the leverage-score sample and from
+    random starts, one coalition at a time is changed (a player swapped, added
+    or dropped) and kept when the leakage does not grow. It runs once per
+    ``(M, n_pairs)`` (about 0.1-1 s) and is then reused, relabelled by each
+    seed's random order of the players.
+
+    Examples
+    --------
+    >>> optimised_design(10, 19).shape
+    (19, 10)
+    """
+    n_players = _check_int("n_players", n_players, 3)
+    n_pairs = _check_int("n_pairs", n_pairs, n_players - 1)
+    if n_pairs > 2 ** (n_players - 2):
+        raise ValueError(f"n_pairs must be at most 2**(M-2) = {2 ** (n_players - 2)} for M = {n_players}; got {n_pairs}")
+    rng = np.random.default_rng([n_players, n_pairs])
+    search = _DesignSearch(n_players, rng)
+    proposals = min(_DESIGN_PROPOSALS * n_pairs, _DESIGN_MAX_PROPOSALS)
+    best = None
+    for start in range(_DESIGN_RESTARTS):
+        first = _paired_design(n_players, n_pairs, rng) if start == 0 else _random_reps(n_players, n_pairs, rng)
+        result = search.run(first, proposals)
+        if best is None or result[0] < best[0]:
+            best = result
+    reps = best[1]
+    reps.setflags(write=False)
+    return reps
+
+
+def _uses_design(n_players: int, n_pairs: int) -> bool:
+    """Whether :func:`kernel_shap` takes ``n_pairs`` pairs from :func:`optimised_design` (else leverage sampling)."""
+    return (3 <= n_players <= DESIGN_MAX_PLAYERS and n_pairs <= DESIGN_PAIRS_PER_PLAYER * n_players
+            and n_pairs <= 2 ** (n_players - 2))
+
+
 def kernel_shap_coalitions(n_players: int, *, budget: int, seed: int = 0) -> torch.Tensor:
     """The coalitions :func:`kernel_shap` evaluates, in its order, without evaluating any.
 
@@ -617,7 +826,11 @@ def kernel_shap_coalitions(n_players: int, *, budget: int, seed: int = 0) -> tor
             f"pass budget >= {minimum}"
         )
     n_pairs = (min(int(budget), 2**n_players) - 2) // 2
-    reps = _paired_design(n_players, n_pairs, np.random.default_rng(seed))
+    rng = np.random.default_rng(seed)
+    if _uses_design(n_players, n_pairs):
+        reps = _fold(optimised_design(n_players, n_pairs)[:, rng.permutation(n_players)])
+    else:
+        reps = _paired_design(n_players, n_pairs, rng)
     ends = np.zeros((2, n_players), dtype=bool)
     ends[1] = True
     return torch.from_numpy(np.concatenate([ends, reps, ~reps]))
@@ -743,11 +956,14 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True,
     if n_players == 1:
         return _result(np.array([v_full - v_empty]), dtype)
     odd = values[2:2 + n_pairs] - values[2 + n_pairs:]
-    group = reps.sum(axis=1)  # a representative's size, at most M/2
-    counts = np.bincount(group, minlength=n_players + 1)
-    middle = 2 * group == n_players
-    # pair weight: its two coalitions' (M-1)/(s(M-s)n_s); n_s counts coalitions of size s
-    weights = (n_players - 1) / (group * (n_players - group) * counts[group]) * np.where(middle, 1.0, 2.0)
+    if _uses_design(n_players, n_pairs):
+        weights = np.ones(n_pairs)  # the design was optimised for equal weights
+    else:
+        group = reps.sum(axis=1)  # a representative's size, at most M/2
+        counts = np.bincount(group, minlength=n_players + 1)
+        middle = 2 * group == n_players
+        # pair weight: its two coalitions' (M-1)/(s(M-s)n_s); n_s counts coalitions of size s
+        weights = (n_players - 1) / (group * (n_players - group) * counts[group]) * np.where(middle, 1.0, 2.0)
     complete = n_pairs == 2 ** (n_players - 1) - 1
     with _one_blas_thread():
         phi = _fit_pairs(reps, odd, weights, v_full - v_empty, surrogate and not complete)
