@@ -32,7 +32,6 @@ Taught in ``notebooks/04_lime.ipynb`` and ``notebooks/05_shap.ipynb``.
 
 from __future__ import annotations
 
-import contextlib
 from numbers import Integral, Real
 from typing import Callable
 
@@ -388,6 +387,31 @@ def check_coalitions(Z, n_players: int, device=None) -> torch.Tensor:
 # --------------------------------------------------------------------------- the games
 
 
+class _NoGradEval:
+    """``torch.no_grad()`` and :func:`helpers.models.evaluation_mode` as one context (entered per game call)."""
+
+    __slots__ = ("no_grad", "mode")
+
+    def __init__(self, model: nn.Module):
+        self.no_grad, self.mode = torch.no_grad(), evaluation_mode(model)
+
+    def __enter__(self):
+        self.no_grad.__enter__()
+        try:
+            self.mode.__enter__()
+        except BaseException:
+            self.no_grad.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        try:
+            self.mode.__exit__(*exc)
+        finally:
+            self.no_grad.__exit__(*exc)
+        return False
+
+
 class FunctionGame:
     """A coalition game from any Python function of a batch of coalitions.
 
@@ -606,11 +630,9 @@ class CoalitionGame:
 
     def _running(self):
         """No gradients and, for a module, eval mode (every submodule's own mode restored after)."""
-        stack = contextlib.ExitStack()
-        stack.enter_context(torch.no_grad())
         if isinstance(self.model, nn.Module):
-            stack.enter_context(evaluation_mode(self.model))
-        return stack
+            return _NoGradEval(self.model)
+        return torch.no_grad()
 
     def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """All class outputs for a batch of inputs (no gradients, eval mode)."""
@@ -648,7 +670,10 @@ class CoalitionGame:
         --------
         >>> game.inputs(torch.zeros(1, game.n_players, dtype=torch.bool))  # doctest: +SKIP
         """
-        Z = check_coalitions(Z, self.n_players, self.device)
+        return self._inputs(check_coalitions(Z, self.n_players, self.device))
+
+    def _inputs(self, Z: torch.Tensor) -> torch.Tensor:
+        """:meth:`inputs` for a checked bool ``Z`` on the game's device."""
         weight = Z.to(self.x.dtype).index_select(1, self._flat_segments).view(Z.shape[0], *self._mask_view)
         return torch.lerp(self.baseline_input, self.x, weight)
 
@@ -675,13 +700,14 @@ class CoalitionGame:
         values = []
         with self._running():  # entered once: the chunks below run in eval mode without gradients
             for start in range(0, Z.shape[0], self.batch_size):
-                chunk = self.inputs(Z[start:start + self.batch_size])
+                chunk = self._inputs(Z[start:start + self.batch_size])
                 values.append(self._outputs(chunk)[:, self.target])
                 self.n_calls += 1
         self.n_evaluations += int(Z.shape[0])
         if not values:
             return torch.empty(0, dtype=self.x.dtype, device=out_device)
-        return torch.cat(values).to(out_device)
+        values = values[0] if len(values) == 1 else torch.cat(values)
+        return values if values.device == out_device else values.to(out_device)
 
     @property
     def dummy_players(self) -> torch.Tensor:

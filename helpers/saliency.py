@@ -39,6 +39,7 @@ Taught in ``notebooks/01_gradients_from_scratch.ipynb``,
 from __future__ import annotations
 
 import copy
+import itertools
 import math
 import warnings
 from dataclasses import dataclass
@@ -89,7 +90,7 @@ _NO_GRADIENT = (
 
 def model_device(model: nn.Module, default: torch.device | str = "cpu") -> torch.device:
     """The device of the model's first parameter or buffer (``default`` if it has none)."""
-    for tensor in list(model.parameters()) + list(model.buffers()):
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
         return tensor.device
     return torch.device(default)
 

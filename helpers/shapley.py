@@ -92,7 +92,7 @@ def _evaluate(game, Z: torch.Tensor, batch_size: int) -> tuple[np.ndarray, torch
     """The worths of coalitions ``Z`` (bool [n, M], CPU) as float64, in chunks; and the game's dtype."""
     parts, dtype = [], None
     for start in range(0, Z.shape[0], batch_size):
-        chunk = Z[start:start + batch_size]
+        chunk = Z[start:start + batch_size] if Z.shape[0] > batch_size else Z
         values = game(chunk)
         if not isinstance(values, torch.Tensor):
             values = torch.as_tensor(values)
@@ -101,17 +101,17 @@ def _evaluate(game, Z: torch.Tensor, batch_size: int) -> tuple[np.ndarray, torch
                 f"game(Z) must return one worth per coalition, shape ({chunk.shape[0]},); "
                 f"got shape {tuple(values.shape)}"
             )
-        values = values.detach()
         dtype = values.dtype if torch.is_floating_point(values) else torch.get_default_dtype()
-        values = values.to("cpu", torch.float64).numpy()
-        if not np.all(np.isfinite(values)):
+        values = values.detach().to("cpu", torch.float64).numpy()
+        if not np.isfinite(values).all():
             raise ValueError("game(Z) returned NaN or Inf worths; every coalition needs a finite worth")
         parts.append(values)
-    return np.concatenate(parts), (dtype or torch.get_default_dtype())
+    values = np.concatenate(parts) if len(parts) != 1 else parts[0]
+    return values, (dtype or torch.get_default_dtype())
 
 
 def _result(phi: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-    return torch.as_tensor(phi, dtype=torch.float64).to(dtype)
+    return torch.from_numpy(np.ascontiguousarray(phi, dtype=np.float64)).to(dtype)
 
 
 def shapley_weight(n_players: int, size: int) -> float:
@@ -532,9 +532,16 @@ def _fit_pairs(reps: np.ndarray, odd: np.ndarray, weights: np.ndarray, delta: fl
     root = np.sqrt(weights)
     design = (signs @ basis) * root[:, None]           # phi = Delta 1/M + U beta
     target = (odd - delta * share) * root
-    left, singular, _ = np.linalg.svd(design, full_matrices=False)
-    left = left[:, singular > singular[0] * 1e-10]
-    beta, *_ = np.linalg.lstsq(design, target, rcond=None)
+    # one SVD gives the least-squares solution (minimum norm if the pairs leave a direction open) and,
+    # for the surrogate, the projection onto the linear columns
+    left, singular, right_t = np.linalg.svd(design, full_matrices=False)
+    kept = singular > singular[0] * 1e-10
+    left, singular, right_t = left[:, kept], singular[kept], right_t[kept]
+
+    def solve(rhs):
+        return right_t.T @ ((left.T @ rhs) / singular)
+
+    beta = solve(target)
     phi = basis @ beta + delta / n_players
     if not surrogate or n_pairs <= n_players - 1 or n_players < 3:
         return phi
@@ -574,7 +581,7 @@ def _fit_pairs(reps: np.ndarray, odd: np.ndarray, weights: np.ndarray, delta: fl
     if best_lambda is None:
         return phi
     gamma = vectors @ (np.sqrt(eigenvalues) / (eigenvalues + best_lambda) * projected)
-    beta, *_ = np.linalg.lstsq(design, target - cubic @ gamma, rcond=None)
+    beta = solve(target - cubic @ gamma)
     phi = basis @ beta + (delta - gamma.sum()) / n_players
     np.add.at(phi, triples.reshape(-1), np.repeat(gamma / 3.0, 3))
     return phi
@@ -583,7 +590,7 @@ def _fit_pairs(reps: np.ndarray, odd: np.ndarray, weights: np.ndarray, delta: fl
 # --------------------------------------------------------------------------- optimised designs for small budgets
 
 #: Up to this many pairs per player, :func:`kernel_shap` takes its coalitions from an optimised design ...
-DESIGN_PAIRS_PER_PLAYER = 8
+DESIGN_PAIRS_PER_PLAYER = 16
 #: ... for games of 3 up to this many players (the one-off search grows with M; beyond it the gain is small).
 DESIGN_MAX_PLAYERS = 20
 _DESIGN_TRIPLES = 300    # the design criterion averages over at most this many triples (a fixed sample beyond)
@@ -779,6 +786,81 @@ def optimised_design(n_players: int, n_pairs: int) -> np.ndarray:
     return reps
 
 
+class _DesignFit:
+    r"""KernelSHAP on one optimised design, as linear maps computed once (see :func:`_design_fit`).
+
+    On a fixed design with equal weights every step of the fit is linear in
+    ``z = (odd values, Delta)`` except the choice of the ridge penalty. So for
+    the plain regression and for the cubic surrogate under each penalty of the
+    grid the fit is a matrix ``P [M, n+1]`` and its leave-one-out residuals are
+    another, ``R [n, n+1]``: a call costs a few matrix-vector products.
+    """
+
+    __slots__ = ("operators", "residuals")
+
+    def __init__(self, reps: np.ndarray):
+        n_pairs, n_players = reps.shape
+        signs = 2.0 * reps - 1.0
+        share = signs.sum(axis=1) / n_players
+        basis = _orthonormal_complement_of_ones(n_players)
+        design = signs @ basis
+        # y = odd - Delta t as a map of z = (odd, Delta)
+        to_target = np.concatenate([np.eye(n_pairs), -share[:, None]], axis=1)
+        delta_row = np.zeros(n_pairs + 1)
+        delta_row[-1] = 1.0
+        pinv = np.linalg.pinv(design)
+        plain = basis @ pinv @ to_target + np.outer(np.full(n_players, 1.0 / n_players), delta_row)
+        operators, residuals = [plain], [None]
+        linear, _ = np.linalg.qr(design)
+        leverage = np.sum(linear**2, axis=1)
+        rest = np.eye(n_pairs) - linear @ linear.T      # projection off the linear columns
+        target_rest = rest @ to_target
+        if np.all(leverage < 1 - 1e-9):
+            residuals[0] = target_rest / (1 - leverage)[:, None]
+        triples = _index_triples(n_players)
+        cubic = signs[:, triples[:, 0]] * signs[:, triples[:, 1]] * signs[:, triples[:, 2]] - share[:, None]
+        cubic_rest = rest @ cubic
+        kernel = cubic_rest @ cubic_rest.T              # dual form: n x n, whatever the number of triples
+        eigenvalues, vectors = np.linalg.eigh(kernel)
+        eigenvalues = np.clip(eigenvalues, 0.0, None)
+        scale = float(np.trace(kernel)) / triples.shape[0]
+        incidence = np.zeros((n_players, triples.shape[0]))
+        incidence[triples.T, np.arange(triples.shape[0])] = 1.0 / 3.0  # a triple's coefficient, a third each
+        projected = vectors.T @ target_rest
+        for lam in np.array(_RIDGE_GRID) * scale:
+            shrink = eigenvalues / (eigenvalues + lam)
+            hat = leverage + (vectors**2) @ shrink
+            if np.any(hat >= 1 - 1e-9):
+                continue
+            fitted = vectors @ (shrink[:, None] * projected)
+            gamma = cubic_rest.T @ (vectors @ (projected / (eigenvalues + lam)[:, None]))  # [triples, n+1]
+            phi = (basis @ pinv @ (to_target - cubic @ gamma)
+                   + np.outer(np.full(n_players, 1.0 / n_players), delta_row - gamma.sum(axis=0))
+                   + incidence @ gamma)
+            operators.append(phi)
+            residuals.append((target_rest - fitted) / (1 - hat)[:, None])
+        self.operators = np.stack(operators)
+        self.residuals = residuals
+
+    def __call__(self, z: np.ndarray, surrogate: bool) -> np.ndarray:
+        if not surrogate or len(self.operators) == 1:
+            return self.operators[0] @ z
+        best, best_score = 0, np.inf
+        for k, residual in enumerate(self.residuals):  # the plain fit first: it wins ties
+            if residual is not None:
+                score = float(np.sum((residual @ z) ** 2))
+                if score < best_score:
+                    best, best_score = k, score
+        return self.operators[best] @ z
+
+
+@functools.lru_cache(maxsize=128)
+def _design_fit(n_players: int, n_pairs: int) -> _DesignFit:
+    """The :class:`_DesignFit` of :func:`optimised_design` ``(n_players, n_pairs)`` (cached)."""
+    with _one_blas_thread():
+        return _DesignFit(optimised_design(n_players, n_pairs))
+
+
 def _uses_design(n_players: int, n_pairs: int) -> bool:
     """Whether :func:`kernel_shap` takes ``n_pairs`` pairs from :func:`optimised_design` (else leverage sampling)."""
     return (3 <= n_players <= DESIGN_MAX_PLAYERS and n_pairs <= DESIGN_PAIRS_PER_PLAYER * n_players
@@ -815,9 +897,13 @@ def kernel_shap_coalitions(n_players: int, *, budget: int, seed: int = 0) -> tor
     [0, 3, 1, 1, 1, 2, 2, 2]
     """
     n_players = _check_int("n_players", n_players, 1)
+    return _coalitions(n_players, _pairs_for_budget(n_players, budget), _check_seed(seed))[0]
+
+
+def _pairs_for_budget(n_players: int, budget) -> int:
+    """The complementary pairs KernelSHAP evaluates for ``budget`` (checked against the minimum)."""
     if isinstance(budget, bool) or not isinstance(budget, (Integral, np.integer)):
         raise TypeError(f"budget must be an int (coalitions to evaluate); got {budget!r} of type {type(budget).__name__}")
-    seed = _check_seed(seed)
     minimum = kernel_shap_min_budget(n_players)
     if int(budget) < minimum:
         raise ValueError(
@@ -825,15 +911,21 @@ def kernel_shap_coalitions(n_players: int, *, budget: int, seed: int = 0) -> tor
             f"at least {minimum} coalitions (the empty and full ones and {n_players - 1} complementary pairs); "
             f"pass budget >= {minimum}"
         )
-    n_pairs = (min(int(budget), 2**n_players) - 2) // 2
+    return (min(int(budget), 2**n_players) - 2) // 2
+
+
+def _coalitions(n_players: int, n_pairs: int, seed: int) -> tuple[torch.Tensor, np.ndarray | None]:
+    """:func:`kernel_shap_coalitions` for checked arguments, and the relabelling of the design (None if sampled)."""
     rng = np.random.default_rng(seed)
+    order = None
     if _uses_design(n_players, n_pairs):
-        reps = _fold(optimised_design(n_players, n_pairs)[:, rng.permutation(n_players)])
+        order = rng.permutation(n_players)
+        reps = optimised_design(n_players, n_pairs)[:, order]  # player j takes the design's column order[j]
     else:
         reps = _paired_design(n_players, n_pairs, rng)
     ends = np.zeros((2, n_players), dtype=bool)
     ends[1] = True
-    return torch.from_numpy(np.concatenate([ends, reps, ~reps]))
+    return torch.from_numpy(np.concatenate([ends, reps, ~reps])), order
 
 
 def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True,
@@ -948,22 +1040,21 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True,
     """
     n_players = check_game(game)
     batch_size = _check_int("batch_size", batch_size, 1)
-    Z = kernel_shap_coalitions(n_players, budget=budget, seed=seed)
-    n_pairs = (Z.shape[0] - 2) // 2
-    reps = Z[2:2 + n_pairs].numpy()
+    n_pairs = _pairs_for_budget(n_players, budget)
+    Z, order = _coalitions(n_players, n_pairs, _check_seed(seed))
     values, dtype = _evaluate(game, Z, batch_size)
     v_empty, v_full = values[0], values[1]
     if n_players == 1:
         return _result(np.array([v_full - v_empty]), dtype)
     odd = values[2:2 + n_pairs] - values[2 + n_pairs:]
-    if _uses_design(n_players, n_pairs):
-        weights = np.ones(n_pairs)  # the design was optimised for equal weights
-    else:
-        group = reps.sum(axis=1)  # a representative's size, at most M/2
-        counts = np.bincount(group, minlength=n_players + 1)
-        middle = 2 * group == n_players
-        # pair weight: its two coalitions' (M-1)/(s(M-s)n_s); n_s counts coalitions of size s
-        weights = (n_players - 1) / (group * (n_players - group) * counts[group]) * np.where(middle, 1.0, 2.0)
+    if order is not None:  # an optimised design: its fit is computed once; the relabelling maps it back
+        return _result(_design_fit(n_players, n_pairs)(np.append(odd, v_full - v_empty), surrogate)[order], dtype)
+    reps = Z[2:2 + n_pairs].numpy()
+    group = reps.sum(axis=1)  # a representative's size, at most M/2
+    counts = np.bincount(group, minlength=n_players + 1)
+    middle = 2 * group == n_players
+    # pair weight: its two coalitions' (M-1)/(s(M-s)n_s); n_s counts coalitions of size s
+    weights = (n_players - 1) / (group * (n_players - group) * counts[group]) * np.where(middle, 1.0, 2.0)
     complete = n_pairs == 2 ** (n_players - 1) - 1
     with _one_blas_thread():
         phi = _fit_pairs(reps, odd, weights, v_full - v_empty, surrogate and not complete)
