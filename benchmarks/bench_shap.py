@@ -15,9 +15,9 @@ every coalition the model is run on, the empty and the full one included):
 - Captum's ``KernelShap`` (``n_samples = m``) and ``ShapleyValueSampling``
   (``(m - 1) // 10`` permutations), both batched.
 
-For each budget, row and seed the methods run one after the other in one process
-(alternating), each timed from scratch (building the game / the explainer
-included). Reported: the median over rows and seeds of the relative error
+For each budget and seed the methods take turns in one process (alternating
+blocks): each explains every row, one call at a time, timed from scratch
+(building the game / the explainer included), before the next method's turn. Reported: the median over rows and seeds of the relative error
 ``||phi_hat - phi||^2 / ||phi||^2``, its interquartile range, and the median wall
 time per explanation.
 
@@ -121,19 +121,20 @@ METHODS = {
 def run(n_rows: int, n_seeds: int):
     model, data = diabetes_model()
     baseline = data.X_train.mean(dim=0)
+    rows = [data.X_test[r] for r in range(n_rows)]
+    exact = [exact_shapley(CoalitionGame(model, x, tabular_segments(x), baseline=baseline)) for x in rows]
     errors = {name: np.zeros((len(BUDGETS), n_rows, n_seeds)) for name in METHODS}
     seconds = {name: np.zeros((len(BUDGETS), n_rows, n_seeds)) for name in METHODS}
-    for r in range(n_rows):
-        x = data.X_test[r]
-        exact = exact_shapley(CoalitionGame(model, x, tabular_segments(x), baseline=baseline))
-        for b, budget in enumerate(BUDGETS):
-            for s in range(n_seeds):
-                for name, method in METHODS.items():  # alternating: every method on the same row and seed
+    for b, budget in enumerate(BUDGETS):
+        for s in range(n_seeds):
+            # alternating blocks: every method explains the same rows with the same seed, one after the other
+            for name, method in METHODS.items():
+                for r, x in enumerate(rows):
                     start = time.perf_counter()
                     estimate = method(model, x, baseline, budget, s)
                     seconds[name][b, r, s] = time.perf_counter() - start
-                    errors[name][b, r, s] = relative_error(estimate, exact)
-        print(f"row {r + 1}/{n_rows} done", flush=True)
+                    errors[name][b, r, s] = relative_error(estimate, exact[r])
+        print(f"budget {budget} done", flush=True)
     return errors, seconds
 
 

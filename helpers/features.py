@@ -32,6 +32,8 @@ Taught in ``notebooks/04_lime.ipynb`` and ``notebooks/05_shap.ipynb``.
 
 from __future__ import annotations
 
+import itertools
+
 from numbers import Integral, Real
 from typing import Callable
 
@@ -280,18 +282,22 @@ def check_segments(segments, x_shape: tuple) -> tuple[torch.Tensor, int]:
             f"shape [C, H, W], [F] for [F]); got segments of shape {tuple(segments.shape)} for x of shape {x_shape}"
         )
     segments = segments.detach().to(torch.int64)
-    labels = torch.unique(segments.cpu())
-    n_players = int(labels.numel())
-    if int(labels[0]) != 0 or int(labels[-1]) != n_players - 1:
-        expected = set(range(max(int(labels[-1]) + 1, 1)))
-        missing = sorted(expected - set(labels.tolist()))[:10]
-        raise ValueError(
-            f"segments must use every label 0..M-1 exactly (consecutive, starting at 0); got {n_players} distinct "
-            f"labels from {int(labels[0])} to {int(labels[-1])}"
-            + (f", missing {missing}" if missing and int(labels[0]) >= 0 else "")
-            + "; renumber them with torch.unique(segments, return_inverse=True)[1]"
-        )
-    return segments, n_players
+    flat = segments.reshape(-1)
+    if flat.numel() == 0:
+        raise ValueError(f"segments must hold labels 0..M-1; got an empty tensor of shape {tuple(segments.shape)}")
+    low, high = (int(value) for value in torch.aminmax(flat))
+    # every label 0..high used: a bincount with no empty bin (cheaper than torch.unique on the games' hot path)
+    if low == 0 and high < flat.numel() and bool((torch.bincount(flat, minlength=high + 1) > 0).all()):
+        return segments, high + 1
+    labels = torch.unique(flat.cpu())
+    present = set(labels.tolist())
+    missing = list(itertools.islice((v for v in range(max(low, 0), high + 1) if v not in present), 10))
+    raise ValueError(
+        f"segments must use every label 0..M-1 exactly (consecutive, starting at 0); got {int(labels.numel())} "
+        f"distinct labels from {low} to {high}"
+        + (f", missing {missing}" if missing and low >= 0 else "")
+        + "; renumber them with torch.unique(segments, return_inverse=True)[1]"
+    )
 
 
 def segment_means(x: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
@@ -392,8 +398,8 @@ class _NoGradEval:
 
     __slots__ = ("no_grad", "mode")
 
-    def __init__(self, model: nn.Module):
-        self.no_grad, self.mode = torch.no_grad(), evaluation_mode(model)
+    def __init__(self, model: nn.Module, modules=None):
+        self.no_grad, self.mode = torch.no_grad(), evaluation_mode(model, modules)
 
     def __enter__(self):
         self.no_grad.__enter__()
@@ -579,6 +585,8 @@ class CoalitionGame:
             raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
 
         self.model = model
+        # the model's modules, listed once: every call checks that they are in eval mode
+        self._module_list = tuple(model.modules()) if isinstance(model, nn.Module) else ()
         self.output = output
         self.device = model_device(model, x.device) if isinstance(model, nn.Module) else x.device
         self.x = x.detach().to(self.device).clone()
@@ -631,7 +639,7 @@ class CoalitionGame:
     def _running(self):
         """No gradients and, for a module, eval mode (every submodule's own mode restored after)."""
         if isinstance(self.model, nn.Module):
-            return _NoGradEval(self.model)
+            return _NoGradEval(self.model, self._module_list)
         return torch.no_grad()
 
     def _scores(self, inputs: torch.Tensor) -> torch.Tensor:

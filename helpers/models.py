@@ -150,13 +150,14 @@ class evaluation_mode:
     ...     scores = model(x)
     """
 
-    __slots__ = ("model", "modes")
+    __slots__ = ("model", "modules", "modes")
 
-    def __init__(self, model: nn.Module):
-        self.model, self.modes = model, None
+    def __init__(self, model: nn.Module, modules=None):
+        # ``modules``: ``tuple(model.modules())`` listed beforehand by a caller that enters many times
+        self.model, self.modules, self.modes = model, modules, None
 
     def __enter__(self) -> nn.Module:
-        modes = [(module, module.training) for module in self.model.modules()]
+        modes = [(module, module.training) for module in (self.modules or self.model.modules())]
         if any(training for _, training in modes):
             self.modes = modes
             self.model.eval()

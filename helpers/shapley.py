@@ -796,7 +796,7 @@ class _DesignFit:
     another, ``R [n, n+1]``: a call costs a few matrix-vector products.
     """
 
-    __slots__ = ("operators", "residuals")
+    __slots__ = ("operators", "residuals", "choices")
 
     def __init__(self, reps: np.ndarray):
         n_pairs, n_players = reps.shape
@@ -840,18 +840,17 @@ class _DesignFit:
             operators.append(phi)
             residuals.append((target_rest - fitted) / (1 - hat)[:, None])
         self.operators = np.stack(operators)
-        self.residuals = residuals
+        # the candidates with a leave-one-out error, their residual maps stacked: [candidates * n, n + 1]
+        self.choices = [k for k, residual in enumerate(residuals) if residual is not None]
+        self.residuals = np.concatenate([residuals[k] for k in self.choices]) if len(operators) > 1 else None
 
     def __call__(self, z: np.ndarray, surrogate: bool) -> np.ndarray:
-        if not surrogate or len(self.operators) == 1:
+        if not surrogate or self.residuals is None:
             return self.operators[0] @ z
-        best, best_score = 0, np.inf
-        for k, residual in enumerate(self.residuals):  # the plain fit first: it wins ties
-            if residual is not None:
-                score = float(np.sum((residual @ z) ** 2))
-                if score < best_score:
-                    best, best_score = k, score
-        return self.operators[best] @ z
+        # the leave-one-out error of every candidate at once; the first best wins ties (the plain fit first)
+        loo = (self.residuals @ z).reshape(len(self.choices), -1)
+        scores = np.einsum("ij,ij->i", loo, loo)
+        return self.operators[self.choices[int(np.argmin(scores))]] @ z
 
 
 @functools.lru_cache(maxsize=128)
@@ -914,15 +913,22 @@ def _pairs_for_budget(n_players: int, budget) -> int:
     return (min(int(budget), 2**n_players) - 2) // 2
 
 
+@functools.lru_cache(maxsize=1024)
+def _relabelling(n_players: int, seed: int) -> np.ndarray:
+    """The random order of the players that ``seed`` applies to an optimised design (read-only, cached)."""
+    order = np.random.default_rng(seed).permutation(n_players)
+    order.setflags(write=False)
+    return order
+
+
 def _coalitions(n_players: int, n_pairs: int, seed: int) -> tuple[torch.Tensor, np.ndarray | None]:
     """:func:`kernel_shap_coalitions` for checked arguments, and the relabelling of the design (None if sampled)."""
-    rng = np.random.default_rng(seed)
     order = None
     if _uses_design(n_players, n_pairs):
-        order = rng.permutation(n_players)
+        order = _relabelling(n_players, seed)
         reps = optimised_design(n_players, n_pairs)[:, order]  # player j takes the design's column order[j]
     else:
-        reps = _paired_design(n_players, n_pairs, rng)
+        reps = _paired_design(n_players, n_pairs, np.random.default_rng(seed))
     ends = np.zeros((2, n_players), dtype=bool)
     ends[1] = True
     return torch.from_numpy(np.concatenate([ends, reps, ~reps])), order
