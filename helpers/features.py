@@ -42,7 +42,7 @@ import torch
 import torch.nn as nn
 
 from .models import evaluation_mode
-from .saliency import broadcast_baseline, model_device
+from .saliency import all_finite, broadcast_baseline, model_device
 
 __all__ = [
     "grid_segments",
@@ -575,7 +575,7 @@ class CoalitionGame:
             raise TypeError(f"x must be a floating-point tensor; got dtype {x.dtype}")
         if x.ndim == 0:
             raise ValueError("x must be one input [C, H, W] or [F]; got a scalar")
-        if not torch.isfinite(x).all():
+        if not all_finite(x):
             raise ValueError("x must be finite; it holds NaN or Inf values")
         if output not in ("score", "probability"):
             raise ValueError(f'output must be "score" or "probability"; got {output!r}')
@@ -599,6 +599,9 @@ class CoalitionGame:
         # the mask of one coalition is Z[:, segments] reshaped to broadcast over the leading dims of x
         self._flat_segments = self.segments.reshape(-1)
         self._mask_view = (1,) * (self.x.ndim - self.segments.ndim) + tuple(self.segments.shape)
+        # a table's columns (segments 0..M-1 in order over a 1-D x): Z itself is the mask
+        self._one_feature_per_player = self.x.ndim == 1 and bool(
+            torch.equal(self._flat_segments, torch.arange(self.n_players, device=self.device)))
 
         out = self._scores(self.x[None])
         self.n_classes = int(out.shape[1])
@@ -682,7 +685,9 @@ class CoalitionGame:
 
     def _inputs(self, Z: torch.Tensor) -> torch.Tensor:
         """:meth:`inputs` for a checked bool ``Z`` on the game's device."""
-        weight = Z.to(self.x.dtype).index_select(1, self._flat_segments).view(Z.shape[0], *self._mask_view)
+        weight = Z.to(self.x.dtype)
+        if not self._one_feature_per_player:  # spread each player's column over its segment
+            weight = weight.index_select(1, self._flat_segments).view(Z.shape[0], *self._mask_view)
         return torch.lerp(self.baseline_input, self.x, weight)
 
     def __call__(self, Z) -> torch.Tensor:

@@ -62,6 +62,7 @@ __all__ = [
     "finite_difference_gradient",
     "minimal_example_saliency",
     "model_device",
+    "all_finite",
     "gradient_x_input",
     "smoothgrad",
     "path_quadrature",
@@ -95,6 +96,16 @@ def model_device(model: nn.Module, default: torch.device | str = "cpu") -> torch
     return torch.device(default)
 
 
+def all_finite(tensor: torch.Tensor) -> bool:
+    """Whether every value of ``tensor`` is finite.
+
+    One pass first: a NaN or an Inf anywhere makes the sum NaN or Inf, so a
+    finite sum proves every value finite; only otherwise are the values checked
+    one by one (a sum of huge finite values may overflow).
+    """
+    return math.isfinite(float(tensor.sum())) or bool(torch.isfinite(tensor).all())
+
+
 def _model_dtype(model: nn.Module, default: torch.dtype) -> torch.dtype:
     """The floating dtype of the model's first floating parameter (``default`` if none)."""
     for tensor in model.parameters():
@@ -123,9 +134,7 @@ def _check_batch(x) -> None:
         )
     if x.shape[0] == 0:
         raise ValueError(f"x must hold at least one example; got shape {tuple(x.shape)}")
-    # One pass: a NaN or an Inf anywhere makes the sum NaN or Inf (a finite sum proves every value
-    # finite); only then are the values checked one by one (the sum of huge finite values may overflow).
-    if not torch.isfinite(x.sum()) and not torch.isfinite(x).all():
+    if not all_finite(x):
         bad = int((~torch.isfinite(x)).sum())
         raise ValueError(f"x must be finite; it holds {bad} NaN or Inf value(s)")
 
@@ -799,7 +808,7 @@ def broadcast_baseline(baseline: torch.Tensor, like: torch.Tensor) -> torch.Tens
         raise ValueError(
             f"baseline must be shaped like x {tuple(like.shape)} or broadcast to it; got shape {tuple(baseline.shape)}"
         ) from err
-    if not torch.isfinite(result).all():
+    if not all_finite(result):
         raise ValueError("baseline must be finite; it holds NaN or Inf values")
     return result.contiguous().clone()
 

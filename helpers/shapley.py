@@ -849,7 +849,7 @@ class _DesignFit:
             return self.operators[0] @ z
         # the leave-one-out error of every candidate at once; the first best wins ties (the plain fit first)
         loo = (self.residuals @ z).reshape(len(self.choices), -1)
-        scores = np.einsum("ij,ij->i", loo, loo)
+        scores = (loo * loo).sum(axis=1)
         return self.operators[self.choices[int(np.argmin(scores))]] @ z
 
 
