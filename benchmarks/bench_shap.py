@@ -6,8 +6,10 @@ test rows the exact Shapley values (1,024 coalitions) are the reference, and
 every estimator gets the same number of model evaluations (``budget`` counts
 every coalition the model is run on, the empty and the full one included):
 
-- ours: ``kernel_shap(game, budget=m, seed=s)`` (paired, leverage-sampled,
-  efficiency exact, cubic surrogate), and the same with ``surrogate=False``;
+- ours: ``kernel_shap(game, budget=m, seed=s)`` (paired, an optimised design
+  relabelled by the seed at these budgets, efficiency exact, cubic surrogate),
+  the same with ``surrogate=False``, and with ``design=False`` (leverage-score
+  sampling, what the design replaces);
 - ``permutation_shapley`` with ``(m - 2) // 9`` antithetic permutations;
 - shap's ``KernelExplainer(l1_reg=False)`` on the model itself, with the training
   mean as background and ``nsamples = m - 2`` (shap evaluates the empty and the
@@ -63,9 +65,9 @@ def diabetes_model():
     return model.eval(), data
 
 
-def ours(model, x, baseline, budget, seed, surrogate=True):
+def ours(model, x, baseline, budget, seed, surrogate=True, design=True):
     game = CoalitionGame(model, x, tabular_segments(x), baseline=baseline)
-    return kernel_shap(game, budget=budget, seed=seed, surrogate=surrogate)
+    return kernel_shap(game, budget=budget, seed=seed, surrogate=surrogate, design=design)
 
 
 def permutations(model, x, baseline, budget, seed):
@@ -112,6 +114,7 @@ METHODS = {
     "ours kernel_shap": ours,
     "shap KernelExplainer": shap_kernel,
     "ours, no surrogate": lambda *a: ours(*a, surrogate=False),
+    "ours, sampled (no design)": lambda *a: ours(*a, design=False),
     "ours permutation": permutations,
     "Captum KernelShap": captum_kernel,
     "Captum ShapleyValueSampling": captum_sampling,
@@ -188,6 +191,7 @@ def plot(errors, path: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6.5, 4.2))
     styles = {"ours kernel_shap": ("C3", "o", "-"), "ours, no surrogate": ("C1", "o", "--"),
+              "ours, sampled (no design)": ("C7", "o", ":"),
               "shap KernelExplainer": ("C0", "s", "-"), "ours permutation": ("C2", "^", ":"),
               "Captum KernelShap": ("C4", "v", "-."), "Captum ShapleyValueSampling": ("C5", "D", ":")}
     for name, (colour, marker, line) in styles.items():

@@ -103,6 +103,7 @@ def all_finite(tensor: torch.Tensor) -> bool:
     finite sum proves every value finite; only otherwise are the values checked
     one by one (a sum of huge finite values may overflow).
     """
+    tensor = tensor.detach()
     return math.isfinite(float(tensor.sum())) or bool(torch.isfinite(tensor).all())
 
 

@@ -410,6 +410,44 @@ def test_kernel_shap_at_half_budget_beats_shap_at_full_budget_on_the_diabetes_ml
         assert np.median(ours[m]) < np.median(theirs[m]), (m, np.median(ours[m]), np.median(theirs[m]))
 
 
+def test_sampled_kernel_shap_at_the_minimum_budget_is_the_antithetic_permutation_estimate():
+    """With M - 1 pairs from one order's prefixes, the regression interpolates marginal differences."""
+    game = nonlinear_game(8)
+    phi = kernel_shap(game, budget=16, seed=0, design=False)
+    recorder = Recorder(game)
+    kernel_shap(recorder, budget=16, seed=0, design=False)
+    Z = recorder.coalitions[2:]
+    prefixes = [row for row in torch.cat([Z, ~Z]) if row.any()]
+    chain = sorted(prefixes, key=lambda row: int(row.sum()))
+    nested = [chain[0]]
+    for row in chain[1:]:
+        if bool((row >= nested[-1]).all()) and int(row.sum()) == int(nested[-1].sum()) + 1:
+            nested.append(row)
+    assert len(nested) == 7  # one order: prefixes of every size 1..7
+    order = [int(torch.nonzero(nested[0])[0])] + [int(torch.nonzero(b & ~a)[0]) for a, b in zip(nested, nested[1:])]
+    order += [p for p in range(8) if p not in order]
+    orders = [order, order[::-1]]
+    expected = np.zeros(8)
+    for o in orders:
+        for j, p in enumerate(o):
+            expected[p] += (worth_of(game, o[: j + 1]) - worth_of(game, o[:j])) / 2
+    torch.testing.assert_close(phi, torch.tensor(expected), rtol=0, atol=1e-10)
+
+
+def test_design_and_surrogate_flags_are_checked_and_design_false_samples():
+    game = nonlinear_game(10)
+    for name in ("design", "surrogate"):
+        with pytest.raises(TypeError, match=f"{name} must be True or False; got 'yes'"):
+            kernel_shap(game, budget=40, **{name: "yes"})
+    with pytest.raises(TypeError, match="design must be True or False"):
+        kernel_shap_coalitions(10, budget=40, design=1)
+    sampled = kernel_shap_coalitions(10, budget=40, seed=0, design=False)
+    designed = kernel_shap_coalitions(10, budget=40, seed=0)
+    assert sampled.shape == designed.shape and not torch.equal(sampled, designed)
+    # leverage sampling shares the pairs across sizes 1..9; the design is free to concentrate them
+    assert torch.bincount(sampled.sum(dim=1), minlength=11)[1:10].min() >= 3
+
+
 def test_kernel_shap_counts_its_evaluations_on_a_coalition_game():
     seed_everything(0)
     model = MLP(6, 1, hidden=(8,))
