@@ -675,16 +675,14 @@ class CoalitionGame:
         Computed as ``torch.lerp(baseline, x, mask)`` with the 0/1 mask
         ``Z[:, segments]`` (an ``index_select``) broadcast over the channels:
         exact at 0 and 1 (the present values are ``x`` bit for bit), and several
-        times faster than ``torch.where`` with a broadcast boolean mask.
+        times faster than ``torch.where`` with a broadcast boolean mask. For a
+        table whose players are its columns in order, ``Z`` itself is the mask.
 
         Examples
         --------
         >>> game.inputs(torch.zeros(1, game.n_players, dtype=torch.bool))  # doctest: +SKIP
         """
-        return self._inputs(check_coalitions(Z, self.n_players, self.device))
-
-    def _inputs(self, Z: torch.Tensor) -> torch.Tensor:
-        """:meth:`inputs` for a checked bool ``Z`` on the game's device."""
+        Z = check_coalitions(Z, self.n_players, self.device)
         weight = Z.to(self.x.dtype)
         if not self._one_feature_per_player:  # spread each player's column over its segment
             weight = weight.index_select(1, self._flat_segments).view(Z.shape[0], *self._mask_view)
@@ -713,7 +711,7 @@ class CoalitionGame:
         values = []
         with self._running():  # entered once: the chunks below run in eval mode without gradients
             for start in range(0, Z.shape[0], self.batch_size):
-                chunk = self._inputs(Z[start:start + self.batch_size])
+                chunk = self.inputs(Z[start:start + self.batch_size])
                 values.append(self._outputs(chunk)[:, self.target])
                 self.n_calls += 1
         self.n_evaluations += int(Z.shape[0])

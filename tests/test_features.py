@@ -277,6 +277,26 @@ def test_segments_errors(image_setup):
         CoalitionGame(model, x, grid_segments(x, 7).float())
     with pytest.raises(TypeError, match="segments must be an integer torch.Tensor"):
         CoalitionGame(model, x, [[0]])
+    with pytest.raises(ValueError, match=r"17 distinct labels from 0 to 1000000000000, missing \[16, 17"):  # no huge table built
+        segments = grid_segments(x, 7)
+        segments[0, 0] = 10**12
+        CoalitionGame(model, x, segments)
+
+
+def test_a_table_game_masks_columns_in_any_segment_order():
+    """One feature per player in order (the fast path) and a permuted labelling give the same inputs."""
+    torch.manual_seed(0)
+    model = MLP(5, 1, hidden=(8,))
+    x, baseline = torch.randn(5), torch.randn(5)
+    order = torch.tensor([3, 0, 4, 1, 2])
+    plain = CoalitionGame(model, x, tabular_segments(x), baseline=baseline)
+    permuted = CoalitionGame(model, x, order, baseline=baseline)  # feature f is player order[f]
+    Z = torch.rand(64, 5, generator=torch.Generator().manual_seed(1)) < 0.5
+    expected = torch.where(Z, x, baseline)
+    assert torch.equal(plain.inputs(Z), expected)
+    Z_players = Z[:, torch.argsort(order)]  # player order[f] holds feature f's column
+    assert torch.equal(permuted.inputs(Z_players), expected)
+    torch.testing.assert_close(plain(Z), permuted(Z_players), rtol=0, atol=0)
 
 
 @pytest.mark.parametrize(

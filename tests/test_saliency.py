@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.models import MLP, LinearClassifier, SimpleCNN
-from helpers.saliency import finite_difference_gradient, gradient, minimal_example_saliency, target_gradients
+from helpers.saliency import all_finite, finite_difference_gradient, gradient, minimal_example_saliency, target_gradients
 
 
 @pytest.mark.parametrize("target", range(10))
@@ -221,3 +221,15 @@ def test_finite_difference_errors():
         finite_difference_gradient(nn.Linear(4, 3), torch.zeros(1, 4), eps=0)
     with pytest.raises(ValueError, match=r"target must be a class index in \[0, 3\)"):
         finite_difference_gradient(nn.Linear(4, 3), torch.zeros(1, 4), target=5)
+
+
+def test_all_finite_sees_nan_and_inf_and_survives_an_overflowing_sum():
+    assert all_finite(torch.ones(3, 4)) and all_finite(torch.empty(0))
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        x = torch.ones(3, 4)
+        x[1, 2] = bad
+        assert not all_finite(x)
+    huge = torch.full((4,), 3e38)  # finite values whose float32 sum overflows
+    assert all_finite(huge) and not all_finite(torch.tensor([3e38, float("nan")]))
+    leaf = torch.ones(3, requires_grad=True)
+    assert all_finite(leaf) and leaf.grad is None
