@@ -27,7 +27,7 @@ Goals (issue 5): our ``kernel_shap`` at budget m/2 reaches shap's median error a
 budget m for m = 40, 80, 160, 320, and is never worse than shap at equal budget;
 at least 5x less wall time than shap at equal budget.
 
-Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_shap.py [--seeds 20] [--rows 5]``.
+Run: ``make bench`` or ``.venv/bin/python benchmarks/bench_shap.py [--seeds 20] [--rows 10]``.
 Writes ``benchmarks/results/shap_error_vs_budget.png``.
 """
 
@@ -214,7 +214,7 @@ def plot(errors, path: Path) -> None:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=5, help="test rows explained (default 5)")
+    parser.add_argument("--rows", type=int, default=10, help="test rows explained (default 10)")
     parser.add_argument("--seeds", type=int, default=20, help="seeds per row and budget (default 20)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")  # Captum's and shap's own warnings; they do not change the numbers

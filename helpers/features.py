@@ -285,6 +285,8 @@ def check_segments(segments, x_shape: tuple) -> tuple[torch.Tensor, int]:
     flat = segments.reshape(-1)
     if flat.numel() == 0:
         raise ValueError(f"segments must hold labels 0..M-1; got an empty tensor of shape {tuple(segments.shape)}")
+    if segments.ndim == 1 and torch.equal(flat, torch.arange(flat.numel(), device=flat.device)):
+        return segments, int(flat.numel())  # a table's columns, one player each (the common case, checked fast)
     low, high = (int(value) for value in torch.aminmax(flat))
     # every label 0..high used: a bincount with no empty bin (cheaper than torch.unique on the games' hot path)
     if low == 0 and high < flat.numel() and bool((torch.bincount(flat, minlength=high + 1) > 0).all()):

@@ -1084,7 +1084,9 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True, des
         return _result(np.array([v_full - v_empty]), dtype)
     odd = values[2:2 + n_pairs] - values[2 + n_pairs:]
     if order is not None:  # an optimised design: its fit is computed once; the relabelling maps it back
-        return _result(_design_fit(n_players, n_pairs)(np.append(odd, v_full - v_empty), surrogate)[order], dtype)
+        z = np.empty(n_pairs + 1)  # (odd values, Delta)
+        z[:n_pairs], z[n_pairs] = odd, v_full - v_empty
+        return _result(_design_fit(n_players, n_pairs)(z, surrogate)[order], dtype)
     reps = Z[2:2 + n_pairs].numpy()
     group = reps.sum(axis=1)  # a representative's size, at most M/2
     counts = np.bincount(group, minlength=n_players + 1)
