@@ -381,6 +381,18 @@ def test_two_whole_sizes_with_the_right_weights_leak_nothing():
     assert cubic_leakage(np.array(rows)) > 0.1  # equal weights do not
 
 
+def test_design_helpers_reject_bad_input():
+    with pytest.raises(ValueError, match=r"reps must be a bool array \[n_pairs, M\] with M >= 3; got int64 \(4, 5\)"):
+        cubic_leakage(np.ones((4, 5), dtype=np.int64))
+    with pytest.raises(ValueError, match="weights must be 4 positive numbers"):
+        cubic_leakage(np.eye(5, dtype=bool)[:4], np.array([1.0, 1.0, 0.0, 1.0]))
+    assert cubic_leakage(np.eye(5, dtype=bool)[:2]) == float("inf")  # two pairs cannot determine 4 directions
+    with pytest.raises(ValueError, match="n_pairs must be at least 9; got 8"):
+        optimised_design(10, 8)
+    with pytest.raises(ValueError, match=r"n_pairs must be at most 2\*\*\(M-2\) = 8 for M = 5; got 9"):
+        optimised_design(5, 9)
+
+
 def test_kernel_shap_relabels_the_optimised_design_by_seed():
     designs = []
     for seed in (0, 1):
