@@ -268,6 +268,12 @@ def check_segments(segments, x_shape: tuple) -> tuple[torch.Tensor, int]:
     ValueError
         For a shape that does not match ``x`` or labels that are not ``0..M-1``.
     """
+    segments, n_players, _ = _check_segments(segments, x_shape)
+    return segments, n_players
+
+
+def _check_segments(segments, x_shape: tuple) -> tuple[torch.Tensor, int, bool]:
+    """:func:`check_segments`, and whether the segments are ``0..M-1`` in order over a 1-D input (a table)."""
     if isinstance(segments, np.ndarray):
         segments = torch.from_numpy(segments)
     if not isinstance(segments, torch.Tensor):
@@ -286,11 +292,11 @@ def check_segments(segments, x_shape: tuple) -> tuple[torch.Tensor, int]:
     if flat.numel() == 0:
         raise ValueError(f"segments must hold labels 0..M-1; got an empty tensor of shape {tuple(segments.shape)}")
     if segments.ndim == 1 and torch.equal(flat, torch.arange(flat.numel(), device=flat.device)):
-        return segments, int(flat.numel())  # a table's columns, one player each (the common case, checked fast)
+        return segments, int(flat.numel()), True  # a table's columns, one player each (the common case, checked fast)
     low, high = (int(value) for value in torch.aminmax(flat))
     # every label 0..high used: a bincount with no empty bin (cheaper than torch.unique on the games' hot path)
     if low == 0 and high < flat.numel() and bool((torch.bincount(flat, minlength=high + 1) > 0).all()):
-        return segments, high + 1
+        return segments, high + 1, False
     labels = torch.unique(flat.cpu())
     present = set(labels.tolist())
     missing = list(itertools.islice((v for v in range(max(low, 0), high + 1) if v not in present), 10))
@@ -592,7 +598,7 @@ class CoalitionGame:
         self.output = output
         self.device = model_device(model, x.device) if isinstance(model, nn.Module) else x.device
         self.x = x.detach().to(self.device).clone()
-        self.segments, self.n_players = check_segments(segments, tuple(x.shape))
+        self.segments, self.n_players, identity = _check_segments(segments, tuple(x.shape))
         self.segments = self.segments.to(self.device)
         self.baseline = baseline
         self.baseline_input = self._baseline_input(baseline)
@@ -602,8 +608,7 @@ class CoalitionGame:
         self._flat_segments = self.segments.reshape(-1)
         self._mask_view = (1,) * (self.x.ndim - self.segments.ndim) + tuple(self.segments.shape)
         # a table's columns (segments 0..M-1 in order over a 1-D x): Z itself is the mask
-        self._one_feature_per_player = self.x.ndim == 1 and bool(
-            torch.equal(self._flat_segments, torch.arange(self.n_players, device=self.device)))
+        self._one_feature_per_player = identity and self.x.ndim == 1
 
         out = self._scores(self.x[None])
         self.n_classes = int(out.shape[1])

@@ -120,7 +120,7 @@ def _check_flag(name: str, value) -> bool:
 
 
 def _result(phi: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(phi, dtype=np.float64)).to(dtype)
+    return torch.tensor(phi, dtype=dtype)
 
 
 def shapley_weight(n_players: int, size: int) -> float:
@@ -937,15 +937,27 @@ def _relabelling(n_players: int, seed: int) -> np.ndarray:
 
 def _coalitions(n_players: int, n_pairs: int, seed: int, design: bool) -> tuple[torch.Tensor, np.ndarray | None]:
     """:func:`kernel_shap_coalitions` for checked arguments, and the relabelling of the design (None if sampled)."""
-    order = None
     if design and _uses_design(n_players, n_pairs):
         order = _relabelling(n_players, seed)
-        reps = optimised_design(n_players, n_pairs)[:, order]  # player j takes the design's column order[j]
-    else:
-        reps = _paired_design(n_players, n_pairs, np.random.default_rng(seed))
-    ends = np.zeros((2, n_players), dtype=bool)
+        # player j takes the design's column order[j]
+        return torch.from_numpy(_design_coalitions(n_players, n_pairs)[:, order]), order
+    reps = _paired_design(n_players, n_pairs, np.random.default_rng(seed))
+    return torch.from_numpy(_with_ends_and_complements(reps)), None
+
+
+def _with_ends_and_complements(reps: np.ndarray) -> np.ndarray:
+    """The empty and the full coalition, the representatives, their complements: bool ``[2 + 2n, M]``."""
+    ends = np.zeros((2, reps.shape[1]), dtype=bool)
     ends[1] = True
-    return torch.from_numpy(np.concatenate([ends, reps, ~reps])), order
+    return np.concatenate([ends, reps, ~reps])
+
+
+@functools.lru_cache(maxsize=128)
+def _design_coalitions(n_players: int, n_pairs: int) -> np.ndarray:
+    """:func:`_with_ends_and_complements` of :func:`optimised_design` (read-only, cached)."""
+    coalitions = _with_ends_and_complements(optimised_design(n_players, n_pairs))
+    coalitions.setflags(write=False)
+    return coalitions
 
 
 def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True, design: bool = True,

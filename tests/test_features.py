@@ -297,6 +297,10 @@ def test_a_table_game_masks_columns_in_any_segment_order():
     Z_players = Z[:, torch.argsort(order)]  # player order[f] holds feature f's column
     assert torch.equal(permuted.inputs(Z_players), expected)
     torch.testing.assert_close(plain(Z), permuted(Z_players), rtol=0, atol=0)
+    # the same segments over a 2-D input [C, F] spread each player over the C rows (no table shortcut)
+    rows = CoalitionGame(lambda batch: batch.sum(dim=(1, 2))[:, None], torch.stack([x, 2 * x]), tabular_segments(5),
+                         baseline=0.0)
+    torch.testing.assert_close(rows.inputs(Z), torch.stack([torch.where(Z, x, 0.0), torch.where(Z, 2 * x, 0.0)], dim=1))
 
 
 @pytest.mark.parametrize(
