@@ -402,23 +402,34 @@ def check_coalitions(Z, n_players: int, device=None) -> torch.Tensor:
 
 
 class _NoGradEval:
-    """``torch.no_grad()`` and :func:`helpers.models.evaluation_mode` as one context (entered per game call)."""
+    """``torch.no_grad()`` and :func:`helpers.models.evaluation_mode` as one context.
 
-    __slots__ = ("no_grad", "mode")
+    A game makes one and enters it on every call; entered again while open (a game
+    evaluated inside its own model, say), the inner use changes nothing.
+    """
+
+    __slots__ = ("no_grad", "mode", "depth")
 
     def __init__(self, model: nn.Module, modules=None):
-        self.no_grad, self.mode = torch.no_grad(), evaluation_mode(model, modules)
+        self.no_grad, self.mode, self.depth = torch.no_grad(), evaluation_mode(model, modules), 0
 
     def __enter__(self):
+        self.depth += 1
+        if self.depth > 1:
+            return self
         self.no_grad.__enter__()
         try:
             self.mode.__enter__()
         except BaseException:
             self.no_grad.__exit__(None, None, None)
+            self.depth = 0
             raise
         return self
 
     def __exit__(self, *exc) -> bool:
+        self.depth -= 1
+        if self.depth > 0:
+            return False
         try:
             self.mode.__exit__(*exc)
         finally:
@@ -595,6 +606,7 @@ class CoalitionGame:
         self.model = model
         # the model's modules, listed once: every call checks that they are in eval mode
         self._module_list = tuple(model.modules()) if isinstance(model, nn.Module) else ()
+        self._context = _NoGradEval(model, self._module_list) if isinstance(model, nn.Module) else None
         self.output = output
         self.device = model_device(model, x.device) if isinstance(model, nn.Module) else x.device
         self.x = x.detach().to(self.device).clone()
@@ -648,9 +660,7 @@ class CoalitionGame:
 
     def _running(self):
         """No gradients and, for a module, eval mode (every submodule's own mode restored after)."""
-        if isinstance(self.model, nn.Module):
-            return _NoGradEval(self.model, self._module_list)
-        return torch.no_grad()
+        return self._context if isinstance(self.model, nn.Module) else torch.no_grad()
 
     def _scores(self, inputs: torch.Tensor) -> torch.Tensor:
         """All class outputs for a batch of inputs (no gradients, eval mode)."""

@@ -78,6 +78,7 @@ __all__ = [
 #: :func:`exact_shapley` refuses games with more players than this (2**20 coalitions).
 EXACT_MAX_PLAYERS = 20
 _DEFAULT_BATCH = 4096
+_CPU = torch.device("cpu")
 
 
 # --------------------------------------------------------------------------- checks and evaluation
@@ -105,8 +106,9 @@ def _evaluate(game, Z: torch.Tensor, batch_size: int) -> tuple[np.ndarray, torch
                 f"got shape {tuple(values.shape)}"
             )
         dtype = values.dtype if torch.is_floating_point(values) else torch.get_default_dtype()
-        values = values.detach().to("cpu", torch.float64).numpy()
-        if not np.isfinite(values).all():
+        values = values.detach().to(_CPU, torch.float64).numpy()
+        # a finite sum proves every worth finite; only otherwise look at them one by one
+        if not math.isfinite(values.sum()) and not np.isfinite(values).all():
             raise ValueError("game(Z) returned NaN or Inf worths; every coalition needs a finite worth")
         parts.append(values)
     values = np.concatenate(parts) if len(parts) != 1 else parts[0]
@@ -120,7 +122,7 @@ def _check_flag(name: str, value) -> bool:
 
 
 def _result(phi: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-    return torch.tensor(phi, dtype=dtype)
+    return torch.from_numpy(np.ascontiguousarray(phi, dtype=np.float64)).to(dtype)
 
 
 def shapley_weight(n_players: int, size: int) -> float:
@@ -928,19 +930,20 @@ def _pairs_for_budget(n_players: int, budget) -> int:
 
 
 @functools.lru_cache(maxsize=1024)
-def _relabelling(n_players: int, seed: int) -> np.ndarray:
-    """The random order of the players that ``seed`` applies to an optimised design (read-only, cached)."""
+def _relabelling(n_players: int, seed: int) -> tuple[np.ndarray, torch.Tensor]:
+    """The random order of the players that ``seed`` applies to an optimised design, as a read-only
+    array and as a tensor (cached)."""
     order = np.random.default_rng(seed).permutation(n_players)
     order.setflags(write=False)
-    return order
+    return order, torch.from_numpy(order.copy())
 
 
 def _coalitions(n_players: int, n_pairs: int, seed: int, design: bool) -> tuple[torch.Tensor, np.ndarray | None]:
     """:func:`kernel_shap_coalitions` for checked arguments, and the relabelling of the design (None if sampled)."""
     if design and _uses_design(n_players, n_pairs):
-        order = _relabelling(n_players, seed)
+        order, columns = _relabelling(n_players, seed)
         # player j takes the design's column order[j]
-        return torch.from_numpy(_design_coalitions(n_players, n_pairs)[:, order]), order
+        return _design_coalitions(n_players, n_pairs).index_select(1, columns), order
     reps = _paired_design(n_players, n_pairs, np.random.default_rng(seed))
     return torch.from_numpy(_with_ends_and_complements(reps)), None
 
@@ -953,11 +956,10 @@ def _with_ends_and_complements(reps: np.ndarray) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=128)
-def _design_coalitions(n_players: int, n_pairs: int) -> np.ndarray:
-    """:func:`_with_ends_and_complements` of :func:`optimised_design` (read-only, cached)."""
-    coalitions = _with_ends_and_complements(optimised_design(n_players, n_pairs))
-    coalitions.setflags(write=False)
-    return coalitions
+def _design_coalitions(n_players: int, n_pairs: int) -> torch.Tensor:
+    """:func:`_with_ends_and_complements` of :func:`optimised_design` as a tensor (cached: index it, never
+    hand it out)."""
+    return torch.from_numpy(_with_ends_and_complements(optimised_design(n_players, n_pairs)))
 
 
 def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True, design: bool = True,
