@@ -416,3 +416,22 @@ def test_function_game_counts_and_checks():
 def test_check_coalitions_moves_to_a_device():
     Z = check_coalitions(torch.ones(2, 3, dtype=torch.bool), 3, "cpu")
     assert Z.dtype == torch.bool and Z.device.type == "cpu"
+
+
+def test_the_games_evaluation_context_nests_and_restores():
+    torch.manual_seed(0)
+    model = MLP(4, 2, hidden=(8,)).train()
+    model.net[0].eval()  # a submodule with its own mode
+    game = CoalitionGame(model, torch.randn(4), tabular_segments(4))
+    modes = [m.training for m in model.modules()]
+    with game._running():
+        with game._running():  # entered again while open: nothing changes
+            assert not torch.is_grad_enabled() and not any(m.training for m in model.modules())
+        assert not torch.is_grad_enabled() and not any(m.training for m in model.modules())
+    assert torch.is_grad_enabled() and [m.training for m in model.modules()] == modes
+    with pytest.raises(RuntimeError, match="boom"):
+        with game._running():
+            raise RuntimeError("boom")
+    assert torch.is_grad_enabled() and [m.training for m in model.modules()] == modes
+    game(torch.ones(3, 4, dtype=torch.bool))  # and a call after all that still works
+    assert [m.training for m in model.modules()] == modes
