@@ -33,7 +33,6 @@ Taught in ``notebooks/04_lime.ipynb`` and ``notebooks/05_shap.ipynb``.
 from __future__ import annotations
 
 import itertools
-
 from numbers import Integral, Real
 from typing import Callable
 
@@ -604,9 +603,8 @@ class CoalitionGame:
             raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
 
         self.model = model
-        # the model's modules, listed once: every call checks that they are in eval mode
-        self._module_list = tuple(model.modules()) if isinstance(model, nn.Module) else ()
-        self._context = _NoGradEval(model, self._module_list) if isinstance(model, nn.Module) else None
+        # one evaluation context for every call; it lists the model's modules once, to check their modes
+        self._context = _NoGradEval(model, tuple(model.modules())) if isinstance(model, nn.Module) else None
         self.output = output
         self.device = model_device(model, x.device) if isinstance(model, nn.Module) else x.device
         self.x = x.detach().to(self.device).clone()

@@ -18,7 +18,6 @@ Taught in ``notebooks/01_gradients_from_scratch.ipynb`` and
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F

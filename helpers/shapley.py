@@ -561,7 +561,7 @@ def _fit_pairs(reps: np.ndarray, odd: np.ndarray, weights: np.ndarray, delta: fl
         return phi
     players = np.sort(np.argsort(-np.abs(phi), kind="stable")[:top])
     triples = players[_index_triples(top)]  # the triples of ``players``, in lexicographic order
-    cubic = (signs[:, triples[:, 0]] * signs[:, triples[:, 1]] * signs[:, triples[:, 2]] - share[:, None]) * root[:, None]
+    cubic = _cubic_columns(signs, triples) * root[:, None]
     # the linear part is never penalised: take it out of the cubic columns and the target first
     cubic_rest = cubic - left @ (left.T @ cubic)
     target_rest = target - left @ (left.T @ target)
@@ -619,6 +619,17 @@ def _fold(rows: np.ndarray) -> np.ndarray:
     return rows
 
 
+def _cubic_columns(signs: np.ndarray, triples: np.ndarray) -> np.ndarray:
+    r"""The cubic surrogate's columns :math:`s_i s_j s_k - t` for each triple, with :math:`t = (s \cdot 1)/M`.
+
+    The term :math:`t` is the efficiency reparametrisation's share of a column whose
+    Shapley values sum to 1 (as the linear columns' do), so the columns fit under the
+    same constraint.
+    """
+    return (signs[:, triples[:, 0]] * signs[:, triples[:, 1]] * signs[:, triples[:, 2]]
+            - signs.sum(axis=1, keepdims=True) / signs.shape[1])
+
+
 def _leakage_terms(n_players: int, triples: np.ndarray):
     """``(basis, target)`` for :func:`cubic_leakage`: the zero-sum basis ``U`` and ``U^T`` times each triple's Shapley values."""
     basis = _orthonormal_complement_of_ones(n_players)
@@ -672,8 +683,7 @@ def cubic_leakage(reps, weights=None, *, triples=None) -> float:
     signs = 2.0 * reps - 1.0
     root = np.sqrt(weights)[:, None]
     design = (signs @ basis) * root
-    cubic = 2.0 * (signs[:, triples[:, 0]] * signs[:, triples[:, 1]] * signs[:, triples[:, 2]]
-                   - signs.sum(axis=1, keepdims=True) / n_players) * root
+    cubic = 2.0 * _cubic_columns(signs, triples) * root
     if np.linalg.matrix_rank(design) < n_players - 1:
         return float("inf")
     beta, *_ = np.linalg.lstsq(design, cubic, rcond=None)
@@ -698,8 +708,7 @@ class _DesignSearch:
 
     def _rows(self, reps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         signs = 2.0 * reps - 1.0
-        products = signs[:, self.triples[:, 0]] * signs[:, self.triples[:, 1]] * signs[:, self.triples[:, 2]]
-        return signs @ self.basis, 2.0 * (products - signs.sum(axis=1, keepdims=True) / self.n_players)
+        return signs @ self.basis, 2.0 * _cubic_columns(signs, self.triples)
 
     def _score(self, gram: np.ndarray, cross: np.ndarray) -> float:
         try:
@@ -831,7 +840,7 @@ class _DesignFit:
         if np.all(leverage < 1 - 1e-9):
             residuals[0] = target_rest / (1 - leverage)[:, None]
         triples = _index_triples(n_players)
-        cubic = signs[:, triples[:, 0]] * signs[:, triples[:, 1]] * signs[:, triples[:, 2]] - share[:, None]
+        cubic = _cubic_columns(signs, triples)
         cubic_rest = rest @ cubic
         kernel = cubic_rest @ cubic_rest.T              # dual form: n x n, whatever the number of triples
         eigenvalues, vectors = np.linalg.eigh(kernel)
