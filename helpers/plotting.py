@@ -39,6 +39,16 @@ UNSIGNED_CMAP = "hot"
 SIGNED_CMAP = "RdBu_r"
 
 
+def _finish_image(ax, image, title, colorbar: bool):
+    """Axes off, an optional small title and colorbar: the common end of the image plots."""
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title, fontsize=9)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return ax
+
+
 def to_image(x) -> np.ndarray:
     """A 2-D (grey) or H x W x 3 (colour) NumPy array from a tensor or array.
 
@@ -137,12 +147,7 @@ def show_heatmap(
         image = ax.imshow(values, cmap=cmap or SIGNED_CMAP, vmin=-limit, vmax=limit)
     else:
         image = ax.imshow(values, cmap=cmap or UNSIGNED_CMAP, vmin=0, vmax=limit)
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title, fontsize=9)
-    if colorbar:
-        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    return ax
+    return _finish_image(ax, image, title, colorbar)
 
 
 def show_overlay(x, saliency, ax=None, *, title: str | None = None, alpha: float = 0.6,
@@ -356,12 +361,7 @@ def show_segment_weights(x, segments, weights, ax=None, *, title: str | None = N
     edges = find_boundaries(labels, mode="inner")
     ax.imshow(np.ma.masked_where(~edges, np.ones_like(labels)), cmap="gray_r", vmin=0, vmax=1, alpha=0.7,
               extent=extent)
-    ax.set_axis_off()
-    if title:
-        ax.set_title(title, fontsize=9)
-    if colorbar:
-        ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    return ax
+    return _finish_image(ax, image, title, colorbar)
 
 
 def show_budget_errors(budgets, errors: dict, ax=None, *, title: str | None = None,
