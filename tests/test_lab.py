@@ -7,11 +7,13 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+NEWS_PLUGIN = "@jupyterlab/apputils-extension:notification"
 
 
 def _free_port() -> int:
@@ -48,6 +50,11 @@ def test_make_lab_serves_the_notebooks(tmp_path):
         assert expected and expected <= names, f"the server's root is not notebooks/: {sorted(names)}"
         page = urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}", timeout=5).read()
         assert b"JupyterLab" in page
+        # the "fetch official Jupyter news?" pop-up is answered for the course's environment (issue 11):
+        # JupyterLab asks only while the setting is "none", its own default
+        notification = _get(f"http://127.0.0.1:{port}/lab/api/settings/{NEWS_PLUGIN}?token={token}")
+        assert notification["schema"]["properties"]["fetchNews"]["default"] == "false", notification["schema"]
+        assert notification["settings"].get("fetchNews", "false") == "false", "a user setting asks for news"
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
@@ -55,3 +62,11 @@ def test_make_lab_serves_the_notebooks(tmp_path):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
         log.close()
+
+
+def test_the_news_setting_exists_in_the_installed_jupyterlab():
+    """The override names a real setting: the installed schema has ``fetchNews`` with "false" among its values."""
+    schemas = Path(sys.prefix) / "share/jupyter/lab/schemas"
+    schema = json.loads((schemas / "@jupyterlab/apputils-extension/notification.json").read_text())
+    news = schema["properties"]["fetchNews"]
+    assert {option["const"] for option in news["oneOf"]} >= {"false", "none"} and news["default"] == "none"
