@@ -35,26 +35,38 @@ $(LAB_SETTINGS): $(STAMP)
 	@mkdir -p $(dir $@)
 	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' > $@
 
-venv: $(STAMP) $(LAB_SETTINGS)
+# Notebook 08's real sentences: the VADER paper's ground truth ships only in the vaderSentiment
+# source archive, fetched here through pip (at install time, never at run time) and extracted
+# into the environment. Its own stamp, so an existing .venv gets the data too.
+TEXT_DATA  := $(VENV)/share/course-data/vader
+TEXT_STAMP := $(TEXT_DATA)/.installed
+$(TEXT_STAMP): $(STAMP)
+	$(BIN)/python -m pip download --quiet vaderSentiment==3.3.2 --no-binary :all: --no-deps \
+		-d $(VENV)/share/course-data/sdist
+	$(BIN)/python -c "import sys, helpers.data as d; d.extract_text_data(sys.argv[1], sys.argv[2])" \
+		$(VENV)/share/course-data/sdist/vaderSentiment-3.3.2.tar.gz $(TEXT_DATA)
+	@touch $@
+
+venv: $(STAMP) $(LAB_SETTINGS) $(TEXT_STAMP)
 
 LAB_ARGS ?=
 # Jupyter refuses to run as root unless told; containers and CI machines often are root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
-lab: $(STAMP) $(LAB_SETTINGS)
+lab: $(STAMP) $(LAB_SETTINGS) $(TEXT_STAMP)
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_ARGS)
 
-test: $(STAMP) $(LAB_SETTINGS)
+test: $(STAMP) $(LAB_SETTINGS) $(TEXT_STAMP)
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120 -p no:cacheprovider
 
-unit: $(STAMP)
+unit: $(STAMP) $(TEXT_STAMP)
 	$(BIN)/python -m pytest tests -p no:cacheprovider
 
-nbval: $(STAMP)
+nbval: $(STAMP) $(TEXT_STAMP)
 	$(BIN)/python -m pytest $(NB) --nbval --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120 -p no:cacheprovider
 
-notebooks: $(STAMP)
+notebooks: $(STAMP) $(TEXT_STAMP)
 	$(BIN)/python -m helpers.execute $(NB)
 
 bench: $(STAMP)

@@ -335,3 +335,189 @@ def load_photograph(name: str) -> np.ndarray:
         raise FileNotFoundError(f"scikit-image's bundled photograph {path} is missing; reinstall scikit-image")
     image = np.asarray(skimage.io.imread(path))
     return np.ascontiguousarray(image[..., :3]).astype(np.uint8, copy=True)
+
+
+# --------------------------------------------------------------------------- text: the VADER ground truth
+# Taught in ``notebooks/08_text.ipynb``.
+
+__all__ += ["load_text", "TextData", "TEXT_SETS", "text_data_dir", "extract_text_data", "TEXT_SPLIT_SEED"]
+
+#: The four ground-truth files of Hutto and Gilbert (2014): name -> (file, number of rows).
+TEXT_SETS = {
+    "movie_reviews": ("movieReviewSnippets_GroundTruth.txt", 10605),
+    "tweets": ("tweets_GroundTruth.txt", 4200),
+    "amazon_reviews": ("amazonReviewSnippets_GroundTruth.txt", 3708),
+    "nyt_editorials": ("nytEditorialSnippets_GroundTruth.txt", 5190),
+}
+#: The seed of the fixed shuffle that splits every text set into train and test.
+TEXT_SPLIT_SEED = 0
+_VADER_SDIST = "vaderSentiment-3.3.2"
+_TEXT_FIX = (
+    "the course's install step fetches them: run `make venv` (or `make test` / `make lab`), which runs "
+    "`pip download vaderSentiment==3.3.2 --no-binary :all: --no-deps` into .venv and extracts "
+    "additional_resources/hutto_ICWSM_2014.tar.gz from that source archive into {where}"
+)
+
+
+def text_data_dir() -> Path:
+    """Where the install step puts the VADER ground-truth files: ``<environment>/share/course-data/vader``.
+
+    ``<environment>`` is ``sys.prefix``, i.e. ``.venv`` for the course's environment.
+    """
+    import sys
+
+    return Path(sys.prefix) / "share" / "course-data" / "vader"
+
+
+def extract_text_data(sdist: str | os.PathLike, destination: str | os.PathLike) -> list[Path]:
+    """Extract the four ``*_GroundTruth.txt`` files from the ``vaderSentiment`` 3.3.2 source archive.
+
+    The archive (``vaderSentiment-3.3.2.tar.gz``, from ``pip download vaderSentiment==3.3.2
+    --no-binary :all: --no-deps``) holds ``additional_resources/hutto_ICWSM_2014.tar.gz``, the
+    data of Hutto and Gilbert, "VADER: A Parsimonious Rule-based Model for Sentiment Analysis
+    of Social Media Text", ICWSM 2014. Only the ground-truth files are written (by name, flat
+    into ``destination``): nothing else of either archive reaches the disk. The Makefile's
+    install step calls this; nothing is downloaded here.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``sdist`` does not exist or lacks the inner archive or a ground-truth file.
+    """
+    import io
+    import tarfile
+
+    sdist = Path(sdist)
+    if not sdist.is_file():
+        raise FileNotFoundError(f"the vaderSentiment source archive {sdist} does not exist; " + _TEXT_FIX.format(where=destination))
+    destination = Path(destination)
+    destination.mkdir(parents=True, exist_ok=True)
+    inner_name = f"{_VADER_SDIST}/additional_resources/hutto_ICWSM_2014.tar.gz"
+    with tarfile.open(sdist, "r:gz") as outer:
+        try:
+            inner_bytes = outer.extractfile(inner_name).read()
+        except (KeyError, AttributeError) as err:
+            raise FileNotFoundError(f"{sdist} holds no {inner_name}; is it vaderSentiment 3.3.2?") from err
+    written = []
+    with tarfile.open(fileobj=io.BytesIO(inner_bytes), mode="r:gz") as inner:
+        members = {Path(m.name).name: m for m in inner.getmembers() if m.isfile()}
+        for file_name, _ in TEXT_SETS.values():
+            if file_name not in members:
+                raise FileNotFoundError(f"{sdist}'s hutto_ICWSM_2014.tar.gz holds no {file_name}")
+            target = destination / file_name
+            target.write_bytes(inner.extractfile(members[file_name]).read())
+            written.append(target)
+    return written
+
+
+@dataclass(frozen=True)
+class TextData:
+    """A train/test split of one of the VADER ground-truth sets.
+
+    Every snippet comes with the mean of about 20 people's sentiment ratings, from
+    -4 (most negative) to +4 (most positive); the label is 1 (positive) where that
+    mean is above 0 and 0 otherwise.
+
+    Attributes
+    ----------
+    name : str
+    texts_train, texts_test : list of str
+    ratings_train, ratings_test : torch.Tensor, float32, [N]
+    labels_train, labels_test : torch.Tensor, int64, [N]
+    ids_train, ids_test : torch.Tensor, int64, [N]
+        The snippets' ids in the original file.
+    """
+
+    name: str
+    texts_train: list
+    texts_test: list
+    ratings_train: torch.Tensor
+    ratings_test: torch.Tensor
+    labels_train: torch.Tensor
+    labels_test: torch.Tensor
+    ids_train: torch.Tensor
+    ids_test: torch.Tensor
+
+
+@functools.lru_cache(maxsize=8)
+def _read_text_set(path: Path, expected_rows: int) -> tuple[tuple, np.ndarray, np.ndarray]:
+    rows = [line for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
+    ids, ratings, texts = [], [], []
+    for number, line in enumerate(rows, 1):
+        parts = line.split("\t")
+        if len(parts) != 3:
+            raise ValueError(f"{path}, row {number}: expected 3 tab-separated fields (id, rating, text); got {len(parts)}")
+        ids.append(int(parts[0]))
+        ratings.append(float(parts[1]))
+        texts.append(parts[2].strip())
+    ratings = np.asarray(ratings, dtype=np.float64)
+    if len(rows) != expected_rows:
+        raise ValueError(f"{path} must hold {expected_rows} snippets; got {len(rows)}: reinstall the data (" + _TEXT_FIX.format(where=path.parent) + ")")
+    if not (np.isfinite(ratings).all() and ratings.min() >= -4 and ratings.max() <= 4):
+        raise ValueError(f"{path}: ratings must lie in [-4, 4]; got [{ratings.min()}, {ratings.max()}]")
+    return tuple(texts), np.asarray(ids, dtype=np.int64), ratings
+
+
+def load_text(name: str = "movie_reviews", *, test_fraction: float = 0.2, root: str | os.PathLike | None = None) -> TextData:
+    """Real sentences with human sentiment ratings: the ground truth of the VADER paper.
+
+    Hutto and Gilbert, "VADER: A Parsimonious Rule-based Model for Sentiment
+    Analysis of Social Media Text", ICWSM 2014. The files ship in the source
+    distribution of ``vaderSentiment`` 3.3.2 (not in its wheel); the course's
+    install step fetches it through pip and extracts them into
+    :func:`text_data_dir`. Nothing is downloaded here.
+
+    Parameters
+    ----------
+    name : {"movie_reviews", "tweets", "amazon_reviews", "nyt_editorials"}, default "movie_reviews"
+        ``movie_reviews``: 10,605 snippets of Rotten Tomatoes reviews;
+        ``tweets``: 4,200; ``amazon_reviews``: 3,708; ``nyt_editorials``: 5,190.
+    test_fraction : float, default 0.2
+        Share of the snippets kept for testing, after a shuffle with
+        :data:`TEXT_SPLIT_SEED` (the same split on every call and machine).
+    root : path, optional
+        Folder holding the ground-truth files (default :func:`text_data_dir`).
+
+    Returns
+    -------
+    TextData
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name``, a ``test_fraction`` outside (0, 1), or a file
+        whose row count or rating range is not the expected one.
+    FileNotFoundError
+        If the files are missing; the message says how to fetch them.
+
+    Examples
+    --------
+    >>> data = load_text("movie_reviews")  # doctest: +SKIP
+    >>> len(data.texts_train), len(data.texts_test)  # doctest: +SKIP
+    (8484, 2121)
+    """
+    if name not in TEXT_SETS:
+        raise ValueError(f"name must be one of {sorted(TEXT_SETS)}; got {name!r}")
+    if isinstance(test_fraction, bool) or not isinstance(test_fraction, (int, float)) or not 0 < test_fraction < 1:
+        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction!r}")
+    folder = text_data_dir() if root is None else Path(root)
+    file_name, expected = TEXT_SETS[name]
+    path = folder / file_name
+    if not path.is_file():
+        raise FileNotFoundError(f"the VADER ground-truth file {path} is missing; " + _TEXT_FIX.format(where=folder))
+    texts, ids, ratings = _read_text_set(path.resolve(), expected)
+    order = np.random.default_rng(TEXT_SPLIT_SEED).permutation(len(texts))
+    n_test = int(round(test_fraction * len(texts)))
+    test, train = order[:n_test], order[n_test:]
+
+    def part(index):
+        r = torch.tensor(ratings[index], dtype=torch.float32)
+        return [texts[i] for i in index], r, (r > 0).to(torch.int64), torch.tensor(ids[index])
+
+    tr, te = part(train), part(test)
+    return TextData(name, tr[0], te[0], tr[1], te[1], tr[2], te[2], tr[3], te[3])
