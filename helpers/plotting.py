@@ -19,6 +19,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import ListedColormap
 
 __all__ = [
     "to_image",
@@ -33,10 +34,13 @@ __all__ = [
     "show_budget_errors",
     "UNSIGNED_CMAP",
     "SIGNED_CMAP",
+    "REGION_COLOURS",
 ]
 
 UNSIGNED_CMAP = "hot"
 SIGNED_CMAP = "RdBu_r"
+# stroke interior, stroke edge, ring, background (helpers.metrics.REGIONS): far apart in hue and lightness
+REGION_COLOURS = ["#8b0000", "#ffd700", "#4a90d9", "#1a1a1a"]
 
 
 def _finish_image(ax, image, title, colorbar: bool):
@@ -47,6 +51,35 @@ def _finish_image(ax, image, title, colorbar: bool):
     if colorbar:
         ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     return ax
+
+
+def _check_limit(limit, clip_percentile) -> float:
+    """A fixed colour limit: a positive finite number, and not together with a percentile."""
+    if clip_percentile is not None:
+        raise ValueError(f"give limit or clip_percentile, not both; got limit={limit!r}, "
+                         f"clip_percentile={clip_percentile!r}")
+    if isinstance(limit, bool) or not isinstance(limit, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(limit) or limit <= 0:
+        raise ValueError(f"limit must be a positive finite number; got {limit!r}")
+    return float(limit)
+
+
+def _colour_limit(arrays, clip_percentile) -> float:
+    """The largest |value| over ``arrays`` (or that percentile of all |values|); 1 for all-zero maps."""
+    magnitudes = np.concatenate([np.abs(np.asarray(a, dtype=np.float64)).ravel() for a in arrays])
+    if clip_percentile is not None:
+        if isinstance(clip_percentile, bool) or not isinstance(clip_percentile, (int, float, np.floating)) \
+                or not 0 < clip_percentile <= 100:
+            raise ValueError(f"clip_percentile must be in (0, 100]; got {clip_percentile!r}")
+        limit = np.percentile(magnitudes, clip_percentile)
+    else:
+        limit = magnitudes.max() if magnitudes.size else 0.0
+    return float(limit) if limit > 0 else 1.0
+
+
+def _values(a) -> np.ndarray:
+    """A tensor or array as a float64 NumPy array."""
+    return np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a, dtype=np.float64)
 
 
 def to_image(x) -> np.ndarray:
@@ -112,6 +145,7 @@ def show_heatmap(
     cmap: str | None = None,
     clip_percentile: float | None = None,
     colorbar: bool = True,
+    limit: float | None = None,
 ):
     """Draw a saliency map as a heatmap with a colorbar.
 
@@ -128,6 +162,9 @@ def show_heatmap(
     clip_percentile : float in (0, 100], optional
         Clip the colour range at this percentile of |map|.
     colorbar : bool, default True
+    limit : float > 0, optional
+        A fixed colour range, ``[-limit, limit]`` (signed) or ``[0, limit]``, so that several maps share
+        one scale (what :func:`show_grid` does with ``shared_scale=True``). Not with ``clip_percentile``.
 
     Returns
     -------
@@ -137,12 +174,10 @@ def show_heatmap(
     values = _reduce_channels(to_image(saliency).astype(np.float64))
     if signed is None:
         signed = bool((values < 0).any())
-    limit = np.abs(values).max()
-    if clip_percentile is not None:
-        if not 0 < clip_percentile <= 100:
-            raise ValueError(f"clip_percentile must be in (0, 100]; got {clip_percentile!r}")
-        limit = np.percentile(np.abs(values), clip_percentile)
-    limit = float(limit) if limit > 0 else 1.0
+    if limit is not None:
+        limit = _check_limit(limit, clip_percentile)
+    else:
+        limit = _colour_limit([values], clip_percentile)
     if signed:
         image = ax.imshow(values, cmap=cmap or SIGNED_CMAP, vmin=-limit, vmax=limit)
     else:
@@ -170,54 +205,109 @@ def show_overlay(x, saliency, ax=None, *, title: str | None = None, alpha: float
 
 
 def show_grid(images, maps=None, *, titles=None, map_titles=None, ncols: int | None = None,
-              clip_percentile: float | None = None, signed: bool | None = None, size: float = 1.9):
+              clip_percentile: float | None = None, signed: bool | None = None, size: float = 1.9,
+              shared_scale: bool = False, segments=None):
     """A grid of images, each with its map beneath it (when ``maps`` is given).
 
     Parameters
     ----------
     images : sequence of images (or a tensor [N, ...])
     maps : sequence of maps (or a tensor [N, ...]), optional
+        Pixel maps, or one weight per segment ([N, M]) when ``segments`` is given.
     titles, map_titles : sequence of str, optional
     ncols : int, optional
         Default: all in one row.
     clip_percentile, signed
-        As in :func:`show_heatmap`. Maps share no colour scale: each is scaled to itself.
+        As in :func:`show_heatmap`. With ``shared_scale`` the percentile is taken over all maps together.
     size : float
         Inches per panel.
+    shared_scale : bool, default False
+        Draw every map on one colour scale with one colour bar, so that their magnitudes can be
+        compared (classes, methods or budgets side by side). By default each map is scaled to itself
+        and no colour bar is drawn: then only the pattern within a panel can be read.
+    segments : int tensor/array [H, W] (labels 0..M-1), optional
+        Draw the maps as one weight per segment with :func:`show_segment_weights` (LIME, SHAP).
 
     Returns
     -------
     matplotlib Figure
+
+    Raises
+    ------
+    ValueError
+        For no images, maps that do not match the images one to one, or a bad ``ncols``.
+
+    Examples
+    --------
+    >>> fig = show_grid(digits, maps, signed=True, shared_scale=True)  # doctest: +SKIP
     """
     n = len(images)
+    if n == 0:
+        raise ValueError("show_grid needs at least one image; got an empty sequence")
     if maps is not None and len(maps) != n:
         raise ValueError(f"maps must match images one to one; got {len(maps)} maps for {n} images")
-    ncols = ncols or n
+    if ncols is not None and (isinstance(ncols, bool) or not isinstance(ncols, (int, np.integer)) or ncols < 1):
+        raise ValueError(f"ncols must be a positive int; got {ncols!r}")
+    if not isinstance(shared_scale, bool):
+        raise TypeError(f"shared_scale must be True or False; got {shared_scale!r}")
+    if segments is not None and maps is None:
+        raise ValueError("segments colour the maps; give maps as well")
+    ncols = min(int(ncols or n), n)
     rows_per = 2 if maps is not None else 1
     nrows = -(-n // ncols) * rows_per
     fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
     for ax in axes.flat:
         ax.set_axis_off()
+    limit = None
+    if maps is not None and shared_scale:
+        if segments is not None:
+            if clip_percentile is not None:
+                raise ValueError("clip_percentile applies to pixel maps, not to segment weights")
+            limit = _colour_limit([_values(m) for m in maps], None)
+        else:
+            reduced = [_reduce_channels(to_image(m).astype(np.float64)) for m in maps]
+            if signed is None:
+                signed = any(bool((r < 0).any()) for r in reduced)
+            limit = _colour_limit(reduced, clip_percentile)
+    map_axes = []
     for i in range(n):
         r, c = (i // ncols) * rows_per, i % ncols
         show_digit(images[i], axes[r, c], title=titles[i] if titles is not None else None)
         if maps is not None:
-            show_heatmap(maps[i], axes[r + 1, c], title=map_titles[i] if map_titles is not None else None,
-                         clip_percentile=clip_percentile, signed=signed, colorbar=False)
+            ax, title = axes[r + 1, c], map_titles[i] if map_titles is not None else None
+            if segments is not None:
+                show_segment_weights(images[i], segments, maps[i], ax, title=title, colorbar=False, limit=limit)
+            else:
+                show_heatmap(maps[i], ax, title=title, signed=signed, colorbar=False,
+                             clip_percentile=None if limit is not None else clip_percentile, limit=limit)
+            map_axes.append(ax)
     fig.tight_layout()
+    if limit is not None:
+        width = fig.get_size_inches()[0]
+        fig.subplots_adjust(right=1 - 0.9 / width)
+        boxes = [ax.get_position() for ax in map_axes]
+        bottom, top = min(b.y0 for b in boxes), max(b.y1 for b in boxes)
+        bar = fig.add_axes((1 - 0.75 / width, bottom, 0.12 / width, top - bottom))
+        fig.colorbar(map_axes[0].images[-2 if segments is not None else -1], cax=bar)
     return fig
 
 
 def show_regions(regions: dict, ax=None, *, title: str | None = None):
-    """Draw the regions of :func:`helpers.metrics.digit_regions` for one digit, one colour each."""
+    """Draw the regions of :func:`helpers.metrics.digit_regions` for one digit, one colour each.
+
+    The colours (:data:`REGION_COLOURS`, in the order of the regions) differ in hue and in lightness,
+    so that the stroke's interior (dark red) and edge (yellow) stay apart in print and for colour-blind
+    readers; the ring is blue, the background near black.
+    """
     ax = _axes(ax)
     names = list(regions)
     label = np.zeros(to_image(regions[names[0]][0] if regions[names[0]].ndim == 4 else regions[names[0]]).shape)
     for k, name in enumerate(names):
         mask = regions[name]
         label[to_image(mask[0] if mask.ndim == 4 else mask).astype(bool)] = k
-    colours = plt.get_cmap("viridis", len(names))
-    ax.imshow(label, cmap=colours, vmin=-0.5, vmax=len(names) - 0.5)
+    palette = REGION_COLOURS + [plt.get_cmap("tab10")(k) for k in range(len(names))]
+    colours = ListedColormap(palette[:len(names)])
+    ax.imshow(label, cmap=colours, vmin=-0.5, vmax=len(names) - 0.5, interpolation="nearest")
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours(k)) for k in range(len(names))]
     ax.legend(handles, [n.replace("_", " ") for n in names], loc="upper left", bbox_to_anchor=(1.02, 1), fontsize=8)
     ax.set_axis_off()
@@ -317,7 +407,7 @@ def show_segments(x, segments, ax=None, *, title: str | None = None, color=(1.0,
 
 
 def show_segment_weights(x, segments, weights, ax=None, *, title: str | None = None, top_k: int | None = None,
-                         alpha: float = 0.6, colorbar: bool = True):
+                         alpha: float = 0.6, colorbar: bool = True, limit: float | None = None):
     """Draw one weight per segment (LIME, SHAP) over the image, with the segments' boundaries.
 
     Red segments push the target score up, blue ones push it down (the signed
@@ -328,15 +418,22 @@ def show_segment_weights(x, segments, weights, ax=None, *, title: str | None = N
     x : image tensor/array
     segments : int tensor/array [H, W], labels 0..M-1
     weights : tensor/array [M]
-    top_k : int, optional
+    top_k : int >= 1, optional
         Colour only the ``top_k`` segments of largest ``|weight|`` (like lime's
         ``get_image_and_mask``); the others stay grey.
     alpha : float, default 0.6
     colorbar : bool, default True
+    limit : float > 0, optional
+        A fixed colour range ``[-limit, limit]`` shared with other panels (default: the largest |weight|).
 
     Returns
     -------
     matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``weights`` do not hold one value per segment, or ``top_k`` is not a positive int.
     """
     from skimage.segmentation import find_boundaries
 
@@ -346,10 +443,13 @@ def show_segment_weights(x, segments, weights, ax=None, *, title: str | None = N
     if values.ndim != 1 or values.shape[0] != labels.max() + 1:
         raise ValueError(f"weights must hold one value per segment, shape ({labels.max() + 1},); got {values.shape}")
     if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+            raise ValueError(f"top_k must be a positive int (how many segments to colour) or None for all; "
+                             f"got {top_k!r}")
         keep = np.zeros_like(values, dtype=bool)
         keep[np.argsort(-np.abs(values), kind="stable")[:top_k]] = True
         values = np.where(keep, values, 0.0)
-    limit = float(np.abs(values).max()) or 1.0
+    limit = _check_limit(limit, None) if limit is not None else _colour_limit([values], None)
     grey = _segment_image(x).mean(axis=-1)
     # small images (a 28 x 28 digit) are enlarged, nearest-neighbour, so that boundaries stay thin
     factor = max(1, int(np.ceil(200 / min(labels.shape))))
