@@ -53,7 +53,8 @@ Functions:
   :func:`weighted_ridge`, :func:`fit_lime` -- the four steps, one function each.
 - :func:`lime_tabular` -- lime's tabular sampling (new rows from the training statistics).
 - :func:`seed_stability`, :func:`stability_across_inputs`, :func:`topk_overlap`,
-  :func:`rank_correlation` -- run-to-run stability.
+  :func:`rank_correlation` -- run-to-run stability (defined in :mod:`helpers.metrics`,
+  re-exported here; ``rank_correlation`` is :func:`helpers.metrics.pair_rank_correlation`).
 - :func:`lime_package_coalitions`, :func:`lime_package_image`,
   :func:`lime_package_tabular` -- the ``lime`` package itself, run quietly on the
   same inputs, for cross-checks and benchmarks.
@@ -65,8 +66,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
-import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
@@ -74,7 +73,13 @@ import numpy as np
 import torch
 
 from .features import check_coalitions, check_game
-from .metrics import rank_correlation as batched_rank_correlation
+from .metrics import (  # re-exported: the stability measures live in helpers.metrics
+    SeedStability,
+    seed_stability,
+    stability_across_inputs,
+    topk_overlap,
+)
+from .metrics import pair_rank_correlation as rank_correlation
 from .models import evaluation_mode
 from .seeding import _check_seed, make_generator
 
@@ -560,207 +565,6 @@ def lime_tabular(
     weights, intercept, r2 = weighted_ridge(standardised, values, kernel, alpha=alpha)
     local = intercept + float(standardised[0] @ weights)
     return LimeFit(weights, intercept, r2, local, standardised, values, distances, kernel, kernel_width)
-
-
-# --------------------------------------------------------------------------- stability
-
-
-def _check_pair(a, b) -> tuple[torch.Tensor, torch.Tensor]:
-    a = _as_float64("a", a, "[M]")
-    b = _as_float64("b", b, "[M]")
-    if a.ndim != 1 or a.shape != b.shape or a.numel() < 2:
-        raise ValueError(f"a and b must be vectors [M] of the same length >= 2; got {tuple(a.shape)} and {tuple(b.shape)}")
-    return a, b
-
-
-def topk_overlap(a, b, k: int) -> float:
-    """Share of the ``k`` features of largest ``|weight|`` that two explanations have in common.
-
-    Ties are broken by the lower feature index. 1 means the same top ``k``.
-
-    Examples
-    --------
-    >>> topk_overlap(torch.tensor([3.0, -2.0, 0.1]), torch.tensor([0.5, 4.0, 1.0]), 2)
-    0.5
-    """
-    a, b = _check_pair(a, b)
-    k = _check_positive_int("k", k)
-    if k > a.numel():
-        raise ValueError(f"k must be at most M = {a.numel()}; got {k}")
-    top_a = set(torch.argsort(-a.abs(), stable=True)[:k].tolist())
-    top_b = set(torch.argsort(-b.abs(), stable=True)[:k].tolist())
-    return len(top_a & top_b) / k
-
-
-def rank_correlation(a, b) -> float:
-    """Spearman's rank correlation of two explanations' (signed) weights, as a float.
-
-    The one-pair form of :func:`helpers.metrics.rank_correlation` (ties get their
-    average rank); 0 when either vector is constant.
-
-    Examples
-    --------
-    >>> rank_correlation(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([10.0, 20.0, 30.0]))
-    1.0
-    """
-    a, b = _check_pair(a, b)
-    rho = float(batched_rank_correlation(a[None], b[None])[0])
-    return 0.0 if math.isnan(rho) else rho
-
-
-@dataclass
-class SeedStability:
-    """Agreement of LIME runs that differ only in their seed.
-
-    Attributes
-    ----------
-    weights : torch.Tensor, float64, [S, M]
-        One explanation per seed.
-    topk_overlap : float
-        Mean over pairs of seeds of :func:`topk_overlap`.
-    rank_correlation : float
-        Mean over pairs of seeds of :func:`rank_correlation`.
-    k : int
-    """
-
-    weights: torch.Tensor
-    topk_overlap: float
-    rank_correlation: float
-    k: int
-
-
-def seed_stability(
-    game,
-    seeds=(0, 1, 2, 3, 4),
-    *,
-    k: int = 3,
-    n_samples: int = 1000,
-    kernel_width: float = 0.25,
-    alpha: float = 1.0,
-    players=None,
-) -> SeedStability:
-    """Run LIME once per seed on the same game and measure how much the runs agree.
-
-    All seeds' coalitions go to the game in one call (one batched evaluation);
-    each run is then exactly :func:`lime` with that seed.
-
-    Parameters
-    ----------
-    game : coalition game
-    seeds : sequence of int, at least two
-    k : int, default 3
-        For :func:`topk_overlap`.
-    n_samples, kernel_width, alpha
-        As in :func:`lime`.
-    players : bool tensor [M], optional
-        Compare the runs on these features only (e.g. ``~game.dummy_players``,
-        leaving out features that cannot matter and whose weights are pure
-        noise around 0). ``weights`` still holds every feature.
-
-    Returns
-    -------
-    SeedStability
-
-    Examples
-    --------
-    >>> stability = seed_stability(game, seeds=range(5), k=3)  # doctest: +SKIP
-    >>> round(stability.rank_correlation, 3)  # doctest: +SKIP
-    """
-    n_players = check_game(game)
-    seeds = list(seeds)
-    if len(seeds) < 2:
-        raise ValueError(f"seeds must hold at least two seeds to compare; got {seeds!r}")
-    k = _check_positive_int("k", k)
-    if k > n_players:
-        raise ValueError(f"k must be at most M = {n_players}; got {k}")
-    n_samples = _check_positive_int("n_samples", n_samples, 2)
-    if players is None:
-        players = torch.ones(n_players, dtype=torch.bool)
-    elif not isinstance(players, torch.Tensor) or players.dtype != torch.bool or players.shape != (n_players,):
-        raise ValueError(f"players must be a bool tensor [M] = [{n_players}]; got {getattr(players, 'shape', players)!r}")
-    players = players.cpu()
-    if int(players.sum()) < max(2, k):
-        raise ValueError(f"players must select at least max(2, k) = {max(2, k)} features; got {int(players.sum())}")
-    samples = [sample_coalitions(n_samples, n_players, seed=s) for s in seeds]
-    values = torch.as_tensor(game(torch.cat(samples))).detach().to("cpu", torch.float64)
-    fits = [
-        fit_lime(Z, values[i * n_samples:(i + 1) * n_samples], kernel_width=kernel_width, alpha=alpha)
-        for i, Z in enumerate(samples)
-    ]
-    weights = torch.stack([fit.weights for fit in fits])
-    pairs = list(itertools.combinations(range(len(seeds)), 2))
-    chosen = weights[:, players]
-    overlap = float(np.mean([topk_overlap(chosen[i], chosen[j], k) for i, j in pairs]))
-    correlation = float(np.mean([rank_correlation(chosen[i], chosen[j]) for i, j in pairs]))
-    return SeedStability(weights, overlap, correlation, k)
-
-
-def stability_across_inputs(
-    model,
-    inputs: torch.Tensor,
-    segments,
-    *,
-    baseline="segment_mean",
-    target=None,
-    output: str = "score",
-    seeds=(0, 1, 2, 3, 4),
-    k: int = 3,
-    n_samples: int = 1000,
-    kernel_width: float = 0.25,
-    ignore_dummies: bool = True,
-) -> dict:
-    """:func:`seed_stability` on many inputs: one :class:`~helpers.features.CoalitionGame` each.
-
-    Parameters
-    ----------
-    model : torch.nn.Module or callable
-    inputs : torch.Tensor [N, ...]
-        Each row is explained separately (e.g. ``X_test[:10]``).
-    segments : int tensor, the trailing shape of one input
-    baseline, target, output
-        As in :class:`~helpers.features.CoalitionGame` (the same for every input).
-    seeds, k, n_samples, kernel_width
-        As in :func:`seed_stability`.
-    ignore_dummies : bool, default True
-        Compare the runs on the features that can matter only
-        (``~game.dummy_players``): the weights of features whose segment already
-        holds the baseline are noise around 0 and would drag the rank correlation
-        down for no reason.
-
-    Returns
-    -------
-    dict
-        ``{"topk_overlap": tensor [N], "rank_correlation": tensor [N], "n_players": tensor [N],
-        "rank_correlation_all": tensor [N]}``: the mean pairwise measures for each input,
-        ``n_players`` the features compared, and ``rank_correlation_all`` the rank
-        correlation over every feature, dummies included (same runs, no extra cost).
-
-    Examples
-    --------
-    >>> result = stability_across_inputs(model, X_test[:10], grid_segments((28, 28), 7))  # doctest: +SKIP
-    >>> float(result["topk_overlap"].mean())  # doctest: +SKIP
-    """
-    from .features import CoalitionGame
-
-    if not isinstance(inputs, torch.Tensor) or inputs.ndim < 2 or inputs.shape[0] < 1:
-        raise ValueError(f"inputs must be a batch [N, ...] with N >= 1; got {getattr(inputs, 'shape', inputs)!r}")
-    overlaps, correlations, counts, correlations_all = [], [], [], []
-    for x in inputs:
-        game = CoalitionGame(model, x, segments, baseline=baseline, target=target, output=output)
-        players = ~game.dummy_players if ignore_dummies else None
-        result = seed_stability(game, seeds, k=k, n_samples=n_samples, kernel_width=kernel_width, players=players)
-        overlaps.append(result.topk_overlap)
-        correlations.append(result.rank_correlation)
-        counts.append(game.n_players if players is None else int(players.sum()))
-        pairs = itertools.combinations(range(result.weights.shape[0]), 2)
-        correlations_all.append(float(np.mean([rank_correlation(result.weights[i], result.weights[j])
-                                               for i, j in pairs])))
-    return {
-        "topk_overlap": torch.tensor(overlaps, dtype=torch.float64),
-        "rank_correlation": torch.tensor(correlations, dtype=torch.float64),
-        "n_players": torch.tensor(counts),
-        "rank_correlation_all": torch.tensor(correlations_all, dtype=torch.float64),
-    }
 
 
 # --------------------------------------------------------------------------- the lime package, quietly

@@ -17,11 +17,28 @@ in ``notebooks/02_cnn_saliency_mnist.ipynb``.
 
 from __future__ import annotations
 
+import itertools
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["digit_regions", "region_shares", "top_mass_share", "rank_correlation", "REGIONS"]
+__all__ = [
+    "digit_regions",
+    "region_shares",
+    "top_mass_share",
+    "rank_correlation",
+    "REGIONS",
+    "pair_rank_correlation",
+    "topk_overlap",
+    "example_normal",
+    "noisy_copies",
+    "noise_stability",
+    "SeedStability",
+    "seed_stability",
+    "stability_across_inputs",
+]
 
 #: The regions of :func:`digit_regions`, in order; together they cover every pixel once.
 REGIONS = ("stroke_interior", "stroke_edge", "ring", "background")
@@ -219,3 +236,406 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = (ra * rb).sum(axis=1) / denominator
     return torch.from_numpy(np.where(denominator > 0, rho, np.nan))
+
+
+# --------------------------------------------------------------------------- stability
+#
+# One definition for every method: how much an explanation changes when the input changes
+# imperceptibly (noise_stability), or when only the seed of a sampling method changes
+# (seed_stability). Taught in notebooks 03 (gradients), 04 (LIME) and 06 (all methods).
+
+
+def _check_vector_pair(a, b) -> tuple[torch.Tensor, torch.Tensor]:
+    tensors = []
+    for name, value in (("a", a), ("b", b)):
+        if isinstance(value, np.ndarray):
+            value = torch.from_numpy(value)
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"{name} must be a tensor [M] of weights; got {type(value).__name__}")
+        if value.dtype == torch.bool or torch.is_complex(value):
+            raise TypeError(f"{name} must hold real weights; got dtype {value.dtype}")
+        tensors.append(value.detach().to("cpu", torch.float64))
+    a, b = tensors
+    if a.ndim != 1 or a.shape != b.shape or a.numel() < 2:
+        raise ValueError(f"a and b must be vectors [M] of the same length >= 2; got {tuple(a.shape)} and {tuple(b.shape)}")
+    return a, b
+
+
+def _check_count(name: str, value, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an int; got {value!r} of type {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
+    return int(value)
+
+
+def topk_overlap(a, b, k: int) -> float:
+    """Share of the ``k`` features of largest ``|weight|`` that two explanations have in common.
+
+    Ties are broken by the lower feature index. 1 means the same top ``k``.
+
+    Parameters
+    ----------
+    a, b : torch.Tensor, [M]
+    k : int, 1 <= k <= M
+
+    Returns
+    -------
+    float in [0, 1]
+
+    Examples
+    --------
+    >>> topk_overlap(torch.tensor([3.0, -2.0, 0.1]), torch.tensor([0.5, 4.0, 1.0]), 2)
+    0.5
+    """
+    a, b = _check_vector_pair(a, b)
+    k = _check_count("k", k)
+    if k > a.numel():
+        raise ValueError(f"k must be at most M = {a.numel()}; got {k}")
+    top_a = set(torch.argsort(-a.abs(), stable=True)[:k].tolist())
+    top_b = set(torch.argsort(-b.abs(), stable=True)[:k].tolist())
+    return len(top_a & top_b) / k
+
+
+def pair_rank_correlation(a, b) -> float:
+    """Spearman's rank correlation of two explanations' (signed) weights, as a float.
+
+    The one-pair form of :func:`rank_correlation` (ties get their average rank);
+    0 when either vector is constant. ``helpers.lime.rank_correlation`` is this
+    function.
+
+    Parameters
+    ----------
+    a, b : torch.Tensor, [M], M >= 2
+
+    Returns
+    -------
+    float in [-1, 1]
+
+    Examples
+    --------
+    >>> pair_rank_correlation(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([10.0, 20.0, 30.0]))
+    1.0
+    """
+    a, b = _check_vector_pair(a, b)
+    rho = float(rank_correlation(a[None], b[None])[0])
+    return 0.0 if np.isnan(rho) else rho
+
+
+def example_normal(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Standard normal noise shaped like ``x``, drawn for each example from the example itself.
+
+    Row ``i`` is drawn from a generator seeded by ``seed`` and the bytes of
+    ``x[i]`` (a BLAKE2 digest), so the same example with the same seed gets the
+    same noise whatever else is in the batch and wherever it sits in it
+    (``example_normal(x[2:3])`` equals ``example_normal(x)[2:3]``), and different
+    examples get independent noise.
+
+    Parameters
+    ----------
+    x : torch.Tensor, float, [B, ...]
+    seed : int in [0, 2**32)
+
+    Returns
+    -------
+    torch.Tensor, shape, dtype and device of ``x``
+
+    Examples
+    --------
+    >>> x = torch.rand(3, 4)
+    >>> torch.equal(example_normal(x[1:2], seed=5), example_normal(x, seed=5)[1:2])
+    True
+    """
+    import hashlib
+
+    from .seeding import _check_seed
+
+    seed = _check_seed(seed)
+    if not isinstance(x, torch.Tensor) or not torch.is_floating_point(x) or x.ndim < 2:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a float batch [B, ...]; got {shape}")
+    rows = x.detach().to("cpu", torch.float64).reshape(x.shape[0], -1).numpy()
+    noise = torch.empty(x.shape, dtype=x.dtype)
+    for i, row in enumerate(rows):
+        digest = hashlib.blake2b(np.ascontiguousarray(row).tobytes(), digest_size=8, key=seed.to_bytes(4, "little"))
+        generator = torch.Generator().manual_seed(int.from_bytes(digest.digest(), "little") >> 1)
+        noise[i] = torch.randn(x.shape[1:], generator=generator, dtype=x.dtype)
+    return noise.to(x.device)
+
+
+def _check_clip(clip):
+    if clip is None:
+        return None
+    if not isinstance(clip, (tuple, list)) or len(clip) != 2 or not all(
+        isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) for v in clip
+    ):
+        raise TypeError(f"clip must be None or a pair (low, high) of numbers, e.g. (0.0, 1.0); got {clip!r}")
+    low, high = float(clip[0]), float(clip[1])
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise ValueError(f"clip must be a pair (low, high) of finite numbers with low < high; got {clip!r}")
+    return low, high
+
+
+def noisy_copies(x: torch.Tensor, *, noise_std: float, seed: int = 0, clip=None) -> torch.Tensor:
+    """``x`` plus Gaussian noise of standard deviation ``noise_std``, optionally clipped.
+
+    The noise is :func:`example_normal` (the same for the same example and seed,
+    whatever else is in the batch). With ``clip=(low, high)`` the noisy inputs are
+    clamped to the valid range (``(0.0, 1.0)`` for the course's digits), so that
+    they stay images the model could meet: background pixels at 0 only ever get
+    brighter.
+
+    Parameters
+    ----------
+    x : torch.Tensor, float, [B, ...]
+    noise_std : float >= 0
+    seed : int, default 0
+    clip : None or (float, float), default None
+
+    Returns
+    -------
+    torch.Tensor, shape of ``x`` (a new tensor; ``x`` is not changed)
+
+    Examples
+    --------
+    >>> noisy = noisy_copies(torch.zeros(2, 5), noise_std=0.1, clip=(0.0, 1.0))
+    >>> bool((noisy >= 0).all())
+    True
+    """
+    if isinstance(noise_std, bool) or not isinstance(noise_std, (int, float, np.floating, np.integer)):
+        raise TypeError(f"noise_std must be a number; got {noise_std!r} of type {type(noise_std).__name__}")
+    noise_std = float(noise_std)
+    if not np.isfinite(noise_std) or noise_std < 0:
+        raise ValueError(f"noise_std must be a finite number >= 0; got {noise_std}")
+    clip = _check_clip(clip)
+    noisy = x.detach() + noise_std * example_normal(x, seed)
+    return noisy if clip is None else noisy.clamp(*clip)
+
+
+def noise_stability(
+    method,
+    model,
+    x: torch.Tensor,
+    target=None,
+    *,
+    noise_std: float,
+    seed: int = 0,
+    clip=None,
+    **options,
+) -> torch.Tensor:
+    r"""Rank correlation between a method's map of ``x`` and of ``x`` plus small noise.
+
+    Adds Gaussian noise of standard deviation ``noise_std`` (in the input's
+    units) to every value with :func:`noisy_copies` (each example's noise
+    depends only on the example and ``seed``; ``clip=(0.0, 1.0)`` keeps the noisy
+    digits in the valid pixel range), explains the SAME class in both inputs (the
+    prediction at ``x`` when ``target`` is None) and returns
+    :func:`rank_correlation` of the two maps: near 1 for a stable method, lower
+    when an imperceptible change of the input reorders the map. The
+    instability that Smilkov et al. (2017, arXiv 1706.03825) and Ghorbani,
+    Abid and Zou (2017, arXiv 1710.10547) describe. A sampling method gets the
+    same ``options`` (its own ``seed`` included) for both maps, so only the input
+    changes.
+
+    Parameters
+    ----------
+    method : callable
+        ``method(model, x, targets, **options) -> maps [B, ...]``: a gradient
+        method such as :func:`helpers.saliency.gradient`, or any explainer with
+        that calling convention (notebook 06 wraps LIME and SHAP that way).
+    model : torch.nn.Module
+    x : torch.Tensor, float, [B, ...]
+    target : None, int or int tensor [B]
+    noise_std : float
+        Standard deviation of the noise (e.g. 0.02 for digits in [0, 1]: about 5 grey levels of 255).
+    seed : int, default 0
+        Seed of the input noise (``options`` may carry the method's own ``seed``).
+    clip : None or (low, high), default None
+        Clamp the noisy inputs to this range (``(0.0, 1.0)`` for digits).
+    **options
+        Passed to ``method``.
+
+    Returns
+    -------
+    torch.Tensor, float64, [B]
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a method that is not callable, a model that is not an ``nn.Module``,
+        an ``x`` that is not a finite float batch, a negative ``noise_std``, a bad ``clip``.
+
+    Examples
+    --------
+    >>> rho = noise_stability(gradient, model, X_test[:100], noise_std=0.02, clip=(0.0, 1.0))  # doctest: +SKIP
+    >>> float(rho.median())  # doctest: +SKIP
+    """
+    from .saliency import _check_batch, _check_model, _chunk_rows, _resolve_targets
+
+    if not callable(method):
+        raise TypeError(f"method must be a gradient method such as helpers.saliency.gradient; got {method!r}")
+    _check_model(model)
+    _check_batch(x)
+    noisy = noisy_copies(x, noise_std=noise_std, seed=seed, clip=clip)
+    targets = _resolve_targets(model, x, target, _chunk_rows(None, x))
+    clean = method(model, x, targets, **options)
+    changed = method(model, noisy, targets, **options)
+    return rank_correlation(clean, changed)
+
+
+@dataclass
+class SeedStability:
+    """Agreement of LIME runs that differ only in their seed.
+
+    Attributes
+    ----------
+    weights : torch.Tensor, float64, [S, M]
+        One explanation per seed.
+    topk_overlap : float
+        Mean over pairs of seeds of :func:`topk_overlap`.
+    rank_correlation : float
+        Mean over pairs of seeds of :func:`pair_rank_correlation`.
+    k : int
+    """
+
+    weights: torch.Tensor
+    topk_overlap: float
+    rank_correlation: float
+    k: int
+
+
+def seed_stability(
+    game,
+    seeds=(0, 1, 2, 3, 4),
+    *,
+    k: int = 3,
+    n_samples: int = 1000,
+    kernel_width: float = 0.25,
+    alpha: float = 1.0,
+    players=None,
+) -> SeedStability:
+    """Run LIME once per seed on the same game and measure how much the runs agree.
+
+    All seeds' coalitions go to the game in one call (one batched evaluation);
+    each run is then exactly :func:`helpers.lime.lime` with that seed.
+
+    Parameters
+    ----------
+    game : coalition game
+    seeds : sequence of int, at least two
+    k : int, default 3
+        For :func:`topk_overlap`.
+    n_samples, kernel_width, alpha
+        As in :func:`helpers.lime.lime`.
+    players : bool tensor [M], optional
+        Compare the runs on these features only (e.g. ``~game.dummy_players``,
+        leaving out features that cannot matter and whose weights are pure
+        noise around 0). ``weights`` still holds every feature.
+
+    Returns
+    -------
+    SeedStability
+
+    Examples
+    --------
+    >>> stability = seed_stability(game, seeds=range(5), k=3)  # doctest: +SKIP
+    >>> round(stability.rank_correlation, 3)  # doctest: +SKIP
+    """
+    from .features import check_game
+    from .lime import fit_lime, sample_coalitions
+
+    n_players = check_game(game)
+    seeds = list(seeds)
+    if len(seeds) < 2:
+        raise ValueError(f"seeds must hold at least two seeds to compare; got {seeds!r}")
+    k = _check_count("k", k)
+    if k > n_players:
+        raise ValueError(f"k must be at most M = {n_players}; got {k}")
+    n_samples = _check_count("n_samples", n_samples, 2)
+    if players is None:
+        players = torch.ones(n_players, dtype=torch.bool)
+    elif not isinstance(players, torch.Tensor) or players.dtype != torch.bool or players.shape != (n_players,):
+        raise ValueError(f"players must be a bool tensor [M] = [{n_players}]; got {getattr(players, 'shape', players)!r}")
+    players = players.cpu()
+    if int(players.sum()) < max(2, k):
+        raise ValueError(f"players must select at least max(2, k) = {max(2, k)} features; got {int(players.sum())}")
+    samples = [sample_coalitions(n_samples, n_players, seed=s) for s in seeds]
+    values = torch.as_tensor(game(torch.cat(samples))).detach().to("cpu", torch.float64)
+    fits = [
+        fit_lime(Z, values[i * n_samples:(i + 1) * n_samples], kernel_width=kernel_width, alpha=alpha)
+        for i, Z in enumerate(samples)
+    ]
+    weights = torch.stack([fit.weights for fit in fits])
+    pairs = list(itertools.combinations(range(len(seeds)), 2))
+    chosen = weights[:, players]
+    overlap = float(np.mean([topk_overlap(chosen[i], chosen[j], k) for i, j in pairs]))
+    correlation = float(np.mean([pair_rank_correlation(chosen[i], chosen[j]) for i, j in pairs]))
+    return SeedStability(weights, overlap, correlation, k)
+
+
+def stability_across_inputs(
+    model,
+    inputs: torch.Tensor,
+    segments,
+    *,
+    baseline="segment_mean",
+    target=None,
+    output: str = "score",
+    seeds=(0, 1, 2, 3, 4),
+    k: int = 3,
+    n_samples: int = 1000,
+    kernel_width: float = 0.25,
+    ignore_dummies: bool = True,
+) -> dict:
+    """:func:`seed_stability` on many inputs: one :class:`~helpers.features.CoalitionGame` each.
+
+    Parameters
+    ----------
+    model : torch.nn.Module or callable
+    inputs : torch.Tensor [N, ...]
+        Each row is explained separately (e.g. ``X_test[:10]``).
+    segments : int tensor, the trailing shape of one input
+    baseline, target, output
+        As in :class:`~helpers.features.CoalitionGame` (the same for every input).
+    seeds, k, n_samples, kernel_width
+        As in :func:`seed_stability`.
+    ignore_dummies : bool, default True
+        Compare the runs on the features that can matter only
+        (``~game.dummy_players``): the weights of features whose segment already
+        holds the baseline are noise around 0 and would drag the rank correlation
+        down for no reason.
+
+    Returns
+    -------
+    dict
+        ``{"topk_overlap": tensor [N], "rank_correlation": tensor [N], "n_players": tensor [N],
+        "rank_correlation_all": tensor [N]}``: the mean pairwise measures for each input,
+        ``n_players`` the features compared, and ``rank_correlation_all`` the rank
+        correlation over every feature, dummies included (same runs, no extra cost).
+
+    Examples
+    --------
+    >>> result = stability_across_inputs(model, X_test[:10], grid_segments((28, 28), 7))  # doctest: +SKIP
+    >>> float(result["topk_overlap"].mean())  # doctest: +SKIP
+    """
+    from .features import CoalitionGame
+
+    if not isinstance(inputs, torch.Tensor) or inputs.ndim < 2 or inputs.shape[0] < 1:
+        raise ValueError(f"inputs must be a batch [N, ...] with N >= 1; got {getattr(inputs, 'shape', inputs)!r}")
+    overlaps, correlations, counts, correlations_all = [], [], [], []
+    for x in inputs:
+        game = CoalitionGame(model, x, segments, baseline=baseline, target=target, output=output)
+        players = ~game.dummy_players if ignore_dummies else None
+        result = seed_stability(game, seeds, k=k, n_samples=n_samples, kernel_width=kernel_width, players=players)
+        overlaps.append(result.topk_overlap)
+        correlations.append(result.rank_correlation)
+        counts.append(game.n_players if players is None else int(players.sum()))
+        pairs = itertools.combinations(range(result.weights.shape[0]), 2)
+        correlations_all.append(float(np.mean([pair_rank_correlation(result.weights[i], result.weights[j])
+                                               for i, j in pairs])))
+    return {
+        "topk_overlap": torch.tensor(overlaps, dtype=torch.float64),
+        "rank_correlation": torch.tensor(correlations, dtype=torch.float64),
+        "n_players": torch.tensor(counts),
+        "rank_correlation_all": torch.tensor(correlations_all, dtype=torch.float64),
+    }

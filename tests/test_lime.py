@@ -22,10 +22,7 @@ from helpers.lime import (
     lime_package_image,
     lime_package_tabular,
     lime_tabular,
-    rank_correlation,
     sample_coalitions,
-    seed_stability,
-    topk_overlap,
     weighted_ridge,
 )
 from helpers.models import MLP, SimpleCNN
@@ -206,54 +203,6 @@ def test_lime_tabular_defaults_to_the_predicted_class_and_is_deterministic():
     assert torch.equal(a.weights, b.weights)
 
 
-# ---------------------------------------------------------------- stability
-
-
-def test_topk_overlap_and_rank_correlation_facts():
-    a = torch.tensor([4.0, -3.0, 2.0, 1.0, 0.0])
-    assert topk_overlap(a, a, 2) == 1.0 and rank_correlation(a, a) == pytest.approx(1.0)
-    assert rank_correlation(a, -a) == pytest.approx(-1.0)
-    assert topk_overlap(a, -a, 2) == 1.0  # by |weight|
-    assert topk_overlap(a, torch.tensor([0.0, 0.0, 5.0, 6.0, 0.0]), 2) == 0.0
-    assert rank_correlation(a, torch.ones(5)) == 0.0
-    # Spearman with ties: the same as scipy's
-    from scipy.stats import spearmanr
-
-    b, c = torch.tensor([1.0, 2.0, 2.0, 3.0, 5.0]), torch.tensor([2.0, 1.0, 4.0, 4.0, 3.0])
-    assert rank_correlation(b, c) == pytest.approx(spearmanr(b.numpy(), c.numpy()).statistic, abs=1e-12)
-
-
-def test_seed_stability_equals_separate_runs_and_one_game_call():
-    game = interaction_game()
-    stability = seed_stability(game, seeds=[0, 1, 2], k=2, n_samples=200)
-    assert game.n_calls == 1 and game.n_evaluations == 600
-    for row, seed in enumerate([0, 1, 2]):
-        assert torch.allclose(stability.weights[row], lime(game, n_samples=200, seed=seed), atol=1e-12)
-    assert 0 <= stability.topk_overlap <= 1 and -1 <= stability.rank_correlation <= 1
-    exact = seed_stability(linear_game([3.0, -2.0, 1.0, 0.5]), seeds=[0, 1], k=2, n_samples=200, alpha=0.0)
-    assert exact.topk_overlap == 1.0 and exact.rank_correlation == pytest.approx(1.0)
-
-
-def test_stability_across_inputs_matches_seed_stability_per_input(mnist_test):
-    from helpers.lime import stability_across_inputs
-
-    seed_everything(0)
-    model = SimpleCNN()
-    X = mnist_test[0][:2]
-    segments = grid_segments((28, 28), 7)
-    result = stability_across_inputs(model, X, segments, seeds=[0, 1], k=2, n_samples=100)
-    for i in range(2):
-        game = CoalitionGame(model, X[i], segments, baseline="segment_mean")
-        single = seed_stability(game, [0, 1], k=2, n_samples=100, players=~game.dummy_players)
-        assert float(result["rank_correlation"][i]) == pytest.approx(single.rank_correlation)
-        assert float(result["topk_overlap"][i]) == pytest.approx(single.topk_overlap)
-        assert int(result["n_players"][i]) == int((~game.dummy_players).sum()) < 16
-        everything = seed_stability(game, [0, 1], k=2, n_samples=100)
-        assert float(result["rank_correlation_all"][i]) == pytest.approx(everything.rank_correlation)
-    with pytest.raises(ValueError, match=r"inputs must be a batch \[N, ...\]"):
-        stability_across_inputs(model, X[0, 0, 0], segments)
-
-
 # ---------------------------------------------------------------- errors
 
 
@@ -294,33 +243,6 @@ def test_weighted_ridge_errors():
         weighted_ridge(X, torch.full((4,), float("nan")), torch.ones(4))
     with pytest.raises(TypeError, match=r"design must be a tensor \[n, M\]"):
         weighted_ridge([[0.0]], torch.zeros(1), torch.ones(1))
-
-
-def test_stability_errors():
-    a = torch.ones(4)
-    with pytest.raises(ValueError, match="k must be at most M = 4"):
-        topk_overlap(a, a, 5)
-    with pytest.raises(ValueError, match="same length"):
-        rank_correlation(a, torch.ones(3))
-    with pytest.raises(ValueError, match="at least two seeds"):
-        seed_stability(interaction_game(), seeds=[0])
-    with pytest.raises(ValueError, match="k must be at most M = 6"):
-        seed_stability(interaction_game(), k=7)
-    with pytest.raises(ValueError, match=r"players must be a bool tensor \[M\] = \[6\]"):
-        seed_stability(interaction_game(), players=torch.ones(5, dtype=torch.bool))
-    with pytest.raises(ValueError, match="players must select at least"):
-        seed_stability(interaction_game(), k=3, players=torch.tensor([True, True, False, False, False, False]))
-
-
-def test_seed_stability_on_chosen_players():
-    coefficients = torch.tensor([3.0, 2.0, 1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
-    game = FunctionGame(lambda Z: Z.double() @ coefficients + 0.5 * (Z[:, 0] & Z[:, 1]).double(), 6)
-    players = coefficients != 0
-    stability = seed_stability(game, seeds=[0, 1, 2], k=2, n_samples=300, players=players)
-    everything = seed_stability(game, seeds=[0, 1, 2], k=2, n_samples=300)
-    assert torch.equal(stability.weights, everything.weights)
-    # the three players that matter keep their order; the dummies' noise drags the full ranking down
-    assert stability.rank_correlation == pytest.approx(1.0) and everything.rank_correlation < 1.0
 
 
 def test_tabular_and_package_errors(mnist_test):

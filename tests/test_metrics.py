@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -91,3 +92,254 @@ def test_top_mass_share_errors(saliency, fraction, message):
 
     with pytest.raises(ValueError, match=message):
         top_mass_share(saliency, fraction)
+
+
+# --------------------------------------------------------------------------- stability (moved here
+# from tests/test_saliency_methods.py and tests/test_lime.py with the functions)
+
+
+def _linear_classifier(seed=0):
+    import torch.nn as nn
+
+    from helpers.models import LinearClassifier
+
+    torch.manual_seed(seed)
+    model = LinearClassifier((1, 28, 28), 10)
+    nn.init.normal_(model.linear.weight, std=0.1)
+    return model
+
+
+def _linear_game(coefficients, intercept=0.0):
+    from helpers.features import FunctionGame
+
+    coefficients = torch.as_tensor(coefficients, dtype=torch.float64)
+    return FunctionGame(lambda Z: intercept + Z.double() @ coefficients, len(coefficients))
+
+
+def _interaction_game(n_players=6):
+    """v(z) = z_0 * z_1 * 3 + z_2: not linear, so no linear fit is exact."""
+    from helpers.features import FunctionGame
+
+    return FunctionGame(lambda Z: 3.0 * (Z[:, 0] & Z[:, 1]).double() + Z[:, 2].double(), n_players)
+
+
+def test_rank_correlation_is_spearmans():
+    from scipy.stats import spearmanr
+
+    from helpers.metrics import rank_correlation
+
+    generator = torch.Generator().manual_seed(0)
+    a, b = torch.randn(4, 50, generator=generator), torch.randn(4, 50, generator=generator)
+    b[:, :10] = a[:, :10]
+    b[0] = b[0].round()  # ties
+    ours = rank_correlation(a, b)
+    for i in range(4):
+        assert abs(float(ours[i]) - spearmanr(a[i].numpy(), b[i].numpy()).statistic) < 1e-12
+
+
+def test_rank_correlation_ignores_monotone_rescaling_and_flags_constant_maps():
+    from helpers.metrics import rank_correlation
+
+    a = torch.rand(3, 1, 5, 5)
+    assert torch.allclose(rank_correlation(a, torch.exp(3 * a) + 1), torch.ones(3, dtype=torch.float64))
+    assert torch.isnan(rank_correlation(torch.zeros(1, 4), torch.rand(1, 4))).all()
+
+
+def test_topk_overlap_and_pair_rank_correlation_facts():
+    from scipy.stats import spearmanr
+
+    from helpers.metrics import pair_rank_correlation, topk_overlap
+
+    a = torch.tensor([4.0, -3.0, 2.0, 1.0, 0.0])
+    assert topk_overlap(a, a, 2) == 1.0 and pair_rank_correlation(a, a) == pytest.approx(1.0)
+    assert pair_rank_correlation(a, -a) == pytest.approx(-1.0)
+    assert topk_overlap(a, -a, 2) == 1.0  # by |weight|
+    assert topk_overlap(a, torch.tensor([0.0, 0.0, 5.0, 6.0, 0.0]), 2) == 0.0
+    assert pair_rank_correlation(a, torch.ones(5)) == 0.0
+    b, c = torch.tensor([1.0, 2.0, 2.0, 3.0, 5.0]), torch.tensor([2.0, 1.0, 4.0, 4.0, 3.0])
+    assert pair_rank_correlation(b, c) == pytest.approx(spearmanr(b.numpy(), c.numpy()).statistic, abs=1e-12)
+
+
+def test_one_copy_of_each_stability_measure_and_the_old_import_paths():
+    import helpers.lime
+    import helpers.metrics
+    import helpers.saliency
+
+    assert helpers.lime.rank_correlation is helpers.metrics.pair_rank_correlation
+    assert helpers.saliency.rank_correlation is helpers.metrics.rank_correlation
+    assert helpers.saliency.noise_stability is helpers.metrics.noise_stability
+    for name in ("seed_stability", "SeedStability", "stability_across_inputs", "topk_overlap"):
+        assert getattr(helpers.lime, name) is getattr(helpers.metrics, name)
+
+
+def test_noise_stability_is_one_without_noise_and_for_a_linear_model(trained_cnn, mnist_test):
+    from helpers.metrics import noise_stability
+    from helpers.saliency import gradient
+
+    x = mnist_test[0][:5]
+    assert torch.allclose(noise_stability(gradient, trained_cnn, x, noise_std=0.0), torch.ones(5, dtype=torch.float64))
+    rho = noise_stability(gradient, _linear_classifier(), x, noise_std=0.3, clip=(0.0, 1.0))
+    assert torch.allclose(rho, torch.ones(5, dtype=torch.float64))
+
+
+def test_noise_stability_passes_options_and_keeps_the_target(trained_cnn, mnist_test):
+    from helpers.metrics import noise_stability
+    from helpers.saliency import smoothgrad
+
+    x = mnist_test[0][:3]
+    rho = noise_stability(smoothgrad, trained_cnn, x, noise_std=0.02, n_samples=3, seed=1)
+    assert rho.shape == (3,) and ((rho > -1) & (rho <= 1)).all()
+    seen = []
+
+    def spy(model, inputs, targets):
+        seen.append(targets.clone())
+        return inputs.clone()
+
+    noise_stability(spy, trained_cnn, x, 7, noise_std=0.5)
+    assert all(torch.equal(t, torch.full((3,), 7)) for t in seen) and len(seen) == 2
+
+
+def test_noise_of_an_example_does_not_depend_on_the_rest_of_the_batch(mnist_test):
+    from helpers.metrics import example_normal, noise_stability, noisy_copies
+    from helpers.saliency import gradient
+
+    x = mnist_test[0][:6]
+    assert torch.equal(example_normal(x, 3)[2:3], example_normal(x[2:3], 3))
+    assert torch.equal(example_normal(x.flip(0), 3).flip(0), example_normal(x, 3))
+    assert not torch.equal(example_normal(x, 3), example_normal(x, 4))  # the seed matters
+    assert not torch.equal(example_normal(x, 3)[0], example_normal(x, 3)[1])  # examples get their own noise
+    noise = example_normal(mnist_test[0][:200], 0)
+    assert abs(float(noise.mean())) < 0.01 and abs(float(noise.std()) - 1) < 0.01
+    assert torch.equal(noisy_copies(x, noise_std=0.1, seed=1)[4:], noisy_copies(x[4:], noise_std=0.1, seed=1))
+    model = _linear_classifier()
+    assert torch.equal(noise_stability(gradient, model, x, noise_std=0.1)[3:5],
+                       noise_stability(gradient, model, x[3:5], noise_std=0.1))
+
+
+def test_clip_keeps_noisy_inputs_in_range_and_leaves_x_alone(mnist_test):
+    from helpers.metrics import noisy_copies
+
+    x = mnist_test[0][:4].clone()
+    before = x.clone()
+    raw = noisy_copies(x, noise_std=0.1, seed=0)
+    clipped = noisy_copies(x, noise_std=0.1, seed=0, clip=(0.0, 1.0))
+    assert float(raw.min()) < 0 and float(raw.max()) > 1
+    assert torch.equal(clipped, raw.clamp(0, 1)) and torch.equal(x, before)
+    assert torch.equal(noisy_copies(x, noise_std=0.0), x)
+
+
+def test_noise_stability_clip_changes_what_the_model_sees(trained_cnn, mnist_test):
+    from helpers.metrics import noise_stability
+
+    seen = []
+
+    def spy(model, inputs, targets):
+        seen.append(inputs.clone())
+        return inputs.clone()
+
+    x = mnist_test[0][:3]
+    noise_stability(spy, trained_cnn, x, noise_std=0.2, clip=(0.0, 1.0))
+    assert torch.equal(seen[0], x) and float(seen[1].min()) >= 0 and float(seen[1].max()) <= 1
+
+
+def test_seed_stability_equals_separate_runs_and_one_game_call():
+    from helpers.lime import lime
+    from helpers.metrics import seed_stability
+
+    game = _interaction_game()
+    stability = seed_stability(game, seeds=[0, 1, 2], k=2, n_samples=200)
+    assert game.n_calls == 1 and game.n_evaluations == 600
+    for row, seed in enumerate([0, 1, 2]):
+        assert torch.allclose(stability.weights[row], lime(game, n_samples=200, seed=seed), atol=1e-12)
+    assert 0 <= stability.topk_overlap <= 1 and -1 <= stability.rank_correlation <= 1
+    exact = seed_stability(_linear_game([3.0, -2.0, 1.0, 0.5]), seeds=[0, 1], k=2, n_samples=200, alpha=0.0)
+    assert exact.topk_overlap == 1.0 and exact.rank_correlation == pytest.approx(1.0)
+
+
+def test_stability_across_inputs_matches_seed_stability_per_input(mnist_test):
+    from helpers.features import CoalitionGame, grid_segments
+    from helpers.metrics import seed_stability, stability_across_inputs
+    from helpers.models import SimpleCNN
+    from helpers.seeding import seed_everything
+
+    seed_everything(0)
+    model = SimpleCNN()
+    X = mnist_test[0][:2]
+    segments = grid_segments((28, 28), 7)
+    result = stability_across_inputs(model, X, segments, seeds=[0, 1], k=2, n_samples=100)
+    for i in range(2):
+        game = CoalitionGame(model, X[i], segments, baseline="segment_mean")
+        single = seed_stability(game, [0, 1], k=2, n_samples=100, players=~game.dummy_players)
+        assert float(result["rank_correlation"][i]) == pytest.approx(single.rank_correlation)
+        assert float(result["topk_overlap"][i]) == pytest.approx(single.topk_overlap)
+        assert int(result["n_players"][i]) == int((~game.dummy_players).sum()) < 16
+        everything = seed_stability(game, [0, 1], k=2, n_samples=100)
+        assert float(result["rank_correlation_all"][i]) == pytest.approx(everything.rank_correlation)
+    with pytest.raises(ValueError, match=r"inputs must be a batch \[N, ...\]"):
+        stability_across_inputs(model, X[0, 0, 0], segments)
+
+
+def test_seed_stability_on_chosen_players():
+    from helpers.features import FunctionGame
+    from helpers.metrics import seed_stability
+
+    coefficients = torch.tensor([3.0, 2.0, 1.0, 0.0, 0.0, 0.0], dtype=torch.float64)
+    game = FunctionGame(lambda Z: Z.double() @ coefficients + 0.5 * (Z[:, 0] & Z[:, 1]).double(), 6)
+    players = coefficients != 0
+    stability = seed_stability(game, seeds=[0, 1, 2], k=2, n_samples=300, players=players)
+    everything = seed_stability(game, seeds=[0, 1, 2], k=2, n_samples=300)
+    assert torch.equal(stability.weights, everything.weights)
+    # the three players that matter keep their order; the dummies' noise drags the full ranking down
+    assert stability.rank_correlation == pytest.approx(1.0) and everything.rank_correlation < 1.0
+
+
+def _stability_error_cases():
+    from helpers.metrics import (
+        example_normal,
+        noise_stability,
+        noisy_copies,
+        pair_rank_correlation,
+        rank_correlation,
+        seed_stability,
+        topk_overlap,
+    )
+    from helpers.models import SimpleCNN
+    from helpers.saliency import gradient
+
+    a, X = torch.ones(4), torch.rand(2, 1, 28, 28)
+    return [
+        (lambda: topk_overlap(a, a, 5), ValueError, "k must be at most M = 4"),
+        (lambda: topk_overlap(a, a, 0), ValueError, "k must be an int >= 1; got 0"),
+        (lambda: topk_overlap(a, a, 1.5), TypeError, "k must be an int"),
+        (lambda: topk_overlap([1.0, 2.0], a, 1), TypeError, r"a must be a tensor \[M\] of weights; got list"),
+        (lambda: pair_rank_correlation(a, torch.ones(3)), ValueError, "same length"),
+        (lambda: pair_rank_correlation(a, a.bool()), TypeError, "b must hold real weights"),
+        (lambda: rank_correlation(torch.zeros(2, 3), torch.zeros(2, 4)), ValueError, "a and b must be batches"),
+        (lambda: rank_correlation(np.zeros((2, 3)), torch.zeros(2, 3)), TypeError, "a and b must be tensors"),
+        (lambda: seed_stability(_interaction_game(), seeds=[0]), ValueError, "at least two seeds"),
+        (lambda: seed_stability(_interaction_game(), k=7), ValueError, "k must be at most M = 6"),
+        (lambda: seed_stability(_interaction_game(), players=torch.ones(5, dtype=torch.bool)), ValueError,
+         r"players must be a bool tensor \[M\] = \[6\]"),
+        (lambda: seed_stability(_interaction_game(), k=3, players=torch.tensor([True, True] + [False] * 4)), ValueError,
+         "players must select at least"),
+        (lambda: noise_stability("gradient", SimpleCNN(), X, noise_std=0.1), TypeError, "method must be a gradient method"),
+        (lambda: noise_stability(gradient, SimpleCNN(), X, noise_std=-1), ValueError, "noise_std must be a finite number >= 0"),
+        (lambda: noise_stability(gradient, lambda x: x, X, noise_std=0.1), TypeError, "model must be a torch.nn.Module"),
+        (lambda: noise_stability(gradient, SimpleCNN(), X[0, 0, 0], noise_std=0.1), ValueError, "x must be batched"),
+        (lambda: noise_stability(gradient, SimpleCNN(), X, noise_std=0.1, clip=(1.0, 0.0)), ValueError,
+         "clip must be a pair"),
+        (lambda: noisy_copies(X, noise_std=0.1, clip="unit"), TypeError, "clip must be None or a pair"),
+        (lambda: noisy_copies(X, noise_std="0.1"), TypeError, "noise_std must be a number"),
+        (lambda: noisy_copies(X, noise_std=float("nan")), ValueError, "noise_std must be a finite number"),
+        (lambda: example_normal(X, seed=-1), ValueError, r"seed must be in \[0, 2\*\*32\)"),
+        (lambda: example_normal(X[0, 0, 0], seed=0), ValueError, r"x must be a float batch \[B, \.\.\.\]"),
+    ]
+
+
+@pytest.mark.parametrize("case", range(22))
+def test_stability_errors(case):
+    cases = _stability_error_cases()
+    assert len(cases) == 22
+    call, error, message = cases[case]
+    with pytest.raises(error, match=message):
+        call()

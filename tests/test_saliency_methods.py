@@ -1,4 +1,4 @@
-"""Gradient x Input, SmoothGrad, Integrated Gradients, Grad-CAM and the stability measure.
+"""Gradient x Input, SmoothGrad, Integrated Gradients and Grad-CAM (the stability measures: tests/test_metrics.py).
 
 Mathematical facts (completeness, exactness on linear models, zero-noise limits),
 cross-checks against Captum with stated tolerances, the calling convention and its
@@ -17,7 +17,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.stats import spearmanr
 
 from helpers.models import MLP, LinearClassifier, SimpleCNN
 from helpers.saliency import (
@@ -27,9 +26,7 @@ from helpers.saliency import (
     gradient,
     gradient_x_input,
     integrated_gradients,
-    noise_stability,
     path_quadrature,
-    rank_correlation,
     smoothgrad,
 )
 
@@ -402,38 +399,6 @@ def test_grad_cam_hooks_are_released_on_success_and_on_error(trained_cnn, mnist_
     assert not trained_cnn.fc1._forward_hooks
 
 
-# --------------------------------------------------------------------------- stability
-
-
-def test_rank_correlation_is_spearmans():
-    generator = torch.Generator().manual_seed(0)
-    a, b = torch.randn(4, 50, generator=generator), torch.randn(4, 50, generator=generator)
-    b[:, :10] = a[:, :10]
-    b[0] = b[0].round()  # ties
-    ours = rank_correlation(a, b)
-    for i in range(4):
-        assert abs(float(ours[i]) - spearmanr(a[i].numpy(), b[i].numpy()).statistic) < 1e-12
-
-
-def test_rank_correlation_ignores_monotone_rescaling_and_flags_constant_maps():
-    a = torch.rand(3, 1, 5, 5)
-    assert torch.allclose(rank_correlation(a, torch.exp(3 * a) + 1), torch.ones(3, dtype=torch.float64))
-    assert torch.isnan(rank_correlation(torch.zeros(1, 4), torch.rand(1, 4))).all()
-
-
-def test_noise_stability_is_one_without_noise_and_for_a_linear_model(trained_cnn, mnist_test):
-    x = mnist_test[0][:5]
-    assert torch.allclose(noise_stability(gradient, trained_cnn, x, noise_std=0.0), torch.ones(5, dtype=torch.float64))
-    rho = noise_stability(gradient, _linear_model(), x, noise_std=0.3)
-    assert torch.allclose(rho, torch.ones(5, dtype=torch.float64))
-
-
-def test_noise_stability_passes_options_and_keeps_the_target(trained_cnn, mnist_test):
-    x = mnist_test[0][:3]
-    rho = noise_stability(smoothgrad, trained_cnn, x, noise_std=0.02, n_samples=3, seed=1)
-    assert rho.shape == (3,) and ((rho > -1) & (rho <= 1)).all()
-
-
 # --------------------------------------------------------------------------- errors
 
 
@@ -471,10 +436,6 @@ ERRORS = [
     (lambda: grad_cam(_cnn(), X, layer="conv1"), TypeError, "layer must be a torch.nn.Module inside the model; got str"),
     (lambda: grad_cam(_cnn(), X, layer=nn.Conv2d(1, 16, 3)), ValueError, "layer must be a submodule of the model"),
     (lambda: grad_cam(_cnn(), X, layer=_cnn().fc1), ValueError, "layer must be a submodule of the model"),
-    (lambda: rank_correlation(torch.zeros(2, 3), torch.zeros(2, 4)), ValueError, "a and b must be batches"),
-    (lambda: rank_correlation(np.zeros((2, 3)), torch.zeros(2, 3)), TypeError, "a and b must be tensors"),
-    (lambda: noise_stability("gradient", _cnn(), X, noise_std=0.1), TypeError, "method must be a gradient method"),
-    (lambda: noise_stability(gradient, _cnn(), X, noise_std=-1), ValueError, "noise_std must be a finite number >= 0"),
     (lambda: gradient_x_input(_cnn(), X.int()), TypeError, "x must be a floating-point tensor"),
     (lambda: gradient_x_input("model", X), TypeError, "model must be a torch.nn.Module"),
 ]
