@@ -13,7 +13,10 @@ baseline :math:`b`, where :math:`m(z)` spreads :math:`z` over the input (every
 value takes the entry of its segment). Every coalition method of the course
 (occlusion, LIME, exact Shapley, KernelSHAP, permutation sampling, deletion and
 insertion curves) is "choose coalitions, evaluate :math:`v`, combine", and
-relies on nothing but ``game(Z)`` and ``game.n_players``.
+relies on nothing but ``game(Z)`` and ``game.n_players``. With a *background*
+of :math:`K` rows :math:`b_1, \dots, b_K` instead of one baseline, the game is
+the mean :math:`v(z) = \frac1K \sum_k S_{target}(x \odot m(z) + b_k \odot (1 - m(z)))`
+(shap's interventional expectation).
 
 - :func:`grid_segments` -- square patches (e.g. a 4 x 4 grid of 7 x 7 patches on a digit).
 - :func:`superpixels` -- scikit-image's SLIC (or quickshift, lime's default) on a photograph.
@@ -22,6 +25,13 @@ relies on nothing but ``game(Z)`` and ``game.n_players``.
   baseline and a target; evaluates a whole batch of coalitions at once.
 - :class:`FunctionGame` -- any Python function of coalitions, with the same
   checks and counter (for games with known answers).
+- :func:`occlusion` -- the simplest coalition method: each feature removed on its own.
+- :func:`blurred` -- a Gaussian-blurred copy of an image, one of the baselines a
+  game can take (besides a number, a tensor, ``"segment_mean"`` and a background
+  of many rows).
+
+Deletion and insertion curves (the features removed or added in order of their
+attribution) are measurements of an explanation and live in :mod:`helpers.metrics`.
 
 Segments are an ``int64`` tensor with the input's spatial shape (``[H, W]`` for
 an image ``[C, H, W]``, ``[F]`` for a table row ``[F]``) holding every label
@@ -33,6 +43,8 @@ Taught in ``notebooks/04_lime.ipynb`` and ``notebooks/05_shap.ipynb``.
 from __future__ import annotations
 
 import itertools
+import math
+import warnings
 from numbers import Integral, Real
 from typing import Callable
 
@@ -41,7 +53,7 @@ import torch
 import torch.nn as nn
 
 from .models import evaluation_mode
-from .saliency import all_finite, broadcast_baseline, model_device
+from .saliency import _model_dtype, all_finite, broadcast_baseline, model_device
 
 __all__ = [
     "grid_segments",
@@ -51,8 +63,11 @@ __all__ = [
     "segment_means",
     "check_game",
     "check_coalitions",
+    "CountedGame",
     "CoalitionGame",
     "FunctionGame",
+    "occlusion",
+    "blurred",
 ]
 
 #: When ``batch_size`` is None, a chunk holds at most this many input values (1 MiB in float32), or
@@ -340,6 +355,67 @@ def segment_means(x: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
     return means[:, flat_s].reshape(x.shape)
 
 
+def blurred(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    r"""A Gaussian-blurred copy of an image: a baseline that removes detail but keeps colour and layout.
+
+    Each channel is convolved over its last two (spatial) dimensions with a
+    Gaussian of standard deviation ``sigma`` pixels (SciPy's
+    ``ndimage.gaussian_filter``, truncated at 4 sigma, edges mirrored
+    half-sample-symmetrically, so a constant image stays constant and the
+    image's total is kept). As a baseline of :class:`CoalitionGame`
+    (``baseline=blurred(x, 3.0)``), an absent feature loses its fine structure
+    (edges, strokes) but not its mean brightness. Fong and Vedaldi,
+    "Interpretable Explanations of Black Boxes by Meaningful Perturbation",
+    2017, arXiv 1704.03296 (blur as the deletion); Sturmfels, Lundberg and Lee,
+    "Visualizing the Impact of Feature Attribution Baselines", 2020, Distill
+    (baselines compared).
+
+    Parameters
+    ----------
+    x : torch.Tensor, float, [..., H, W]
+        An image ``[H, W]`` or ``[C, H, W]`` (or a batch of them ``[B, C, H, W]``).
+    sigma : float > 0
+        The Gaussian's standard deviation, in pixels (for a 28 x 28 digit, 2 to
+        4 wipes out the strokes; for a 224 x 224 photograph, 10 to 20).
+
+    Returns
+    -------
+    torch.Tensor
+        Same shape, dtype and device as ``x``; ``x`` is not changed.
+
+    Raises
+    ------
+    TypeError
+        For ``x`` that is not a float tensor, or ``sigma`` that is not a number.
+    ValueError
+        For ``x`` with fewer than two dimensions (a table row has no neighbours
+        to blur with: use the training mean or a background of rows), or a
+        ``sigma`` that is not positive and finite.
+
+    Examples
+    --------
+    >>> blurred(torch.ones(1, 8, 8), 2.0).allclose(torch.ones(1, 8, 8))
+    True
+    """
+    from scipy import ndimage
+
+    if not isinstance(x, torch.Tensor) or not torch.is_floating_point(x):
+        raise TypeError(f"x must be a floating-point tensor [C, H, W] or [H, W]; got {getattr(x, 'dtype', type(x).__name__)}")
+    if x.ndim < 2:
+        raise ValueError(
+            f"blurred needs an image [H, W] or [C, H, W] (it blurs the last two dimensions); got shape "
+            f"{tuple(x.shape)}; a table row has no neighbours: use the training mean or a background of rows"
+        )
+    if isinstance(sigma, bool) or not isinstance(sigma, Real):
+        raise TypeError(f"sigma must be a number (pixels); got {sigma!r}")
+    if not (math.isfinite(float(sigma)) and float(sigma) > 0):
+        raise ValueError(f"sigma must be a positive, finite number of pixels; got {sigma!r}")
+    array = x.detach().to("cpu", torch.float64).numpy()
+    sigmas = (0.0,) * (x.ndim - 2) + (float(sigma), float(sigma))
+    smooth = ndimage.gaussian_filter(array, sigma=sigmas, mode="reflect", truncate=4.0)
+    return torch.from_numpy(smooth).to(x.device, x.dtype)
+
+
 def check_game(game) -> int:
     """The number of players of ``game``, after checking that it is a coalition game.
 
@@ -436,7 +512,36 @@ class _NoGradEval:
         return False
 
 
-class FunctionGame:
+class CountedGame:
+    """What every game of the course counts: coalitions evaluated and calls made.
+
+    :class:`CoalitionGame`, :class:`FunctionGame` and
+    :class:`helpers.shapley.TableGame` derive from it, so a cost can be read the
+    same way off any of them; a subclass calls :meth:`_count` once per
+    evaluation.
+
+    Attributes
+    ----------
+    n_evaluations : int
+        Coalitions evaluated so far (rows of every ``Z``).
+    n_calls : int
+        Evaluations so far (for :class:`CoalitionGame`, forward passes of the model).
+    """
+
+    n_evaluations: int = 0
+    n_calls: int = 0
+
+    def reset_counts(self) -> None:
+        """Set ``n_evaluations`` and ``n_calls`` back to 0."""
+        self.n_evaluations = 0
+        self.n_calls = 0
+
+    def _count(self, rows: int, calls: int = 1) -> None:
+        self.n_evaluations += int(rows)
+        self.n_calls += int(calls)
+
+
+class FunctionGame(CountedGame):
     """A coalition game from any Python function of a batch of coalitions.
 
     The function receives a bool tensor ``[n, M]`` and returns ``n`` values.
@@ -473,13 +578,7 @@ class FunctionGame:
             raise ValueError(f"n_players must be a positive int; got {n_players!r}")
         self.function = function
         self.n_players = int(n_players)
-        self.n_evaluations = 0
-        self.n_calls = 0
-
-    def reset_counts(self) -> None:
-        """Set ``n_evaluations`` and ``n_calls`` back to 0."""
-        self.n_evaluations = 0
-        self.n_calls = 0
+        self.reset_counts()
 
     def __call__(self, Z) -> torch.Tensor:
         Z = check_coalitions(Z, self.n_players)
@@ -489,15 +588,14 @@ class FunctionGame:
                 f"the game's function must return one value per coalition, shape ({Z.shape[0]},); "
                 f"got shape {tuple(values.shape)}"
             )
-        self.n_evaluations += int(Z.shape[0])
-        self.n_calls += 1
+        self._count(Z.shape[0])
         return values
 
     def __repr__(self) -> str:
         return f"FunctionGame(n_players={self.n_players}, n_evaluations={self.n_evaluations})"
 
 
-class CoalitionGame:
+class CoalitionGame(CountedGame):
     r"""The game :math:`v(z) = S_{target}(x \odot m(z) + b \odot (1 - m(z)))` of one input.
 
     Built once per explained input; ``game(Z)`` evaluates the model on a whole
@@ -505,34 +603,50 @@ class CoalitionGame:
     by tensor operations (``Z[:, segments]`` spreads each coalition over the
     input, then ``torch.lerp(baseline, x, mask)`` picks the input or the
     baseline): there is no Python loop over rows. The model runs in eval mode without gradients, and
-    gets its own mode back after every call.
+    gets its own mode back after every call. Every input the model sees is a
+    fresh tensor that the game does not keep, so a model that writes into its
+    input (``z.mul_(2)``) cannot change the game.
 
     Ribeiro, Singh and Guestrin, "Why Should I Trust You?": Explaining the
     Predictions of Any Classifier, 2016, arXiv 1602.04938 (the interpretable
     representation); Lundberg and Lee, "A Unified Approach to Interpreting Model
-    Predictions", 2017, arXiv 1705.07874 (the same game behind SHAP).
+    Predictions", 2017, arXiv 1705.07874 (the same game behind SHAP; the
+    background of many rows is their interventional expectation, shap's
+    ``KernelExplainer(f, background)``).
 
     Parameters
     ----------
     model : torch.nn.Module or callable
         Maps a batch ``[B, *x.shape]`` to scores ``[B, classes]``.
     x : torch.Tensor, float, [C, H, W] or [F]
-        One input, without a batch dimension.
+        One input, without a batch dimension. For a module, ``x`` is cast to the
+        dtype of the model's parameters (a float64 row for a float32 model is fine).
     segments : torch.Tensor, int, trailing shape of ``x``
         Labels ``0..M-1`` (see :func:`grid_segments`, :func:`superpixels`,
         :func:`tabular_segments`).
     baseline : float, torch.Tensor or "segment_mean", default 0.0
         What an absent feature becomes: a number, a tensor shaped like ``x``
-        (or broadcastable to it, e.g. ``[C, 1, 1]``), or ``"segment_mean"``
-        (each segment filled with its own mean, per channel: lime's default for
-        images; for one-column segments of a table this equals ``x`` and the
-        game is constant).
+        (or broadcastable to it, e.g. ``[C, 1, 1]``; :func:`blurred` gives a
+        blurred copy of an image, a training mean is a tensor ``[F]``), or
+        ``"segment_mean"`` (each segment filled with its own mean, per channel:
+        lime's default for images). ``"segment_mean"`` is refused where every
+        segment is a single value (one column of a table, say): there it equals
+        ``x`` and every feature would be a dummy. Any other baseline equal to
+        ``x`` everywhere gives a warning (the game is constant).
+    background : torch.Tensor, float, [K, *x.shape], optional
+        Instead of one baseline, ``K`` rows (e.g. training rows): an absent
+        feature takes its value from each row in turn and the game is the mean
+        over the rows, :math:`v(z) = \frac1K\sum_k S(x \odot m(z) + b_k \odot (1 - m(z)))`,
+        so :math:`v(\emptyset)` is the mean output on the background,
+        :math:`E[f(X)]`, as in shap. Each coalition costs ``K`` model rows.
+        Give either ``baseline`` or ``background``, not both.
     target : int or None, default None
         The class whose score is the game's value; None means the class the
         model predicts for ``x``.
     output : {"score", "probability"}, default "score"
         The model's raw target score (logit), or its softmax probability (what
-        the ``lime`` package explains).
+        the ``lime`` package explains). With a background, the mean of the
+        rows' scores or probabilities.
     batch_size : int, optional
         Rows per forward pass. Default: as many as keep a chunk under
         ``AUTO_CHUNK_VALUES`` input values (at least ``MIN_AUTO_ROWS``), which
@@ -548,7 +662,10 @@ class CoalitionGame:
     full_score : float
         The model's output (score or probability) for the target on ``x`` itself.
     baseline_input : torch.Tensor
-        The input with every feature absent, shape of ``x``.
+        The input with every feature absent, shape of ``x``; with a background,
+        the background itself ``[K, *x.shape]``.
+    background : torch.Tensor or None
+        The background rows ``[K, *x.shape]``, or None.
     dummy_players : torch.Tensor, bool, [M]
         Features whose segment holds the baseline already (they cannot matter).
     n_evaluations : int
@@ -565,8 +682,11 @@ class CoalitionGame:
     ValueError
         For segments whose shape does not match ``x`` or whose labels are not
         ``0..M-1``, a baseline tensor that does not broadcast to ``x``, an
-        unknown baseline string or ``output``, a target out of range, a model
-        that does not return ``[B, classes]``.
+        unknown baseline string or ``output``, ``"segment_mean"`` where every
+        segment is one value, a background that is not ``[K, *x.shape]``, both a
+        baseline and a background, a target out of range, a model that fails on
+        ``x`` or does not return ``[B, classes]`` (the message says when ``x``
+        looks batched: pass ``X[0]``, not ``X[:1]``).
 
     Examples
     --------
@@ -580,7 +700,8 @@ class CoalitionGame:
         x: torch.Tensor,
         segments,
         *,
-        baseline=0.0,
+        baseline=None,
+        background: torch.Tensor | None = None,
         target: int | None = None,
         output: str = "score",
         batch_size: int | None = None,
@@ -601,17 +722,22 @@ class CoalitionGame:
             isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1
         ):
             raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
+        if background is not None and baseline is not None:
+            raise ValueError("give either baseline (one input) or background (many rows), not both")
 
         self.model = model
+        is_module = isinstance(model, nn.Module)
         # one evaluation context for every call; it lists the model's modules once, to check their modes
-        self._context = _NoGradEval(model, tuple(model.modules())) if isinstance(model, nn.Module) else None
+        self._context = _NoGradEval(model, tuple(model.modules())) if is_module else None
         self.output = output
-        self.device = model_device(model, x.device) if isinstance(model, nn.Module) else x.device
-        self.x = x.detach().to(self.device).clone()
+        self.device = model_device(model, x.device) if is_module else x.device
+        dtype = _model_dtype(model, x.dtype) if is_module else x.dtype  # the model's dtype, as the saliency path
+        self.x = x.detach().to(self.device, dtype).clone()
         self.segments, self.n_players, identity = _check_segments(segments, tuple(x.shape))
         self.segments = self.segments.to(self.device)
-        self.baseline = baseline
-        self.baseline_input = self._baseline_input(baseline)
+        self.background = None if background is None else self._background(background)
+        self.baseline = 0.0 if baseline is None and background is None else baseline
+        self.baseline_input = self.background if background is not None else self._baseline_input(self.baseline)
         values_per_row = max(1, self.x.numel())
         self.batch_size = int(batch_size) if batch_size is not None else max(MIN_AUTO_ROWS, AUTO_CHUNK_VALUES // values_per_row)
         # the mask of one coalition is Z[:, segments] reshaped to broadcast over the leading dims of x
@@ -620,7 +746,7 @@ class CoalitionGame:
         # a table's columns (segments 0..M-1 in order over a 1-D x): Z itself is the mask
         self._one_feature_per_player = identity and self.x.ndim == 1
 
-        out = self._scores(self.x[None])
+        out = self._scores(self.x[None].clone())  # a copy: a model that writes into its input cannot reach self.x
         self.n_classes = int(out.shape[1])
         if target is None:
             target = int(out[0].argmax())
@@ -634,8 +760,9 @@ class CoalitionGame:
             raise ValueError(f"target must be a class index in [0, {self.n_classes}); got {int(target)}")
         self.target = int(target)
         self.full_score = float(out[0, self.target])
-        self.n_evaluations = 0
-        self.n_calls = 0
+        self.reset_counts()
+        if background is None and torch.equal(self.x, self.baseline_input):
+            self._every_feature_at_its_baseline()
 
     # -- construction helpers
 
@@ -656,6 +783,46 @@ class CoalitionGame:
             raise ValueError(f"baseline must be finite; got {baseline!r}")
         return torch.full_like(self.x, float(baseline))
 
+    def _background(self, background) -> torch.Tensor:
+        """The background rows ``[K, *x.shape]``: checked, a copy in the model's dtype and device."""
+        if not isinstance(background, torch.Tensor):
+            raise TypeError(f"background must be a float tensor [K, *x.shape]; got {type(background).__name__}")
+        if not torch.is_floating_point(background):
+            raise TypeError(f"background must be a float tensor [K, *x.shape]; got dtype {background.dtype}")
+        shape = tuple(self.x.shape)
+        if background.ndim != self.x.ndim + 1 or background.shape[0] < 1:
+            raise ValueError(
+                f"background must hold K >= 1 rows shaped like x, [K, *{shape}]; got shape {tuple(background.shape)}"
+                + ("; for one row, pass baseline= instead (or add a row dimension with b[None])"
+                   if background.ndim == self.x.ndim else "")
+            )
+        try:
+            rows = torch.broadcast_to(background.detach().to(self.device, self.x.dtype),
+                                      (background.shape[0], *shape))
+        except RuntimeError as err:
+            raise ValueError(
+                f"background must be [K, *x.shape] = [K, *{shape}] (or broadcast to it); got shape "
+                f"{tuple(background.shape)}"
+            ) from err
+        if not all_finite(rows):
+            raise ValueError("background must be finite; it holds NaN or Inf values")
+        return rows.contiguous().clone()
+
+    def _every_feature_at_its_baseline(self) -> None:
+        """``x`` equals its baseline everywhere: refuse ``"segment_mean"``, warn otherwise."""
+        if isinstance(self.baseline, str):
+            raise ValueError(
+                'baseline="segment_mean" makes every feature equal to its baseline here: every segment holds a '
+                "single value (one column of a table, say), so the game is constant and every attribution is 0; "
+                "use a number, the training mean (a tensor shaped like x) or background= rows"
+            )
+        warnings.warn(
+            "x equals its baseline everywhere: every feature is a dummy player, the game is constant and every "
+            "attribution will be 0; choose a baseline that differs from x",
+            UserWarning,
+            stacklevel=3,
+        )
+
     def _running(self):
         """No gradients and, for a module, eval mode (every submodule's own mode restored after)."""
         return self._context if isinstance(self.model, nn.Module) else torch.no_grad()
@@ -665,14 +832,26 @@ class CoalitionGame:
         with self._running():
             return self._outputs(inputs)
 
+    def _batched_hint(self) -> str:
+        if self.x.shape[0] == 1 and self.x.ndim >= 2:
+            return (f"; x must be ONE input without a batch dimension (the game adds it): x has shape "
+                    f"{tuple(self.x.shape)}; if its first dimension is a batch, pass X[0] rather than X[:1]")
+        return ""
+
     def _outputs(self, inputs: torch.Tensor) -> torch.Tensor:
         """All class outputs for a batch of inputs; the caller holds :meth:`_running`."""
-        out = self.model(inputs)
+        try:
+            out = self.model(inputs)
+        except (RuntimeError, ValueError, IndexError, TypeError) as err:
+            raise ValueError(
+                f"the model could not run on a batch of inputs of shape {tuple(inputs.shape)} "
+                f"(dtype {inputs.dtype}){self._batched_hint()}: {err}"
+            ) from err
         if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != inputs.shape[0]:
             shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
             raise ValueError(
                 f"the model must return class scores [B, classes] = [{inputs.shape[0]}, classes] for a batch "
-                f"of inputs {tuple(inputs.shape)}; got {shape}"
+                f"of inputs {tuple(inputs.shape)}; got {shape}{self._batched_hint()}"
             )
         out = out.detach()
         return out.softmax(dim=1) if self.output == "probability" else out
@@ -692,6 +871,7 @@ class CoalitionGame:
         exact at 0 and 1 (the present values are ``x`` bit for bit), and several
         times faster than ``torch.where`` with a broadcast boolean mask. For a
         table whose players are its columns in order, ``Z`` itself is the mask.
+        With a background of ``K`` rows: ``[n * K, *x.shape]``, coalition by coalition.
 
         Examples
         --------
@@ -701,6 +881,8 @@ class CoalitionGame:
         weight = Z.to(self.x.dtype)
         if not self._one_feature_per_player:  # spread each player's column over its segment
             weight = weight.index_select(1, self._flat_segments).view(Z.shape[0], *self._mask_view)
+        if self.background is not None:  # every coalition with every background row
+            return torch.lerp(self.background, self.x, weight[:, None]).flatten(0, 1)
         return torch.lerp(self.baseline_input, self.x, weight)
 
     def __call__(self, Z) -> torch.Tensor:
@@ -714,7 +896,8 @@ class CoalitionGame:
         Returns
         -------
         torch.Tensor, float, [n]
-            The target score (or probability) of every masked input, on ``Z``'s device.
+            The target score (or probability) of every masked input (with a
+            background, its mean over the rows), on ``Z``'s device.
 
         Raises
         ------
@@ -723,11 +906,14 @@ class CoalitionGame:
         """
         out_device = Z.device if isinstance(Z, torch.Tensor) else torch.device("cpu")
         Z = check_coalitions(Z, self.n_players, self.device)
+        rows = 1 if self.background is None else self.background.shape[0]
+        step = max(1, self.batch_size // rows)  # coalitions per forward pass
         values = []
         with self._running():  # entered once: the chunks below run in eval mode without gradients
-            for start in range(0, Z.shape[0], self.batch_size):
-                chunk = self.inputs(Z[start:start + self.batch_size])
-                values.append(self._outputs(chunk)[:, self.target])
+            for start in range(0, Z.shape[0], step):
+                chunk = self.inputs(Z[start:start + step])
+                scores = self._outputs(chunk)[:, self.target]
+                values.append(scores if rows == 1 else scores.view(-1, rows).mean(dim=1))
                 self.n_calls += 1
         self.n_evaluations += int(Z.shape[0])
         if not values:
@@ -741,21 +927,73 @@ class CoalitionGame:
 
         Such a feature is a dummy player: :math:`v(S \\cup \\{i\\}) = v(S)` for every
         coalition, so any sound attribution gives it 0 (e.g. the empty corners
-        of a digit with a zero or segment-mean baseline).
+        of a digit with a zero or segment-mean baseline). With a background, a
+        feature is a dummy when every row equals ``x`` on its segment.
         """
         differs = (self.x != self.baseline_input).reshape(-1, self.segments.numel()).any(dim=0)
         changed = torch.zeros(self.n_players, dtype=torch.bool, device=self.device)
         changed.index_fill_(0, self.segments.reshape(-1)[differs], True)
         return ~changed.cpu()
 
-    def reset_counts(self) -> None:
-        """Set ``n_evaluations`` and ``n_calls`` back to 0."""
-        self.n_evaluations = 0
-        self.n_calls = 0
-
     def __repr__(self) -> str:
-        baseline = self.baseline if isinstance(self.baseline, (str, Real)) else "tensor"
+        if self.background is not None:
+            absent = f"background={self.background.shape[0]} rows"
+        else:
+            absent = f"baseline={self.baseline if isinstance(self.baseline, (str, Real)) else 'tensor'!r}"
         return (
-            f"CoalitionGame(n_players={self.n_players}, target={self.target}, baseline={baseline!r}, "
+            f"CoalitionGame(n_players={self.n_players}, target={self.target}, {absent}, "
             f"output={self.output!r}, n_evaluations={self.n_evaluations})"
         )
+
+
+def occlusion(game) -> torch.Tensor:
+    r"""Occlusion: what the game loses when each feature alone is removed from the full coalition.
+
+    .. math:: \phi_i = v(N) - v(N \setminus \{i\})
+
+    Zeiler and Fergus slid a grey square over an image and recorded how much
+    the class score dropped at each position; on a grid of patches with a
+    baseline that is exactly this game's leave-one-out (non-overlapping
+    windows), and on any other segmentation or table the same idea (Captum
+    calls it feature ablation). It costs :math:`M + 1` coalitions, evaluated in
+    one call ``game(Z)``. For an additive game it equals the Shapley values;
+    otherwise it misses what features do together: two features that can
+    stand in for each other both get 0, though together they matter.
+
+    Zeiler and Fergus, "Visualizing and Understanding Convolutional
+    Networks", 2014, arXiv 1311.2901.
+
+    Parameters
+    ----------
+    game : callable with ``n_players``
+        ``game(Z)`` for a bool tensor ``Z [n, M]`` returns ``[n]`` worths
+        (e.g. :class:`CoalitionGame`).
+
+    Returns
+    -------
+    torch.Tensor, [M]
+        One value per feature, in the dtype (and on the device) of the game's worths.
+
+    Raises
+    ------
+    TypeError
+        For an object that is not a game.
+    ValueError
+        For a game that does not return one finite value per coalition.
+
+    Examples
+    --------
+    >>> game = FunctionGame(lambda Z: Z.double() @ torch.tensor([1.0, 2.0]), 2)
+    >>> occlusion(game).tolist()
+    [1.0, 2.0]
+    """
+    n_players = check_game(game)
+    Z = torch.ones(n_players + 1, n_players, dtype=torch.bool)
+    Z[1:].fill_diagonal_(False)  # row 0: everyone; row 1 + i: everyone but i
+    values = torch.as_tensor(game(Z))
+    if values.shape != (n_players + 1,) or not all_finite(values):
+        raise ValueError(
+            f"game(Z) must return one finite value per coalition, shape ({n_players + 1},); got shape "
+            f"{tuple(values.shape)}" + ("" if values.shape != (n_players + 1,) else " with NaN or Inf")
+        )
+    return values[0] - values[1:]

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 from helpers.features import (
     CoalitionGame,
     FunctionGame,
+    blurred,
     check_coalitions,
     grid_segments,
+    occlusion,
     segment_means,
     superpixels,
     tabular_segments,
@@ -157,6 +159,8 @@ def test_batched_game_equals_the_model_on_masked_inputs_one_at_a_time(baseline, 
     model, x, segments = image_setup if kind == "image" else tabular_setup
     if baseline == "tensor":
         baseline = torch.rand(x.shape, generator=torch.Generator().manual_seed(1))
+    if kind == "tabular" and baseline == "segment_mean":  # one column per segment is refused: group them
+        segments = torch.tensor([0, 1, 0, 2, 1])
     game = CoalitionGame(model, x, segments, baseline=baseline, batch_size=7)
     Z = torch.rand(23, game.n_players, generator=torch.Generator().manual_seed(2)) > 0.5
     values = game(Z)
@@ -435,3 +439,212 @@ def test_the_games_evaluation_context_nests_and_restores():
     assert torch.is_grad_enabled() and [m.training for m in model.modules()] == modes
     game(torch.ones(3, 4, dtype=torch.bool))  # and a call after all that still works
     assert [m.training for m in model.modules()] == modes
+
+
+# ---------------------------------------------------------------- occlusion
+
+
+def test_occlusion_of_an_additive_game_is_its_weights_in_one_call():
+    weights = torch.tensor([0.5, -2.0, 0.0, 3.0], dtype=torch.float64)
+    game = FunctionGame(lambda Z: 7.0 + Z.double() @ weights, 4)
+    values = occlusion(game)
+    assert torch.allclose(values, weights, atol=1e-12) and values.dtype == torch.float64
+    assert game.n_calls == 1 and game.n_evaluations == 5
+
+
+def test_occlusion_of_a_model_is_the_drop_when_one_patch_is_masked(image_setup):
+    model, x, segments = image_setup
+    before = x.clone()
+    model.train()
+    game = CoalitionGame(model, x, segments, baseline=0.0, target=3)
+    values = occlusion(game)
+    assert values.shape == (16,) and model.training and torch.equal(x, before)
+    for i in (0, 5, 15):
+        masked = x.clone()
+        masked[:, segments == i] = 0.0
+        with torch.no_grad():
+            drop = model.eval()(x[None])[0, 3] - model(masked[None])[0, 3]
+        assert float(values[i]) == pytest.approx(float(drop), abs=1e-5)
+
+
+def test_occlusion_misses_what_two_redundant_features_do_together():
+    game = FunctionGame(lambda Z: (Z[:, 0] | Z[:, 1]).double(), 2)  # either one is enough
+    assert occlusion(game).tolist() == [0.0, 0.0]
+
+
+def test_occlusion_errors():
+    with pytest.raises(TypeError, match="game must be callable"):
+        occlusion("not a game")
+    with pytest.raises(ValueError, match="one finite value per coalition"):
+        occlusion(FunctionGame(lambda Z: torch.full((Z.shape[0],), float("nan")), 3))
+
+
+# ---------------------------------------------------------------- baselines: blur and a background
+
+
+def test_blurred_keeps_constants_and_totals_smooths_and_has_no_side_effects():
+    x = torch.rand(3, 20, 24, generator=torch.Generator().manual_seed(0))
+    before = x.clone()
+    smooth = blurred(x, 2.0)
+    assert smooth.shape == x.shape and smooth.dtype == x.dtype and torch.equal(x, before)
+    assert torch.allclose(smooth.sum(dim=(1, 2)), x.sum(dim=(1, 2)), rtol=1e-5)  # mirrored edges keep the total
+    assert float(smooth.std()) < 0.5 * float(x.std())
+    assert torch.allclose(blurred(torch.full((1, 9, 9), 0.3), 3.0), torch.full((1, 9, 9), 0.3), atol=1e-6)
+    # channels are blurred apart: a channel of zeros stays zeros
+    two = torch.stack([x[0], torch.zeros(20, 24)])
+    assert torch.equal(blurred(two, 1.5)[1], torch.zeros(20, 24))
+
+
+def test_blurred_errors():
+    with pytest.raises(ValueError, match="a table row has no neighbours"):
+        blurred(torch.rand(5), 1.0)
+    with pytest.raises(ValueError, match="sigma must be a positive, finite"):
+        blurred(torch.rand(1, 8, 8), 0.0)
+    with pytest.raises(ValueError, match="sigma must be a positive, finite"):
+        blurred(torch.rand(1, 8, 8), float("inf"))
+    with pytest.raises(TypeError, match="sigma must be a number"):
+        blurred(torch.rand(1, 8, 8), "2")
+    with pytest.raises(TypeError, match="floating-point"):
+        blurred(torch.zeros(1, 8, 8, dtype=torch.int64), 1.0)
+
+
+def test_a_blurred_baseline_is_a_tensor_baseline(image_setup):
+    model, x, segments = image_setup
+    game = CoalitionGame(model, x, segments, baseline=blurred(x, 3.0), target=1)
+    empty = game(torch.zeros(1, 16, dtype=torch.bool))
+    with torch.no_grad():
+        assert torch.allclose(empty, model(blurred(x, 3.0)[None])[:, 1], atol=1e-5)
+
+
+@pytest.fixture
+def background_setup():
+    seed_everything(0)
+    model = MLP(4, 3, hidden=(8,)).double()
+    x = torch.randn(4, dtype=torch.float64)
+    background = torch.randn(6, 4, dtype=torch.float64)
+    return model, x, background
+
+
+def test_a_background_game_is_the_mean_over_its_rows(background_setup):
+    model, x, background = background_setup
+    game = CoalitionGame(model, x, tabular_segments(4), background=background, target=1, batch_size=4)
+    Z = torch.rand(9, 4, generator=torch.Generator().manual_seed(3)) > 0.5
+    values = game(Z)
+    with torch.no_grad():
+        for row, z in enumerate(Z):
+            rows = torch.where(z, x, background)
+            assert float(values[row]) == pytest.approx(float(model(rows)[:, 1].mean()), abs=1e-12)
+        assert float(game(torch.zeros(1, 4, dtype=torch.bool))) == pytest.approx(float(model(background)[:, 1].mean()))
+    assert game.n_evaluations == 10 and game.n_calls == 10  # 4 rows a pass: one coalition (6 rows) a pass
+    assert game.baseline_input.shape == (6, 4) and "background=6 rows" in repr(game)
+
+
+def test_exact_shapley_on_a_background_is_efficient_and_equals_shaps_kernel_explainer(background_setup):
+    import shap
+
+    from helpers.shapley import exact_shapley
+
+    model, x, background = background_setup
+    game = CoalitionGame(model, x, tabular_segments(4), background=background, target=1)
+    phi = exact_shapley(game)
+    with torch.no_grad():
+        expected = model(background)[:, 1].mean()
+    assert float(phi.sum()) == pytest.approx(game.full_score - float(expected), abs=1e-12)
+
+    def f(rows):
+        with torch.no_grad():
+            return model(torch.from_numpy(rows))[:, 1].numpy()
+
+    explainer = shap.KernelExplainer(f, background.numpy())  # every coalition of 4 features: exact
+    theirs = explainer.shap_values(x.numpy()[None], nsamples=100, silent=True)
+    assert explainer.expected_value == pytest.approx(float(expected), abs=1e-12)
+    assert np.allclose(phi.numpy(), np.asarray(theirs).reshape(4), atol=1e-10)
+
+
+def test_a_background_on_images_and_its_dummies(image_setup):
+    model, x, segments = image_setup
+    background = torch.rand(3, 1, 28, 28, generator=torch.Generator().manual_seed(5))
+    background[:, :, :7, :7] = x[:, :7, :7]  # every row agrees with x on patch 0
+    game = CoalitionGame(model, x, segments, background=background, target=2)
+    assert game.dummy_players.tolist() == [True] + [False] * 15
+    Z = torch.rand(5, 16, generator=torch.Generator().manual_seed(1)) > 0.5
+    means = torch.stack([CoalitionGame(model, x, segments, baseline=b, target=2)(Z) for b in background]).mean(dim=0)
+    assert torch.allclose(game(Z), means, atol=1e-5)
+    # one row, broadcast over the channels, is accepted as [K, ...] too
+    assert CoalitionGame(model, x, segments, background=torch.zeros(2, 1, 1, 1), target=2).baseline_input.shape \
+        == (2, 1, 28, 28)
+
+
+def test_background_errors(background_setup):
+    model, x, background = background_setup
+    segments = tabular_segments(4)
+    with pytest.raises(ValueError, match="either baseline .* or background"):
+        CoalitionGame(model, x, segments, baseline=0.0, background=background)
+    with pytest.raises(ValueError, match=r"K >= 1 rows shaped like x.*pass baseline= instead"):
+        CoalitionGame(model, x, segments, background=background[0])
+    with pytest.raises(ValueError, match="background must be"):
+        CoalitionGame(model, x, segments, background=torch.zeros(3, 5, dtype=torch.float64))
+    with pytest.raises(TypeError, match="background must be a float tensor"):
+        CoalitionGame(model, x, segments, background=torch.zeros(3, 4, dtype=torch.int64))
+    with pytest.raises(ValueError, match="background must be finite"):
+        CoalitionGame(model, x, segments, background=torch.full((2, 4), float("nan"), dtype=torch.float64))
+
+
+# ---------------------------------------------------------------- reliability (issue 13: items 2, 9, 11)
+
+
+class _WritesIntoItsInput(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 2)
+
+    def forward(self, z):
+        z.mul_(2)  # a careless model: changes its input in place
+        return self.linear(z)
+
+
+def test_a_model_that_writes_into_its_input_cannot_corrupt_the_game():
+    seed_everything(0)
+    model = _WritesIntoItsInput()
+    x = torch.randn(4)
+    before = x.clone()
+    game = CoalitionGame(model, x, tabular_segments(4), baseline=0.5, target=0)
+    assert torch.equal(game.x, before) and torch.equal(x, before)
+    Z = torch.tensor([[True] * 4, [False] * 4, [True, False, True, False]])
+    first = game(Z)
+    assert float(first[0]) == game.full_score  # the full coalition is still x: f(2x) both times
+    assert torch.equal(game(Z), first) and torch.equal(game.x, before)
+    assert torch.equal(game.baseline_input, torch.full((4,), 0.5))
+    with torch.no_grad():
+        assert float(first[0]) == pytest.approx(float(model.linear(2 * before)[0]), abs=1e-6)
+
+
+def test_a_float64_input_is_cast_to_a_float32_models_dtype(tabular_setup):
+    model, x, segments = tabular_setup
+    game64 = CoalitionGame(model, x.double(), segments, baseline=x.double().mean())
+    game32 = CoalitionGame(model, x, segments, baseline=x.mean())
+    assert game64.x.dtype == torch.float32
+    Z = torch.rand(6, 5, generator=torch.Generator().manual_seed(0)) > 0.5
+    assert torch.equal(game64(Z), game32(Z))
+
+
+def test_an_input_with_a_batch_dimension_gets_a_clear_error(image_setup):
+    model, x, segments = image_setup
+    with pytest.raises(ValueError, match=r"ONE input without a batch dimension.*pass X\[0\] rather than X\[:1\]"):
+        CoalitionGame(model, x[None], grid_segments((28, 28), 7))
+    linear = torch.nn.Linear(5, 3)  # a linear layer runs on [1, 1, 5] but returns [1, 1, 3]
+    with pytest.raises(ValueError, match=r"\[B, classes\].*pass X\[0\]"):
+        CoalitionGame(linear, torch.rand(1, 5), tabular_segments(5))
+
+
+def test_segment_mean_on_one_value_per_segment_is_refused(tabular_setup):
+    model, x, segments = tabular_setup
+    with pytest.raises(ValueError, match='baseline="segment_mean" makes every feature equal to its baseline'):
+        CoalitionGame(model, x, segments, baseline="segment_mean")
+
+
+def test_a_baseline_equal_to_x_everywhere_warns(tabular_setup):
+    model, x, segments = tabular_setup
+    with pytest.warns(UserWarning, match="x equals its baseline everywhere"):
+        game = CoalitionGame(model, x, segments, baseline=x.clone())
+    assert bool(game.dummy_players.all())
