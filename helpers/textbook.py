@@ -1,0 +1,285 @@
+"""Every method of the course in its plainest correct form: the code a learner reads and writes.
+
+Each function here is the formula and nothing else: no argument checks, no
+chunking, no caching, no restoring of model modes. The model is assumed to be in
+eval mode already, inputs are CPU tensors, and everything runs in one batch. The
+full helpers (:mod:`helpers.saliency`, :mod:`helpers.features`,
+:mod:`helpers.lime`, :mod:`helpers.shapley`) compute the same values with checks,
+bounded memory and no side effects; ``tests/test_textbook.py`` proves that both
+give the same answers, so the two can never drift apart.
+
+The names are those of the full helpers, so import the module under its own name
+and the difference stays visible::
+
+    import helpers.textbook as textbook
+    textbook.integrated_gradients(model, x, steps=32)     # the formula
+    helpers.saliency.integrated_gradients(model, x)       # the tool
+
+or rename one function: ``from helpers.textbook import integrated_gradients as textbook_ig``.
+
+Two calling conventions, as in the full helpers:
+
+- gradient methods ``method(model, x, target=None, *, options)`` return a tensor
+  shaped like the batch ``x``; ``target`` is None (the predicted class), an int,
+  or one class per row;
+- coalition methods ``method(game, *, options)`` return one value per player
+  ``[M]``, and use nothing but ``game(Z)`` (bool coalitions ``[n, M]`` in,
+  worths ``[n]`` out) and ``game.n_players``.
+
+Where each is shown (with :func:`helpers.source.show_source`):
+
+- ``notebooks/01_gradients_from_scratch.ipynb`` and
+  ``notebooks/02_cnn_saliency_mnist.ipynb``: :func:`class_scores`, :func:`gradient`;
+- ``notebooks/03_beyond_vanilla_gradients.ipynb``: :func:`gradient_x_input`,
+  :func:`smoothgrad`, :func:`integrated_gradients`, :func:`grad_cam`;
+- ``notebooks/04_lime.ipynb``: :class:`CoalitionGame`, :func:`occlusion`, :func:`lime`;
+- ``notebooks/05_shap.ipynb``: :func:`exact_shapley`, :func:`kernel_shap` with
+  :func:`constrained_least_squares`, :func:`permutation_shapley`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+__all__ = [
+    "class_scores",
+    "gradient",
+    "gradient_x_input",
+    "smoothgrad",
+    "integrated_gradients",
+    "grad_cam",
+    "CoalitionGame",
+    "occlusion",
+    "lime",
+    "exact_shapley",
+    "kernel_shap",
+    "constrained_least_squares",
+    "permutation_shapley",
+]
+
+
+# --------------------------------------------------------------------------- gradient methods
+
+
+def class_scores(model, x, target=None):
+    """The score S_c(x) of the class ``target`` for every row of ``x`` (the predicted class if None): [B]."""
+    scores = model(x)
+    if target is None:
+        target = scores.argmax(dim=1)
+    return scores[torch.arange(len(x)), target]
+
+
+def gradient(model, x, target=None, *, absolute=True):
+    """The saliency map M(x) = |dS_c(x)/dx| (or the signed gradient).
+
+    Simonyan, Vedaldi and Zisserman, "Deep Inside Convolutional Networks", 2013,
+    arXiv 1312.6034. Every row's score depends on its own row only, so one
+    backward pass of their sum gives every row's gradient.
+    """
+    x = x.detach().requires_grad_(True)  # a new leaf: the caller's x is left alone
+    (grad,) = torch.autograd.grad(class_scores(model, x, target).sum(), x)
+    return grad.abs() if absolute else grad
+
+
+def gradient_x_input(model, x, target=None):
+    """Gradient x Input: x * dS_c/dx, signed.
+
+    Shrikumar, Greenside, Shcherbina and Kundaje, "Not Just a Black Box", 2016,
+    arXiv 1605.01713.
+    """
+    return x * gradient(model, x, target, absolute=False)
+
+
+def smoothgrad(model, x, target=None, *, noise_level=0.15, n_samples=50, seed=0, absolute=True):
+    """SmoothGrad: the gradient averaged over noisy copies, (1/n) sum_k M(x + e_k).
+
+    e_k ~ N(0, sigma^2) with sigma = noise_level * (max x - min x) of each example.
+    Smilkov, Thorat, Kim, Viegas and Wattenberg, "SmoothGrad: removing noise by
+    adding noise", 2017, arXiv 1706.03825.
+    """
+    if target is None:
+        target = model(x).argmax(dim=1)  # every noisy copy explains the class of x itself
+    values = tuple(range(1, x.ndim))
+    sigma = noise_level * (x.amax(dim=values, keepdim=True) - x.amin(dim=values, keepdim=True))
+    generator = torch.Generator().manual_seed(seed)
+    total = torch.zeros_like(x)
+    for _ in range(n_samples):
+        noisy = x + sigma * torch.randn(x.shape, generator=generator)
+        total += gradient(model, noisy, target, absolute=absolute)
+    return total / n_samples
+
+
+def integrated_gradients(model, x, target=None, *, baseline=None, steps=50):
+    """Integrated Gradients with the trapezoid rule on ``steps`` points of the path.
+
+    a_i = (x_i - x'_i) * integral over a in [0, 1] of dS_c/dx_i (x' + a (x - x')),
+    and the attributions add up to S_c(x) - S_c(x') (completeness).
+    Sundararajan, Taly and Yan, "Axiomatic Attribution for Deep Networks", 2017,
+    arXiv 1703.01365.
+    """
+    baseline = torch.zeros_like(x) if baseline is None else baseline
+    if target is None:
+        target = model(x).argmax(dim=1)  # the class of x, all along the path
+    alphas = torch.linspace(0, 1, steps)
+    weights = torch.full((steps,), 1 / (steps - 1))
+    weights[0] = weights[-1] = 0.5 / (steps - 1)  # trapezoid: the two ends count half
+    average = torch.zeros_like(x)
+    for alpha, weight in zip(alphas, weights):
+        average += weight * gradient(model, baseline + alpha * (x - baseline), target, absolute=False)
+    return (x - baseline) * average
+
+
+def grad_cam(model, x, target=None, *, layer):
+    """Grad-CAM: the layer's feature maps A^k weighted by their mean gradient, rectified.
+
+    alpha_k = mean over (i, j) of dS_c/dA^k_ij, map = ReLU(sum_k alpha_k A^k),
+    upsampled to the input's size. Selvaraju, Cogswell, Das, Vedantam, Parikh and
+    Batra, "Grad-CAM", 2017, arXiv 1610.02391.
+    """
+    saved = []
+    hook = layer.register_forward_hook(lambda module, inputs, output: saved.append(output))
+    scores = class_scores(model, x, target)
+    hook.remove()
+    (grads,) = torch.autograd.grad(scores.sum(), saved[0])
+    alpha = grads.mean(dim=(2, 3), keepdim=True)
+    cam = F.relu((alpha * saved[0]).sum(dim=1, keepdim=True)).detach()
+    cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
+    return cam.expand_as(x)
+
+
+# --------------------------------------------------------------------------- coalition methods
+
+
+class CoalitionGame:
+    """The game v(z) = S_c(x where z says present, baseline elsewhere) of one input x.
+
+    ``segments`` holds one player label 0..M-1 per value of ``x`` (or per pixel
+    of an image [C, H, W]); ``game(Z)`` evaluates a whole batch of coalitions
+    Z [n, M] in one forward pass. Ribeiro, Singh and Guestrin, 2016, arXiv
+    1602.04938; Lundberg and Lee, 2017, arXiv 1705.07874.
+    """
+
+    def __init__(self, model, x, segments, *, baseline=0.0, target=None):
+        self.model, self.x = model, x
+        self.baseline = torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)
+        self.segments = segments.expand_as(x)  # every channel of a pixel is the same player
+        self.n_players = int(segments.max()) + 1
+        self.target = int(model(x[None]).argmax()) if target is None else target  # None: the predicted class
+
+    def __call__(self, Z):
+        inputs = torch.where(Z[:, self.segments], self.x, self.baseline)  # [n, *x.shape]
+        with torch.no_grad():
+            return self.model(inputs)[:, self.target]
+
+
+def occlusion(game):
+    """Occlusion: what the worth loses when each player alone is removed, v(N) - v(N without i).
+
+    Zeiler and Fergus, "Visualizing and Understanding Convolutional Networks",
+    2014, arXiv 1311.2901.
+    """
+    M = game.n_players
+    Z = torch.ones(M + 1, M, dtype=torch.bool)
+    Z[1:] = ~torch.eye(M, dtype=torch.bool)  # row 0: everyone; row i + 1: everyone but i
+    v = game(Z)
+    return v[0] - v[1:]
+
+
+def lime(game, *, n_samples=1000, kernel_width=0.25, alpha=1.0, seed=0):
+    """LIME: a weighted ridge fit of the worths on random coalitions near the input.
+
+    Samples: the full coalition, then every player present with probability 1/2.
+    Weights: pi(z) = exp(-d(z)^2 / (2 w^2)) with d the cosine distance to the full
+    coalition, d = 1 - sqrt(|z| / M). Fit: minimise sum_k pi_k (v(z_k) - b - w.z_k)^2
+    + alpha |w|^2 (the intercept b is not penalised) and return w. Ribeiro, Singh
+    and Guestrin, "Why Should I Trust You?", 2016, arXiv 1602.04938.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    Z = torch.randint(0, 2, (n_samples, game.n_players), generator=generator).bool()
+    Z[0] = True  # the input itself
+    X, y = Z.double(), game(Z).double()
+    distance = 1 - torch.sqrt(X.mean(dim=1))
+    pi = torch.exp(-distance**2 / (2 * kernel_width**2))
+    A = torch.cat([torch.ones(n_samples, 1, dtype=torch.float64), X], dim=1)  # intercept column first
+    penalty = alpha * torch.eye(A.shape[1], dtype=torch.float64)
+    penalty[0, 0] = 0.0
+    coefficients = torch.linalg.solve(A.T @ (pi[:, None] * A) + penalty, A.T @ (pi * y))
+    return coefficients[1:]
+
+
+def exact_shapley(game):
+    """Exact Shapley values from all 2^M coalitions.
+
+    phi_i = sum over S without i of |S|! (M - |S| - 1)! / M! * (v(S + i) - v(S)).
+    Shapley, "A value for n-person games", 1953; Lundberg and Lee, 2017, arXiv 1705.07874.
+    """
+    M = game.n_players
+    codes = torch.arange(2**M)
+    Z = ((codes[:, None] >> torch.arange(M)) & 1).bool()  # coalition c holds player i if bit i of c is 1
+    v = game(Z).double()
+    weight = torch.tensor([math.factorial(s) * math.factorial(M - s - 1) / math.factorial(M) for s in range(M)])
+    phi = torch.zeros(M, dtype=torch.float64)
+    for i in range(M):
+        S = codes[~Z[:, i]]  # every coalition without i ...
+        phi[i] = (weight[Z[S].sum(dim=1)] * (v[S | (1 << i)] - v[S])).sum()  # ... and with i added
+    return phi
+
+
+def constrained_least_squares(Z, values, weights, v_empty, v_full):
+    """KernelSHAP's regression: minimise sum_k w_k (v(z_k) - v_empty - z_k.phi)^2 subject to sum phi = v_full - v_empty.
+
+    With A = sum_k w_k z_k z_k^T and b = sum_k w_k z_k (v(z_k) - v_empty), the
+    Lagrange condition gives phi = A^-1 (b - lam 1) with lam chosen for efficiency.
+    Lundberg and Lee, 2017, arXiv 1705.07874; Covert and Lee, "Improving KernelSHAP",
+    2021, arXiv 2012.01536.
+    """
+    X = Z.double()
+    A = X.T @ (weights[:, None] * X)
+    b = X.T @ (weights * (values - v_empty))
+    A_inv_b, A_inv_1 = torch.linalg.solve(A, torch.stack([b, torch.ones_like(b)], dim=1)).T
+    lam = (A_inv_b.sum() - (v_full - v_empty)) / A_inv_1.sum()
+    return A_inv_b - lam * A_inv_1
+
+
+def kernel_shap(game, *, budget, seed=0):
+    """KernelSHAP: Shapley values as a weighted regression on ``budget`` coalitions.
+
+    A size s in 1..M-1 is drawn with probability proportional to the Shapley
+    kernel's weight of the whole size, (M - 1) / (s (M - s)); then a coalition of
+    that size uniformly. Drawn that way, every sample has the same weight in the
+    regression; v(empty) and v(full) are evaluated and fixed by the constraint.
+    Lundberg and Lee, "A Unified Approach to Interpreting Model Predictions",
+    2017, arXiv 1705.07874.
+    """
+    M, n = game.n_players, budget - 2
+    generator = torch.Generator().manual_seed(seed)
+    sizes = torch.arange(1, M)
+    size = sizes[torch.multinomial((M - 1) / (sizes * (M - sizes)), n, replacement=True, generator=generator)]
+    rank = torch.rand(n, M, generator=generator).argsort(dim=1)  # a random order of the players per row
+    Z = rank < size[:, None]  # the players ranked below s: a uniform coalition of size s
+    ends = game(torch.tensor([[False] * M, [True] * M])).double()
+    return constrained_least_squares(Z, game(Z).double(), torch.ones(n, dtype=torch.float64), ends[0], ends[1])
+
+
+def permutation_shapley(game, *, n_permutations, seed=0):
+    """Shapley values as the mean marginal contribution along random orders of the players.
+
+    Along an order, each player adds v(players before it and itself) - v(players
+    before it); the average over all M! orders is the Shapley value. Strumbelj
+    and Kononenko, "Explaining prediction models and individual predictions with
+    feature contributions", 2014, Knowledge and Information Systems 41(3).
+    """
+    M = game.n_players
+    generator = torch.Generator().manual_seed(seed)
+    phi = torch.zeros(M, dtype=torch.float64)
+    for _ in range(n_permutations):
+        order = torch.randperm(M, generator=generator)
+        Z = torch.zeros(M + 1, M, dtype=torch.bool)  # row j: the first j players of the order
+        for j, player in enumerate(order):
+            Z[j + 1:, player] = True
+        v = game(Z).double()
+        phi[order] += v[1:] - v[:-1]  # what each player adds when it arrives
+    return phi / n_permutations
