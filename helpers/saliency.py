@@ -24,7 +24,8 @@ chunks; every gradient method of the course is built on it:
 - :func:`completeness` -- the sum of any attributions next to :math:`S(x) - S(x')`
   (to check Integrated Gradients from any library).
 - :func:`rank_correlation` and :func:`noise_stability` -- how much a map changes
-  when the input changes imperceptibly.
+  when the input changes imperceptibly (defined in :mod:`helpers.metrics`,
+  re-exported here).
 
 The guarantees, for every method here: the model runs in eval mode and every
 submodule gets its own mode back; the caller's tensors (values, ``requires_grad``,
@@ -39,11 +40,10 @@ Taught in ``notebooks/01_gradients_from_scratch.ipynb``,
 from __future__ import annotations
 
 import copy
-import itertools
 import math
 import warnings
 from dataclasses import dataclass
-from numbers import Integral, Real
+from numbers import Real
 from typing import Callable
 
 import numpy as np
@@ -51,7 +51,21 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .metrics import rank_correlation
+from .checks import (
+    all_finite,
+    check_batch,
+    check_batch_size,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_model,
+    check_target,
+    class_scores,
+    model_device,
+    model_dtype,
+)
+from .metrics import noise_stability, rank_correlation  # re-exported: they live in helpers.metrics
 from .models import evaluation_mode
 from .seeding import make_generator
 
@@ -89,104 +103,19 @@ _NO_GRADIENT = (
 )
 
 
-def model_device(model: nn.Module, default: torch.device | str = "cpu") -> torch.device:
-    """The device of the model's first parameter or buffer (``default`` if it has none)."""
-    for tensor in itertools.chain(model.parameters(), model.buffers()):
-        return tensor.device
-    return torch.device(default)
+# The checks and the model call live in helpers.checks; these names stay importable from here.
+_model_dtype = model_dtype
+_check_target = check_target
+_check_batch_size = check_batch_size
+_forward = class_scores
 
 
-def all_finite(tensor: torch.Tensor) -> bool:
-    """Whether every value of ``tensor`` is finite.
-
-    One pass first: a NaN or an Inf anywhere makes the sum NaN or Inf, so a
-    finite sum proves every value finite; only otherwise are the values checked
-    one by one (a sum of huge finite values may overflow).
-    """
-    tensor = tensor.detach()
-    return math.isfinite(float(tensor.sum())) or bool(torch.isfinite(tensor).all())
+def _check_model(model) -> nn.Module:
+    return check_model(model, purpose="gradient methods need its modules and parameters")
 
 
-def _model_dtype(model: nn.Module, default: torch.dtype) -> torch.dtype:
-    """The floating dtype of the model's first floating parameter (``default`` if none)."""
-    for tensor in model.parameters():
-        if torch.is_floating_point(tensor):
-            return tensor.dtype
-    return default
-
-
-def _check_model(model) -> None:
-    if not isinstance(model, nn.Module):
-        raise TypeError(
-            f"model must be a torch.nn.Module (gradient methods need its modules and parameters); "
-            f"got {type(model).__name__}"
-        )
-
-
-def _check_batch(x) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor; got {type(x).__name__}")
-    if not torch.is_floating_point(x):
-        raise TypeError(f"x must be a floating-point tensor (gradients need real values); got dtype {x.dtype}")
-    if x.ndim < 2:
-        raise ValueError(
-            f"x must be batched, [B, ...] (e.g. [B, C, H, W] for images, [B, F] for tables); "
-            f"got shape {tuple(x.shape)}; add a batch dimension with x.unsqueeze(0)"
-        )
-    if x.shape[0] == 0:
-        raise ValueError(f"x must hold at least one example; got shape {tuple(x.shape)}")
-    if not all_finite(x):
-        bad = int((~torch.isfinite(x)).sum())
-        raise ValueError(f"x must be finite; it holds {bad} NaN or Inf value(s)")
-
-
-def _check_target(target, batch: int) -> torch.Tensor | None:
-    """Turn ``target`` into an int64 tensor [batch] (or None); the range is checked later."""
-    if target is None:
-        return None
-    if isinstance(target, bool) or (isinstance(target, torch.Tensor) and target.dtype == torch.bool):
-        raise TypeError(f"target must be an int or an int tensor; got a bool {target!r}")
-    if isinstance(target, Integral):
-        return torch.full((batch,), int(target), dtype=torch.int64)
-    if isinstance(target, (list, tuple)):
-        if not all(isinstance(t, Integral) and not isinstance(t, bool) for t in target):
-            raise TypeError(f"target must be an int or a sequence of ints; got {target!r}")
-        target = torch.tensor(target, dtype=torch.int64)
-    if not isinstance(target, torch.Tensor):
-        raise TypeError(f"target must be None, an int or an int tensor [B]; got {type(target).__name__}")
-    if torch.is_floating_point(target) or torch.is_complex(target):
-        raise TypeError(f"target must hold integer class indices; got dtype {target.dtype}")
-    if target.ndim == 0:
-        return torch.full((batch,), int(target), dtype=torch.int64)
-    if target.ndim != 1 or target.shape[0] != batch:
-        raise ValueError(
-            f"target must be an int or an int tensor of length B={batch} (one class per example); "
-            f"got shape {tuple(target.shape)}"
-        )
-    return target.detach().to("cpu", torch.int64)
-
-
-def _check_batch_size(batch_size) -> None:
-    if batch_size is None:
-        return
-    if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
-
-
-def _forward(model: nn.Module, inputs: torch.Tensor) -> torch.Tensor:
-    try:
-        out = model(inputs)
-    except (RuntimeError, ValueError, IndexError) as err:
-        raise ValueError(
-            f"the model could not run on x of shape {tuple(inputs.shape)} "
-            f"(is it the shape the model expects, [B, ...] with a batch dimension first?): {err}"
-        ) from err
-    if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != inputs.shape[0]:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(
-            f"the model must return class scores of shape [B, classes] = [{inputs.shape[0]}, classes]; got {shape}"
-        )
-    return out
+def _check_batch(x) -> torch.Tensor:
+    return check_batch(x)
 
 
 def _target_scores(out: torch.Tensor, targets: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -484,20 +413,11 @@ _RULES = ("trapezoid", "gauss_legendre")
 
 
 def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int; got {value!r} of type {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value}")
-    return int(value)
+    return check_int(name, value, minimum)
 
 
 def _check_real(name: str, value, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
-        raise TypeError(f"{name} must be a number; got {value!r} of type {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (positive and value == 0):
-        raise ValueError(f"{name} must be a finite number {'> 0' if positive else '>= 0'}; got {value}")
-    return value
+    return check_float(name, value, positive=positive, minimum=0.0)
 
 
 def _chunk_rows(batch_size, x: torch.Tensor) -> int:
@@ -1167,58 +1087,3 @@ def grad_cam(
     cam = F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
     return cam.expand(-1, x.shape[1], -1, -1).to(x.device, x.dtype).contiguous()
 
-
-def noise_stability(
-    method: Callable,
-    model: nn.Module,
-    x: torch.Tensor,
-    target=None,
-    *,
-    noise_std: float,
-    seed: int = 0,
-    **options,
-) -> torch.Tensor:
-    r"""Rank correlation between a method's map of ``x`` and of ``x`` plus small noise.
-
-    Adds Gaussian noise of standard deviation ``noise_std`` (in the input's
-    units, not clipped) to every value, explains the SAME class in both inputs
-    (the prediction at ``x`` when ``target`` is None) and returns
-    :func:`rank_correlation` of the two maps: near 1 for a stable method, lower
-    when an imperceptible change of the input reorders the map. The
-    instability that Smilkov et al. (2017, arXiv 1706.03825) and Ghorbani,
-    Abid and Zou (2017, arXiv 1710.10547) describe.
-
-    Parameters
-    ----------
-    method : callable
-        A gradient method ``method(model, x, target, **options)``, e.g. :func:`gradient`.
-    model : torch.nn.Module
-    x : torch.Tensor, float, [B, ...]
-    target : None, int or int tensor [B]
-    noise_std : float
-        Standard deviation of the noise (e.g. 0.02 for digits in [0, 1]: about 5 grey levels of 255).
-    seed : int, default 0
-        Seed of the input noise (``options`` may carry the method's own ``seed``).
-    **options
-        Passed to ``method``.
-
-    Returns
-    -------
-    torch.Tensor, float64, [B]
-
-    Examples
-    --------
-    >>> rho = noise_stability(gradient, model, X_test[:100], noise_std=0.02)  # doctest: +SKIP
-    >>> float(rho.median())  # doctest: +SKIP
-    """
-    if not callable(method):
-        raise TypeError(f"method must be a gradient method such as helpers.saliency.gradient; got {method!r}")
-    _check_model(model)
-    _check_batch(x)
-    noise_std = _check_real("noise_std", noise_std)
-    generator = make_generator(seed)
-    targets = _resolve_targets(model, x, target, _chunk_rows(None, x))
-    noise = torch.randn(x.shape, generator=generator, dtype=x.dtype).to(x.device) * noise_std
-    clean = method(model, x, targets, **options)
-    noisy = method(model, x.detach() + noise, targets, **options)
-    return rank_correlation(clean, noisy)
