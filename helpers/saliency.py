@@ -60,6 +60,7 @@ from .checks import (
     check_float,
     check_int,
     check_model,
+    check_seed,
     check_target,
     class_scores,
     model_device,
@@ -67,7 +68,7 @@ from .checks import (
 )
 from .metrics import noise_stability, rank_correlation  # re-exported: they live in helpers.metrics
 from .models import evaluation_mode
-from .seeding import make_generator
+from .seeding import indexed_normal
 
 __all__ = [
     "TargetGradients",
@@ -564,7 +565,15 @@ def smoothgrad(
         result does not depend on it (up to float rounding). Default: as many as
         hold :data:`AUTO_GRADIENT_VALUES` input values.
     seed : int, default 0
-        Seed of the noise: same seed, same map.
+        Seed of the noise: same seed, same map. Every example sees the same
+        standard-normal draws :math:`\varepsilon_1, \dots, \varepsilon_n` (each
+        scaled by its own :math:`\sigma`), drawn from the seed alone, so an
+        example's map does not depend on the rest of the batch
+        (``smoothgrad(model, x[2:3])`` equals ``smoothgrad(model, x)[2:3]``) or
+        on ``batch_size``, and two inputs explained with the same seed differ
+        only because the inputs differ (common random numbers: what
+        :func:`helpers.metrics.noise_stability` relies on). Use another seed for
+        independent draws.
     absolute : bool, default True
         Average the magnitudes :math:`|\partial S/\partial x|` of the noisy
         gradients (what Captum's ``NoiseTunnel`` over ``Saliency`` does); False
@@ -594,21 +603,23 @@ def smoothgrad(
     n_samples = _check_int("n_samples", n_samples, 1)
     rows = _chunk_rows(batch_size, x)
     device = model_device(model, x.device)
-    generator = make_generator(seed, device)  # checks the seed before any work
+    seed = check_seed(seed)
+    absolute = check_bool("absolute", absolute)
     targets = _resolve_targets(model, x, target, rows)
 
     xs = x.detach().to(device)
     n_examples = xs.shape[0]
     flat = xs.reshape(n_examples, -1)
     sigma = (noise_level * (flat.amax(dim=1) - flat.amin(dim=1))).reshape(-1, *([1] * (xs.ndim - 1)))
-    # Noise is drawn one sample (one copy of the whole batch) at a time, in order, so that
-    # copy k of example b gets the same noise whatever the chunking.
+    # Draw k is the same for every example (scaled by its own sigma) and depends only on the seed and
+    # k (helpers.seeding.indexed_normal), so an example's map depends on nothing else in the batch and
+    # not on the chunking. Rows run sample by sample: row r is copy r // B of example r % B.
     drawn = {"sample": -1, "noise": None}
 
     def noise_of(sample: int) -> torch.Tensor:
-        while drawn["sample"] < sample:
-            drawn["noise"] = torch.randn(xs.shape, generator=generator, device=device, dtype=xs.dtype)
-            drawn["sample"] += 1
+        if drawn["sample"] != sample:
+            drawn["noise"] = indexed_normal(seed, [sample], tuple(xs.shape[1:]), device=device, dtype=xs.dtype)
+            drawn["sample"] = sample
         return drawn["noise"]
 
     def build(start: int, stop: int) -> torch.Tensor:
@@ -616,7 +627,7 @@ def smoothgrad(
         for sample in range(start // n_examples, (stop - 1) // n_examples + 1):
             lo = max(start - sample * n_examples, 0)
             hi = min(stop - sample * n_examples, n_examples)
-            pieces.append(torch.addcmul(xs[lo:hi], sigma[lo:hi], noise_of(sample)[lo:hi]))
+            pieces.append(torch.addcmul(xs[lo:hi], sigma[lo:hi], noise_of(sample)))
         return torch.cat(pieces)
 
     total = torch.zeros_like(xs)

@@ -157,6 +157,20 @@ def test_smoothgrad_same_seed_same_map_other_seed_other_map(trained_cnn, mnist_t
     assert not torch.allclose(a, smoothgrad(trained_cnn, x, n_samples=5, seed=4))
 
 
+@pytest.mark.parametrize("absolute", [True, False])
+def test_smoothgrad_of_an_example_does_not_depend_on_the_rest_of_the_batch(trained_cnn, mnist_test, absolute):
+    x = mnist_test[0][:6]
+    whole = smoothgrad(trained_cnn, x, n_samples=7, seed=5, absolute=absolute)
+    for i in (0, 2, 5):
+        alone = smoothgrad(trained_cnn, x[i:i + 1], n_samples=7, seed=5, absolute=absolute)
+        assert torch.allclose(alone, whole[i:i + 1], rtol=1e-5, atol=1e-7)
+    reordered = smoothgrad(trained_cnn, x.flip(0), n_samples=7, seed=5, absolute=absolute)
+    assert torch.allclose(reordered.flip(0), whole, rtol=1e-5, atol=1e-7)
+    # the same example twice in one batch gets the same map
+    twice = smoothgrad(trained_cnn, torch.cat([x[1:2], x[1:2]]), n_samples=7, seed=5, absolute=absolute)
+    assert torch.allclose(twice[0], twice[1], rtol=1e-5, atol=1e-7)
+
+
 def test_smoothgrad_does_not_depend_on_the_global_random_state(trained_cnn, mnist_test):
     x = mnist_test[0][:3]
     torch.manual_seed(1)
