@@ -20,10 +20,16 @@ __all__ = [
     "check_probability_gradient",
     "check_batched_saliency",
     "check_top_mass_share",
+    "check_gradient_x_input",
+    "check_trapezoid_weights",
+    "check_integrated_gradients",
     "check_lime_kernel",
     "check_weighted_least_squares",
+    "check_lime_fit",
     "check_glove_game",
     "check_shapley_kernel",
+    "check_kernel_shap",
+    "check_baseline_background",
 ]
 
 
@@ -241,6 +247,62 @@ def check_weighted_least_squares(weighted_least_squares) -> bool:
     return report(ok, name, why or "matches helpers.lime.weighted_ridge(alpha=0) on a noisy 6-feature game")
 
 
+def check_lime_fit(lime_fit) -> bool:
+    """Exercise 04.3: LIME's fit, a weighted ridge regression with an unpenalised intercept.
+
+    ``lime_fit(coalitions, values, sample_weights, alpha)`` takes bool coalitions
+    [n, M], their worths [n] and proximity weights [n] (float64), and returns the
+    coefficients w [M] that minimise
+    ``sum_k pi_k (v_k - b - w . z_k)**2 + alpha * |w|**2`` over w and the intercept b
+    (b is not penalised). Compared with :func:`helpers.lime.fit_lime` on LIME's own
+    samples and kernel weights, at ``alpha`` = 1 (lime's default) and 0.05.
+    """
+    from .lime import cosine_distances, exponential_kernel, fit_lime, sample_coalitions, weighted_ridge
+
+    name = "Exercise 3 (LIME's fit)"
+    if _not_attempted(lime_fit, name):
+        return False
+    Z = sample_coalitions(300, 7, seed=12)
+    z = Z.double()
+    generator = torch.Generator().manual_seed(13)
+    values = 4.0 + z @ torch.tensor([1.5, -2.0, 0.0, 0.7, 3.0, -0.4, 1.1], dtype=torch.float64) \
+        + 2.0 * z[:, 0] * z[:, 4] + 0.3 * torch.randn(300, generator=generator, dtype=torch.float64)
+    kernel_width = 0.5
+    weights = exponential_kernel(cosine_distances(Z), kernel_width)
+    for alpha in (1.0, 0.05):
+        expected = fit_lime(Z, values, kernel_width=kernel_width, alpha=alpha).weights
+        answer, problem = _call(lime_fit, name, Z.clone(), values.clone(), weights.clone(), alpha)
+        if problem:
+            print(problem)
+            return False
+        ok, why = _close(answer, expected, rtol=1e-4, atol=1e-6)
+        if not ok:
+            if isinstance(answer, torch.Tensor) and answer.shape == expected.shape:
+                why = _lime_fit_mistake(answer.detach().double(), Z, values, weights, alpha, weighted_ridge) or why
+            return report(False, name, f"at alpha={alpha}: {why}")
+    return report(True, name, "matches helpers.lime.fit_lime at alpha = 1 and 0.05 on 300 samples of 7 features")
+
+
+def _lime_fit_mistake(answer, Z, values, weights, alpha, weighted_ridge) -> str:
+    """Name the usual slip of a wrong LIME fit, or return ''."""
+    X = torch.cat([torch.ones(len(Z), 1, dtype=torch.float64), Z.double()], dim=1)
+    penalised_intercept = torch.linalg.solve(X.T @ (weights[:, None] * X) + alpha * torch.eye(X.shape[1], dtype=torch.float64),
+                                             X.T @ (weights * values))[1:]
+    no_intercept = torch.linalg.solve(Z.double().T @ (weights[:, None] * Z.double())
+                                      + alpha * torch.eye(Z.shape[1], dtype=torch.float64), Z.double().T @ (weights * values))
+    candidates = [
+        (weighted_ridge(Z, values, torch.ones_like(weights), alpha=alpha)[0],
+         "these are the unweighted coefficients: weight every sample's squared error by its pi"),
+        (weighted_ridge(Z, values, weights, alpha=0.0)[0], "the ridge penalty alpha * |w|^2 is missing"),
+        (penalised_intercept, "the intercept is penalised too: leave it out of the penalty (a zero in the corner)"),
+        (no_intercept, "the fit has no intercept: add a column of ones (or centre on the weighted means)"),
+    ]
+    for candidate, hint in candidates:
+        if torch.allclose(answer, candidate, rtol=1e-4, atol=1e-6):
+            return hint
+    return ""
+
+
 # --- notebook 03: beyond the plain gradient ---------------------------------------------
 
 
@@ -300,6 +362,68 @@ def check_trapezoid_weights(trapezoid_weights) -> bool:
                        f"1/(n - 1) apart, not 1/n (the slip in Captum's riemann_trapezoid)")
             return report(False, name, f"for n = {n}: {why}")
     return report(True, name, "matches helpers.saliency.path_quadrature('trapezoid', n) for n = 2, 3, 10, 50")
+
+
+def check_integrated_gradients(my_integrated_gradients, model, x: torch.Tensor) -> bool:
+    """Exercise 03.3: Integrated Gradients with the trapezoid rule, written from the formula.
+
+    ``my_integrated_gradients(model, x, target, baseline, steps)`` returns
+    ``(x - baseline) * sum_k w_k dS_target/dx (baseline + alpha_k (x - baseline))`` with
+    ``alpha_k = k / (steps - 1)`` and the trapezoid weights ``w_k`` (``1 / (steps - 1)``,
+    halved at both ends), for a batch ``x`` [B, ...], classes ``target`` [B] and a
+    ``baseline`` shaped like ``x``. Compared with
+    ``helpers.saliency.integrated_gradients(..., steps=steps, rule="trapezoid")`` on the
+    first 8 rows of ``x``, for a black and a random baseline, at 5 and 16 steps.
+    """
+    from .models import predict
+    from .saliency import gradient, integrated_gradients, path_quadrature
+
+    name = "Exercise 3 (Integrated Gradients)"
+    if _not_attempted(my_integrated_gradients, name):
+        return False
+    x = x[:8].detach()
+    target = predict(model, x).argmax(dim=1)
+    random_baseline = torch.rand(x.shape, generator=torch.Generator().manual_seed(3)).to(x.device, x.dtype)
+    for baseline_name, baseline in (("black", torch.zeros_like(x)), ("random", random_baseline)):
+        for steps in (5, 16):
+            expected = integrated_gradients(model, x, target, baseline=baseline, steps=steps, rule="trapezoid")
+            probe = x.clone()
+            answer, problem = _call(my_integrated_gradients, name, model, probe, target.clone(), baseline.clone(), steps)
+            for p in model.parameters():  # a wrong answer must not spoil later cells
+                p.grad = None
+            if problem:
+                print(problem)
+                return False
+            ok, why = _close(answer, expected, rtol=1e-4, atol=1e-6)
+            if not ok:
+                if isinstance(answer, torch.Tensor) and answer.shape == expected.shape:
+                    why = _integrated_gradients_mistake(answer.detach().to(x.dtype), model, x, target, baseline,
+                                                        steps, gradient, path_quadrature) or why
+                return report(False, name, f"with the {baseline_name} baseline and steps={steps}: {why}")
+            if not torch.equal(probe, x) or probe.requires_grad:
+                return report(False, name, "your function changed the caller's x; work on a detached copy")
+    return report(True, name, "matches helpers.saliency.integrated_gradients(steps=n, rule='trapezoid') for two "
+                              "baselines at n = 5 and 16")
+
+
+def _integrated_gradients_mistake(answer, model, x, target, baseline, steps, gradient, path_quadrature) -> str:
+    """Name the usual slip of a wrong Integrated Gradients answer, or return ''."""
+    alphas, weights = path_quadrature("trapezoid", steps)
+    grads = [gradient(model, baseline + float(a) * (x - baseline), target, absolute=False) for a in alphas]
+    trapezoid = sum(float(w) * g for w, g in zip(weights, grads))
+    plain_mean = sum(grads) / steps
+    absolute = sum(float(w) * g.abs() for w, g in zip(weights, grads))
+    candidates = [
+        (trapezoid, "that is the average gradient along the path; multiply it by (x - baseline)"),
+        (x * trapezoid, "multiply the average gradient by (x - baseline), not by x"),
+        ((x - baseline) * plain_mean, "every point got the weight 1/steps; the trapezoid rule gives 1/(steps - 1), "
+                                      "halved at the two ends"),
+        ((x - baseline) * absolute, "use the signed gradient (absolute=False): attributions can be negative"),
+    ]
+    for candidate, hint in candidates:
+        if torch.allclose(answer, candidate, rtol=1e-4, atol=1e-6):
+            return hint
+    return ""
 
 
 # --- notebook 05: SHAP ------------------------------------------------------------------
@@ -366,3 +490,116 @@ def check_shapley_kernel(shapley_kernel) -> bool:
                     hint = ": that is the weight of a whole size; divide by the binom(M, size) coalitions of that size"
                 return report(False, name, f"M={n_players}, size={size}: expected {expected:.6g}, got {value:.6g}{hint}")
     return report(True, name, "matches (M - 1) / (binom(M, s) s (M - s)) for M = 2..12, every size 0 < s < M")
+
+
+def _kernel_shap_test_game():
+    """An 8-player game with a pairwise, a fourth-order and a threshold interaction (exact values known)."""
+    from .features import FunctionGame
+
+    linear = torch.tensor([0.9, 2.1, -0.4, -1.0, -0.2, -0.5, 0.5, 0.3], dtype=torch.float64)
+
+    def worth(Z):
+        z = Z.double()
+        return z @ linear + 2.0 * z[:, :4].prod(dim=1) - 1.5 * (z.sum(dim=1) >= 6).double() + z[:, 4] * z[:, 6]
+
+    return FunctionGame(worth, 8)
+
+
+def check_kernel_shap(my_kernel_shap, *, budget: int = 1000, seeds: int = 8) -> bool:
+    """Exercise 05.3: KernelSHAP written from the regression, checked against exact Shapley values.
+
+    ``my_kernel_shap(game, budget, seed)`` returns one value per player [M], using at
+    most ``budget`` evaluations of ``game`` (v(empty) and v(full) included). It must
+    be efficient (the values add up to v(full) - v(empty), to 1e-6) and, on an
+    8-player game with interactions up to fourth order, its mean squared relative
+    error over ``seeds`` seeds must be at most 2.5 times that of
+    :func:`helpers.textbook.kernel_shap` on the same seeds and budget (its error is
+    sampling noise, which falls like 1/budget; a wrong kernel leaves a bias that
+    does not).
+    """
+    from .shapley import exact_shapley, relative_error
+    from .textbook import kernel_shap
+
+    name = "Exercise 3 (KernelSHAP)"
+    if _not_attempted(my_kernel_shap, name):
+        return False
+    game = _kernel_shap_test_game()
+    exact = exact_shapley(game).double()
+    total = float(exact.sum())
+    reference = sum(relative_error(kernel_shap(game, budget=budget, seed=seed), exact) for seed in range(seeds)) / seeds
+    errors = []
+    for seed in range(seeds):
+        game.reset_counts()
+        answer, problem = _call(my_kernel_shap, name, game, budget, seed)
+        if problem:
+            print(problem)
+            return False
+        if not isinstance(answer, torch.Tensor) or answer.shape != (game.n_players,):
+            shape = tuple(answer.shape) if isinstance(answer, torch.Tensor) else type(answer).__name__
+            return report(False, name, f"return a tensor of {game.n_players} values, one per player; got {shape}")
+        if game.n_evaluations > budget:
+            return report(False, name, f"your function evaluated {game.n_evaluations} coalitions; the budget is {budget}, "
+                                       "v(empty) and v(full) included")
+        answer = answer.detach().double()
+        if abs(float(answer.sum()) - total) > 1e-6 * max(1.0, abs(total)):
+            return report(False, name, f"seed {seed}: the values add up to {float(answer.sum()):.4f}, not to "
+                                       f"v(full) - v(empty) = {total:.4f}; enforce efficiency as a constraint")
+        errors.append(relative_error(answer, exact))
+    mean = sum(errors) / seeds
+    verdict = (f"mean squared relative error {mean:.1e} over {seeds} seeds at budget {budget} "
+               f"(helpers.textbook.kernel_shap: {reference:.1e})")
+    if mean > 2.5 * reference:
+        return report(False, name, verdict + "; too far from the exact values: are the sizes drawn from the Shapley "
+                                             "kernel, and the coalitions uniform within a size?")
+    return report(True, name, "efficient, and " + verdict)
+
+
+def check_baseline_background(background_worths) -> bool:
+    """Exercise 05.4: the worth of a coalition when "absent" means "as in a background of many rows".
+
+    ``background_worths(model, x, background, coalitions, target)`` takes a model of
+    table rows, one row ``x`` [F], a background [R, F] and bool coalitions [n, F], and
+    returns [n]: for each coalition, the model's target output averaged over the
+    background rows, each row taking ``x``'s values on the present features and
+    keeping its own on the absent ones (shap's interventional expectation).
+    Compared, on a fresh MLP and data, with the mean
+    over background rows of :class:`helpers.features.CoalitionGame` with that row as
+    the baseline; the empty coalition's worth is the mean prediction over the
+    background, what shap labels E[f(X)].
+    """
+    from .features import CoalitionGame, tabular_segments
+    from .models import MLP
+
+    name = "Exercise 4 (a background of rows)"
+    if _not_attempted(background_worths, name):
+        return False
+    with torch.random.fork_rng(devices=[]):  # the test model must not move the notebook's random state
+        torch.manual_seed(21)
+        model = MLP(5, 3, hidden=(16,)).eval()
+    generator = torch.Generator().manual_seed(22)
+    x = torch.randn(5, generator=generator)
+    background = 1.5 * torch.randn(30, 5, generator=generator) + 0.5
+    Z = ((torch.arange(32)[:, None] >> torch.arange(5)) & 1).bool()  # all 32 coalitions
+    segments = tabular_segments(5)
+    for target in (0, 2):
+        expected = torch.stack([CoalitionGame(model, x, segments, baseline=row, target=target)(Z)
+                                for row in background]).mean(dim=0)
+        answer, problem = _call(background_worths, name, model, x.clone(), background.clone(), Z.clone(), target)
+        if problem:
+            print(problem)
+            return False
+        ok, why = _close(answer, expected, rtol=1e-4, atol=1e-5)
+        if not ok and isinstance(answer, torch.Tensor) and answer.shape == expected.shape:
+            answer = answer.detach().to(expected.dtype)
+            at_mean_row = CoalitionGame(model, x, segments, baseline=background.mean(dim=0), target=target)(Z)
+            swapped = torch.stack([CoalitionGame(model, x, segments, baseline=row, target=target)(~Z)
+                                   for row in background]).mean(dim=0)
+            if torch.allclose(answer, at_mean_row, rtol=1e-4, atol=1e-5):
+                why = ("that is the model at the mean row (one baseline); average the model's outputs over the rows "
+                       "instead: for a nonlinear model the mean of f is not f of the mean")
+            elif torch.allclose(answer, swapped, rtol=1e-4, atol=1e-5):
+                why = "present and absent are swapped: present features keep x's values"
+        if not ok:
+            return report(False, name, f"for target {target}: {why}")
+    return report(True, name, "matches the mean of the single-row games over 30 background rows; "
+                              "v(empty) is the mean prediction over the background, shap's E[f(X)]")
