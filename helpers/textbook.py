@@ -44,6 +44,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .seeding import indexed_normal
+
 __all__ = [
     "class_scores",
     "gradient",
@@ -94,21 +96,21 @@ def gradient_x_input(model, x, target=None):
 
 
 def smoothgrad(model, x, target=None, *, noise_level=0.15, n_samples=50, seed=0, absolute=True):
-    """SmoothGrad: the gradient averaged over noisy copies, (1/n) sum_k M(x + e_k).
+    """SmoothGrad: the gradient averaged over noisy copies, (1/n) sum_k M(x + sigma e_k).
 
-    e_k ~ N(0, sigma^2) with sigma = noise_level * (max x - min x) of each example.
-    Smilkov, Thorat, Kim, Viegas and Wattenberg, "SmoothGrad: removing noise by
-    adding noise", 2017, arXiv 1706.03825.
+    e_k ~ N(0, 1), the k-th draw of the seed (one draw for the whole batch, so an
+    example's map does not depend on the rest of the batch), and sigma =
+    noise_level * (max x - min x) of each example. Smilkov, Thorat, Kim, Viegas and
+    Wattenberg, "SmoothGrad: removing noise by adding noise", 2017, arXiv 1706.03825.
     """
     if target is None:
         target = model(x).argmax(dim=1)  # every noisy copy explains the class of x itself
     values = tuple(range(1, x.ndim))
     sigma = noise_level * (x.amax(dim=values, keepdim=True) - x.amin(dim=values, keepdim=True))
-    generator = torch.Generator().manual_seed(seed)
     total = torch.zeros_like(x)
-    for _ in range(n_samples):
-        noisy = x + sigma * torch.randn(x.shape, generator=generator)
-        total += gradient(model, noisy, target, absolute=absolute)
+    for k in range(n_samples):
+        noise = indexed_normal(seed, [k], x.shape[1:])  # [1, ...]: the same draw for every example
+        total += gradient(model, x + sigma * noise, target, absolute=absolute)
     return total / n_samples
 
 

@@ -50,8 +50,8 @@ GRADIENT_METHODS = {
     "gradient": (textbook.gradient, saliency.gradient, {}),
     "signed gradient": (textbook.gradient, saliency.gradient, {"absolute": False}),
     "gradient_x_input": (textbook.gradient_x_input, saliency.gradient_x_input, {}),
-    # the helper draws copy k's noise as the k-th torch.randn of the batch's shape from a generator
-    # seeded with `seed`, as the textbook does: same noise, so the maps agree to summation order
+    # both draw copy k's noise as helpers.seeding.indexed_normal(seed, [k], one input's shape), shared by the
+    # batch and scaled by each example's sigma: the same noise, so the maps agree to summation order
     "smoothgrad": (textbook.smoothgrad, saliency.smoothgrad, {"n_samples": 6, "noise_level": 0.2, "seed": 3}),
     "signed smoothgrad": (textbook.smoothgrad, saliency.smoothgrad, {"n_samples": 4, "seed": 1, "absolute": False}),
 }
