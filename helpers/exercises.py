@@ -30,6 +30,7 @@ __all__ = [
     "check_shapley_kernel",
     "check_kernel_shap",
     "check_baseline_background",
+    "check_deletion_curve",
 ]
 
 
@@ -286,10 +287,12 @@ def check_lime_fit(lime_fit) -> bool:
 def _lime_fit_mistake(answer, Z, values, weights, alpha, weighted_ridge) -> str:
     """Name the usual slip of a wrong LIME fit, or return ''."""
     X = torch.cat([torch.ones(len(Z), 1, dtype=torch.float64), Z.double()], dim=1)
-    penalised_intercept = torch.linalg.solve(X.T @ (weights[:, None] * X) + alpha * torch.eye(X.shape[1], dtype=torch.float64),
-                                             X.T @ (weights * values))[1:]
-    no_intercept = torch.linalg.solve(Z.double().T @ (weights[:, None] * Z.double())
-                                      + alpha * torch.eye(Z.shape[1], dtype=torch.float64), Z.double().T @ (weights * values))
+
+    def ridge(design):  # every coefficient penalised
+        gram = design.T @ (weights[:, None] * design) + alpha * torch.eye(design.shape[1], dtype=torch.float64)
+        return torch.linalg.solve(gram, design.T @ (weights * values))
+
+    penalised_intercept, no_intercept = ridge(X)[1:], ridge(Z.double())
     candidates = [
         (weighted_ridge(Z, values, torch.ones_like(weights), alpha=alpha)[0],
          "these are the unweighted coefficients: weight every sample's squared error by its pi"),
@@ -603,3 +606,46 @@ def check_baseline_background(background_worths) -> bool:
             return report(False, name, f"for target {target}: {why}")
     return report(True, name, "matches the mean of the single-row games over 30 background rows; "
                               "v(empty) is the mean prediction over the background, shap's E[f(X)]")
+
+
+# --- notebook 06: the comparison --------------------------------------------------------
+
+
+def check_deletion_curve(my_deletion_curve) -> bool:
+    """Exercise 06.1: ``my_deletion_curve(game, attributions)`` for ``step=1``.
+
+    Checked against :func:`helpers.metrics.deletion_curve` on additive games (where the
+    curve is known: the total minus the removed values), with tied attributions (ties go
+    to the lower index first), and on a game with interactions; the answer must be a
+    tensor [M + 1] from the full coalition down to the empty one.
+    """
+    from .features import FunctionGame
+    from .metrics import deletion_curve
+
+    name = "Exercise 1 (the deletion curve)"
+    if _not_attempted(my_deletion_curve, name):
+        return False
+    generator = torch.Generator().manual_seed(6)
+    cases = []
+    for n_players in (3, 7, 12):
+        weights = torch.randn(n_players, generator=generator, dtype=torch.float64)
+        cases.append((FunctionGame(lambda Z, w=weights: Z.double() @ w, n_players), weights.clone(), "an additive game"))
+    tied = torch.tensor([1.0, 3.0, 1.0, 3.0, 0.0], dtype=torch.float64)
+    cases.append((FunctionGame(lambda Z: Z.double() @ torch.arange(1.0, 6.0, dtype=torch.float64), 5), tied,
+                  "tied attributions (the lower index goes first)"))
+    cases.append((FunctionGame(lambda Z: (Z[:, 0] & Z[:, 1]).double() * 4 + Z[:, 2].double(), 4),
+                  torch.tensor([0.5, 2.0, 1.0, -1.0], dtype=torch.float64), "a game with an interaction"))
+    for game, attributions, what in cases:
+        answer, problem = _call(my_deletion_curve, name, game, attributions.clone())
+        if problem:
+            print(problem)
+            return False
+        expected = deletion_curve(game, attributions)
+        ok, why = _close(answer, expected, rtol=1e-9, atol=1e-9)
+        if not ok:
+            hint = ""
+            if isinstance(answer, torch.Tensor) and answer.shape == expected.shape and torch.allclose(
+                    answer.double(), expected.flip(0)):
+                hint = " (the curve runs backwards: start from the full coalition and remove players)"
+            return report(False, name, f"on {what}: {why}{hint}")
+    return report(True, name, "matches helpers.metrics.deletion_curve on additive games, ties and an interaction")

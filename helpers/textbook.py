@@ -222,7 +222,7 @@ def exact_shapley(game):
     codes = torch.arange(2**M)
     Z = ((codes[:, None] >> torch.arange(M)) & 1).bool()  # coalition c holds player i if bit i of c is 1
     v = game(Z).double()
-    weight = torch.tensor([math.factorial(s) * math.factorial(M - s - 1) / math.factorial(M) for s in range(M)])
+    weight = torch.tensor([math.factorial(s) * math.factorial(M - 1 - s) / math.factorial(M) for s in range(M)])
     phi = torch.zeros(M, dtype=torch.float64)
     for i in range(M):
         S = codes[~Z[:, i]]  # every coalition without i ...
@@ -259,9 +259,10 @@ def kernel_shap(game, *, budget, seed=0):
     M, n = game.n_players, budget - 2
     generator = torch.Generator().manual_seed(seed)
     sizes = torch.arange(1, M)
-    size = sizes[torch.multinomial((M - 1) / (sizes * (M - sizes)), n, replacement=True, generator=generator)]
-    rank = torch.rand(n, M, generator=generator).argsort(dim=1)  # a random order of the players per row
-    Z = rank < size[:, None]  # the players ranked below s: a uniform coalition of size s
+    kernel = (M - 1) / (sizes * (M - sizes))  # the Shapley kernel's weight of each whole size
+    size = sizes[torch.multinomial(kernel, n, replacement=True, generator=generator)]  # one size per sample
+    order = torch.rand(n, M, generator=generator).argsort(dim=1)  # a random order of the players per sample
+    Z = order < size[:, None]  # the players ranked below s: a uniform coalition of size s
     ends = game(torch.tensor([[False] * M, [True] * M])).double()
     return constrained_least_squares(Z, game(Z).double(), torch.ones(n, dtype=torch.float64), ends[0], ends[1])
 
