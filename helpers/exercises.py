@@ -565,10 +565,9 @@ def check_baseline_background(background_worths) -> bool:
     returns [n]: for each coalition, the model's target output averaged over the
     background rows, each row taking ``x``'s values on the present features and
     keeping its own on the absent ones (shap's interventional expectation).
-    Compared, on a fresh MLP and data, with the mean
-    over background rows of :class:`helpers.features.CoalitionGame` with that row as
-    the baseline; the empty coalition's worth is the mean prediction over the
-    background, what shap labels E[f(X)].
+    Compared, on a fresh MLP and data, with :class:`helpers.features.CoalitionGame`
+    given ``background=`` the same rows; the empty coalition's worth is the mean
+    prediction over the background, what shap labels E[f(X)].
     """
     from .features import CoalitionGame, tabular_segments
     from .models import MLP
@@ -585,8 +584,7 @@ def check_baseline_background(background_worths) -> bool:
     Z = ((torch.arange(32)[:, None] >> torch.arange(5)) & 1).bool()  # all 32 coalitions
     segments = tabular_segments(5)
     for target in (0, 2):
-        expected = torch.stack([CoalitionGame(model, x, segments, baseline=row, target=target)(Z)
-                                for row in background]).mean(dim=0)
+        expected = CoalitionGame(model, x, segments, background=background, target=target)(Z)
         answer, problem = _call(background_worths, name, model, x.clone(), background.clone(), Z.clone(), target)
         if problem:
             print(problem)
@@ -595,8 +593,7 @@ def check_baseline_background(background_worths) -> bool:
         if not ok and isinstance(answer, torch.Tensor) and answer.shape == expected.shape:
             answer = answer.detach().to(expected.dtype)
             at_mean_row = CoalitionGame(model, x, segments, baseline=background.mean(dim=0), target=target)(Z)
-            swapped = torch.stack([CoalitionGame(model, x, segments, baseline=row, target=target)(~Z)
-                                   for row in background]).mean(dim=0)
+            swapped = CoalitionGame(model, x, segments, background=background, target=target)(~Z)
             if torch.allclose(answer, at_mean_row, rtol=1e-4, atol=1e-5):
                 why = ("that is the model at the mean row (one baseline); average the model's outputs over the rows "
                        "instead: for a nonlinear model the mean of f is not f of the mean")
@@ -604,7 +601,7 @@ def check_baseline_background(background_worths) -> bool:
                 why = "present and absent are swapped: present features keep x's values"
         if not ok:
             return report(False, name, f"for target {target}: {why}")
-    return report(True, name, "matches the mean of the single-row games over 30 background rows; "
+    return report(True, name, "matches helpers.features.CoalitionGame(background=...) on 30 background rows; "
                               "v(empty) is the mean prediction over the background, shap's E[f(X)]")
 
 
