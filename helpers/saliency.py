@@ -40,6 +40,7 @@ Taught in ``notebooks/01_gradients_from_scratch.ipynb``,
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import warnings
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ __all__ = [
     "rank_correlation",
     "noise_stability",
     "AUTO_GRADIENT_VALUES",
+    "IG_MAX_STEPS",
+    "GAUSS_LEGENDRE_MAX_STEPS",
+    "ZeroGradientWarning",
 ]
 
 #: When a sampling method's ``batch_size`` is None, a chunk holds at most this many
@@ -98,10 +102,41 @@ AUTO_GRADIENT_VALUES = 2**20
 
 _NO_GRADIENT = (
     "the model's output does not depend differentiably on x (autograd finds no path from the "
-    "scores back to the input: the model detaches, thresholds or rounds it), so there is no "
-    "gradient to explain it with; use a method that needs only predictions, such as LIME "
-    "(helpers.lime) or SHAP (helpers.shapley)"
+    "scores back to the input: the model detaches x, compares it with a threshold (x > t), casts it "
+    "to integers, takes an arg-max of it, or does not use it), so there is no gradient to explain "
+    "it with; use a method that needs only predictions, such as LIME (helpers.lime) or SHAP "
+    "(helpers.shapley)"
 )
+
+
+class ZeroGradientWarning(RuntimeWarning):
+    """The gradient was exactly zero for every example of a call.
+
+    The usual cause is a model that is piecewise constant in its input: it
+    rounds (``torch.round``), bins or quantises ``x`` on the way, so autograd
+    finds a path but the derivative is zero almost everywhere and every
+    gradient map is blank. Gradients cannot explain such a model; LIME and SHAP,
+    which only need its predictions, can. A ReLU network whose units are all
+    inactive at ``x`` also has a zero gradient there: then the blank map is
+    right and the warning a false alarm, which is why this is a warning and not
+    an error, and why a single blank example in a batch with other, non-blank
+    maps does not raise it.
+    """
+
+
+def _warn_if_no_gradient(grads: torch.Tensor, method: str, where: str = "at") -> None:
+    """Warn with :class:`ZeroGradientWarning` when ``grads`` [B, ...] is zero for EVERY example."""
+    if grads.shape[0] and not bool(grads.detach().ne(0).any()):
+        warnings.warn(
+            f"{method}: the gradient of the target score is exactly zero {where} every example "
+            f"({grads.shape[0]} of {grads.shape[0]}), so every map is blank. The model is most likely "
+            f"piecewise constant in x (it rounds, bins or quantises its input: the derivative is zero almost "
+            f"everywhere); gradient methods cannot explain it: use LIME (helpers.lime) or SHAP "
+            f"(helpers.shapley), which need only predictions. (A ReLU network whose units are all inactive "
+            f"at x also has a zero gradient there; then the blank map is right.)",
+            ZeroGradientWarning,
+            stacklevel=3,
+        )
 
 
 # The checks and the model call live in helpers.checks; these names stay importable from here.
@@ -180,7 +215,8 @@ def target_gradients(
         The class whose score is differentiated; None means the predicted class.
     batch_size : int, optional
         Rows per forward/backward pass; bounds memory whatever ``N`` is. The
-        result does not depend on it.
+        result does not depend on it. Default: as many rows as hold
+        :data:`AUTO_GRADIENT_VALUES` input values (the default of every gradient method).
     layer : torch.nn.Module, optional
         A submodule of ``model``: differentiate with respect to its output instead
         of the input (for Grad-CAM). Its forward hook is removed, even on error.
@@ -206,14 +242,13 @@ def target_gradients(
     """
     _check_model(model)
     _check_batch(inputs)
-    _check_batch_size(batch_size)
+    chunk = _chunk_rows(batch_size, inputs)
     targets = _check_target(target, inputs.shape[0])
     if layer is not None and not any(module is layer for module in model.modules()):
         raise ValueError(f"layer must be a submodule of the model; got {type(layer).__name__} that is not in it")
     device = model_device(model, inputs.device)
     dtype = _model_dtype(model, inputs.dtype)
     n_rows = inputs.shape[0]
-    chunk = n_rows if batch_size is None else int(batch_size)
 
     captured: list[torch.Tensor] = []
     handle = None
@@ -293,7 +328,9 @@ def gradient(
     absolute : bool, default True
         Return :math:`|\partial S/\partial x|`; False gives the signed gradient.
     batch_size : int, optional
-        Rows per forward/backward pass (None: the whole batch at once).
+        Rows per forward/backward pass; the result does not depend on it. Default:
+        as many as hold :data:`AUTO_GRADIENT_VALUES` input values (about 1,300
+        digits), as for every gradient method.
 
     Returns
     -------
@@ -311,7 +348,9 @@ def gradient(
     >>> saliency.shape  # doctest: +SKIP
     torch.Size([8, 1, 28, 28])
     """
+    absolute = check_bool("absolute", absolute)
     grads = target_gradients(model, x, target, batch_size=batch_size).gradients
+    _warn_if_no_gradient(grads, "gradient")
     return grads.abs() if absolute else grads
 
 
@@ -502,7 +541,9 @@ def gradient_x_input(model: nn.Module, x: torch.Tensor, target=None, *, batch_si
     target : None, int or int tensor [B], default None
         None means each example's predicted class.
     batch_size : int, optional
-        Rows per forward/backward pass (None: the whole batch at once).
+        Rows per forward/backward pass; the result does not depend on it. Default:
+        as many as hold :data:`AUTO_GRADIENT_VALUES` input values (about 1,300
+        digits), as for every gradient method.
 
     Returns
     -------
@@ -522,6 +563,7 @@ def gradient_x_input(model: nn.Module, x: torch.Tensor, target=None, *, batch_si
     torch.Size([8, 1, 28, 28])
     """
     grads = target_gradients(model, x, target, batch_size=batch_size).gradients
+    _warn_if_no_gradient(grads, "gradient_x_input")
     return x.detach() * grads
 
 
@@ -633,6 +675,7 @@ def smoothgrad(
     total = torch.zeros_like(xs)
     example_of_row = torch.arange(n_samples * n_examples) % n_examples
     _weighted_gradient_sum(model, build, example_of_row, None, targets, rows, total, absolute=absolute)
+    _warn_if_no_gradient(total, "smoothgrad", "at every noisy copy of")
     return (total / n_samples).to(x.device, x.dtype)
 
 
@@ -660,8 +703,11 @@ def path_quadrature(rule: str, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
 
     Raises
     ------
-    ValueError, TypeError
-        For an unknown rule or too few steps.
+    TypeError
+        For a rule that is not a string or steps that are not an int.
+    ValueError
+        For an unknown rule, too few steps, or more than
+        :data:`GAUSS_LEGENDRE_MAX_STEPS` Gauss--Legendre points.
 
     Examples
     --------
@@ -669,8 +715,7 @@ def path_quadrature(rule: str, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     >>> float(weights.sum())
     1.0
     """
-    if rule not in _RULES:
-        raise ValueError(f"rule must be one of {_RULES}; got {rule!r}")
+    rule = check_choice("rule", rule, _RULES)
     if rule == "trapezoid":
         n = _check_int("steps (trapezoid points, both ends included)", steps, 2)
         alphas = torch.linspace(0, 1, n, dtype=torch.float64)
@@ -679,7 +724,36 @@ def path_quadrature(rule: str, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
         weights[-1] /= 2
         return alphas, weights
     n = _check_int("steps (Gauss-Legendre points)", steps, 1)
-    nodes, weights = np.polynomial.legendre.leggauss(n)
+    if n > GAUSS_LEGENDRE_MAX_STEPS:
+        raise ValueError(
+            f"steps (Gauss-Legendre points) must be an int <= {GAUSS_LEGENDRE_MAX_STEPS}; got {n}: no path "
+            f"needs more (the error of n points on a smooth path falls faster than any power of 1/n, and on a "
+            f"ReLU network the trapezoid rule's adaptive mode places points better); for more points use "
+            f'rule="trapezoid"'
+        )
+    alphas, weights = _gauss_legendre(n)
+    return alphas.clone(), weights.clone()
+
+
+#: The most Gauss--Legendre points :func:`path_quadrature` computes (about a second for the nodes).
+GAUSS_LEGENDRE_MAX_STEPS = 4096
+
+
+@functools.lru_cache(maxsize=32)
+def _gauss_legendre(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gauss--Legendre nodes and weights on [0, 1] (cached; callers get copies).
+
+    NumPy's ``leggauss`` (eigenvalues of the full companion matrix, :math:`O(n^3)`) up to 100
+    points; above, SciPy's ``roots_legendre`` (Golub--Welsch on the symmetric tridiagonal
+    Jacobi matrix plus a Newton polish), which scales to thousands of points in well under a
+    second and agrees with ``leggauss`` to 1e-13.
+    """
+    if n <= 100:
+        nodes, weights = np.polynomial.legendre.leggauss(n)
+    else:
+        from scipy.special import roots_legendre
+
+        nodes, weights = roots_legendre(n)
     return torch.from_numpy(0.5 * (nodes + 1)), torch.from_numpy(0.5 * weights)
 
 
@@ -791,8 +865,171 @@ def _completeness(attributions, s_x, s_base, tolerance):
     s_x, s_base = s_x.cpu().double(), s_base.cpu().double()
     delta = s_x - s_base
     gap = (total - delta).abs()
-    converged = gap <= tolerance * delta.abs() + 1e-5 * (s_x.abs() + s_base.abs())
+    converged = gap <= _allowed_gap(s_x, s_base, tolerance)
     return gap, gap / delta.abs().clamp_min(1e-300), converged
+
+
+def _allowed_gap(s_x, s_base, tolerance):
+    """The gap an example may keep: ``tolerance`` of its score change plus float32 round-off."""
+    return tolerance * (s_x - s_base).abs() + 1e-5 * (s_x.abs() + s_base.abs())
+
+
+@dataclass
+class _Path:
+    """What every regime of :func:`integrated_gradients` works on (checked, on the model's device)."""
+
+    model: nn.Module
+    xs: torch.Tensor  # [B, ...]
+    base: torch.Tensor  # [B, ...]
+    targets: torch.Tensor  # int64 [B], CPU
+    rows: int  # rows per forward/backward pass
+
+    @property
+    def difference(self) -> torch.Tensor:
+        return self.xs - self.base
+
+    def points(self, examples: torch.Tensor, alphas: torch.Tensor) -> TargetGradients:
+        """Gradients and scores at :math:`x'_e + \\alpha (x_e - x'_e)` for rows ``(examples[r], alphas[r])``."""
+        xs, base = self.xs, self.base
+        ones = [1] * (xs.ndim - 1)
+        grads, scores = [], []
+        for start in range(0, examples.shape[0], self.rows):
+            e = examples[start:start + self.rows]
+            a = alphas[start:start + self.rows].to(xs.device, xs.dtype).reshape(-1, *ones)
+            ed = e.to(xs.device)
+            result = target_gradients(self.model, torch.addcmul(base[ed], a, xs[ed] - base[ed]), self.targets[e])
+            grads.append(result.gradients)
+            scores.append(result.scores.cpu().double())
+        return TargetGradients(torch.cat(grads), torch.cat(scores), self.targets[examples])
+
+
+def _ig_fixed_steps(path: _Path, rule: str, steps: int, need_ends: bool):
+    """Regime 1: the same ``steps`` points of ``rule`` for every example."""
+    everyone = torch.arange(path.xs.shape[0])
+    alphas, weights = path_quadrature(rule, steps)
+    average, scores = _path_gradient_sum(
+        path.model, path.xs, path.base, path.targets, alphas, weights, everyone, path.rows
+    )
+    if not need_ends:
+        return average, None, None, None, None
+    if rule == "trapezoid":  # the ends are points of the rule
+        s_base, s_x = scores[:, 0].cpu(), scores[:, -1].cpu()
+    else:
+        s_x = _forward_scores(path.model, path.xs, path.targets, path.rows)[0]
+        s_base = _forward_scores(path.model, path.base, path.targets, path.rows)[0]
+    n_steps = torch.full((everyone.shape[0],), int(steps), dtype=torch.int64)
+    return average, s_x, s_base, n_steps, n_steps.clone()
+
+
+def _ig_adaptive_trapezoid(path: _Path, tolerance: float, max_steps: int):
+    r"""Regime 2: the trapezoid rule, refined where the path bends, until completeness holds.
+
+    Along the path the score :math:`f(\alpha) = S_c(x' + \alpha(x - x'))` is known at
+    every point (the forward pass) and so is its slope :math:`f'(\alpha) = \nabla S_c \cdot (x - x')`
+    (the backward pass). On an interval :math:`[a, b]` of length :math:`h` the trapezoid
+    rule gives :math:`\tfrac{h}{2}(f'(a) + f'(b))` where the exact integral of the slope is
+    :math:`f(b) - f(a)`; their difference is the interval's share of the completeness gap.
+    Every interval whose share exceeds its length's share of the allowed gap
+    (:math:`h \times` ``tolerance`` :math:`\times |f(1) - f(0)|`) is halved, the others
+    are kept as they are. On a ReLU network :math:`f` is piecewise linear, so the
+    gradient jumps at the kinks and only the intervals that hold kinks are refined.
+    An example stops when its gap is within the tolerance, when no interval needs
+    halving, or at ``max_steps`` points (the worst intervals are halved first).
+    """
+    n_examples = path.xs.shape[0]
+    total = torch.zeros_like(path.xs)
+    ends = path.points(torch.arange(n_examples).repeat_interleave(2), torch.tensor([0.0, 1.0]).repeat(n_examples))
+    s_base, s_x = ends.scores[0::2].clone(), ends.scores[1::2].clone()
+    allowed = _allowed_gap(s_x, s_base, tolerance)
+    delta = path.difference.reshape(n_examples, -1).double()
+    slope = (ends.gradients.reshape(2 * n_examples, -1).double() * delta.repeat_interleave(2, dim=0)).sum(dim=1)
+    # One pending interval per list entry: (a, b, f(a), f(b), f'(a), f'(b), gradient at a, gradient at b).
+    pending = [
+        [(0.0, 1.0, float(s_base[e]), float(s_x[e]), float(slope[2 * e]), float(slope[2 * e + 1]),
+          ends.gradients[2 * e], ends.gradients[2 * e + 1])]
+        for e in range(n_examples)
+    ]
+    gap = torch.zeros(n_examples, dtype=torch.float64)  # signed gap of the accepted intervals
+    n_points = torch.full((n_examples,), 2, dtype=torch.int64)
+
+    def error(interval) -> float:
+        a, b, fa, fb, da, db = interval[:6]
+        return (b - a) / 2 * (da + db) - (fb - fa)
+
+    def accept(e: int, interval) -> None:
+        a, b = interval[:2]
+        total[e] += (b - a) / 2 * (interval[6] + interval[7])
+        gap[e] += error(interval)
+
+    while True:
+        split = []  # (example, interval) to halve this round
+        for e in range(n_examples):
+            if not pending[e]:
+                continue
+            errors = [error(iv) for iv in pending[e]]
+            if abs(float(gap[e]) + sum(errors)) <= float(allowed[e]) or n_points[e] >= max_steps:
+                for iv in pending[e]:
+                    accept(e, iv)
+                pending[e] = []
+                continue
+            limit = float(allowed[e])
+            keep, halve = [], []
+            for iv, err in zip(pending[e], errors):
+                (halve if abs(err) > limit * (iv[1] - iv[0]) else keep).append((abs(err), iv))
+            if not halve:  # round-off: every share is within its allowance yet the sum is not
+                halve = [max(keep, key=lambda pair: pair[0])]
+                keep.remove(halve[0])
+            room = max_steps - int(n_points[e])
+            if len(halve) > room:
+                halve.sort(key=lambda pair: -pair[0])
+                keep += halve[room:]
+                halve = halve[:room]
+            for _, iv in keep:
+                accept(e, iv)
+            pending[e] = []
+            split += [(e, iv) for _, iv in halve]
+        if not split:
+            break
+        examples = torch.tensor([e for e, _ in split])
+        middles = torch.tensor([(iv[0] + iv[1]) / 2 for _, iv in split], dtype=torch.float64)
+        new = path.points(examples, middles)
+        new_slope = (new.gradients.reshape(len(split), -1).double() * delta[examples]).sum(dim=1)
+        for r, (e, (a, b, fa, fb, da, db, ga, gb)) in enumerate(split):
+            m, fm, dm, gm = float(middles[r]), float(new.scores[r]), float(new_slope[r]), new.gradients[r]
+            pending[e] += [(a, m, fa, fm, da, dm, ga, gm), (m, b, fm, fb, dm, db, gm, gb)]
+            n_points[e] += 1
+    return total, s_x, s_base, n_points, n_points.clone()
+
+
+def _ig_adaptive_gauss_legendre(path: _Path, tolerance: float, max_steps: int):
+    """Regime 3: Gauss--Legendre with 2, 4, 8, ... points, each level afresh, until completeness holds."""
+    n_examples = path.xs.shape[0]
+    everyone = torch.arange(n_examples)
+    s_x = _forward_scores(path.model, path.xs, path.targets, path.rows)[0]
+    s_base = _forward_scores(path.model, path.base, path.targets, path.rows)[0]
+    average = torch.zeros_like(path.xs)
+    n_steps = torch.zeros(n_examples, dtype=torch.int64)
+    evaluations = torch.zeros(n_examples, dtype=torch.int64)
+    active = torch.ones(n_examples, dtype=torch.bool)
+    difference = path.difference
+    n = 2
+    while active.any() and n <= max_steps:
+        examples = everyone[active]
+        level, _ = _path_gradient_sum(
+            path.model, path.xs, path.base, path.targets, *path_quadrature("gauss_legendre", n), examples, path.rows
+        )
+        index = examples.to(path.xs.device)
+        average[index] = level
+        n_steps[examples] = n
+        evaluations[examples] += n
+        done = _completeness(difference[index] * level, s_x[examples], s_base[examples], tolerance)[2]
+        active[examples] = ~done
+        n *= 2
+    return average, s_x, s_base, n_steps, evaluations
+
+
+#: The default most points per example of the adaptive mode of :func:`integrated_gradients`.
+IG_MAX_STEPS = 2049
 
 
 def integrated_gradients(
@@ -804,7 +1041,7 @@ def integrated_gradients(
     steps: int | None = None,
     rule: str = "trapezoid",
     tolerance: float = 0.01,
-    max_steps: int = 257,
+    max_steps: int = IG_MAX_STEPS,
     batch_size: int | None = None,
     return_info: bool = False,
 ):
@@ -819,18 +1056,26 @@ def integrated_gradients(
 
     The integral is approximated by a rule of :func:`path_quadrature`; the
     completeness gap :math:`|\sum_i a_i - (S_c(x) - S_c(x'))|` measures the error.
+    Three regimes, one function each:
 
-    - ``steps`` an int: exactly that many points on the path.
-    - ``steps=None`` (default): adaptive. The trapezoid rule starts from the two
-      ends (2 points) and halves its spacing (3, 5, 9, 17, ... points, each
-      level evaluating only the new midpoints) until the gap is within
-      ``tolerance`` of :math:`|S_c(x) - S_c(x')|` for the example, or the next
-      level would exceed ``max_steps``. Examples stop refining as soon as they
-      meet the tolerance, so an example's result does not depend on the rest of
-      the batch. Gauss--Legendre points are not nested: its adaptive mode tries
-      2, 4, 8, ... points, each level afresh (see ``info.evaluations``), and
-      spends two extra forward rows per example on :math:`S_c(x)` and
-      :math:`S_c(x')`.
+    - ``steps`` an int: exactly that many points of ``rule`` on the path, the
+      same for every example.
+    - ``steps=None`` (default) with the trapezoid rule: adaptive. Each example
+      starts from the two ends of its path and halves only the intervals whose
+      share of the completeness gap is too large for their length (the score
+      and its slope along the path are known at every point, so each interval's
+      error is measured, not guessed). On a ReLU or max-pool network the score is
+      piecewise linear along the path and the gradient jumps at every kink: the
+      points go to the kinks instead of everywhere. Every point is evaluated once.
+      It stops when the gap is within ``tolerance`` of :math:`|S_c(x) - S_c(x')|`,
+      or at ``max_steps`` points.
+    - ``steps=None`` with Gauss--Legendre: 2, 4, 8, ... points until the gap is
+      within the tolerance; the points are not nested, so each level is computed
+      afresh (see ``info.evaluations``), and two extra forward rows per example
+      give :math:`S_c(x)` and :math:`S_c(x')`.
+
+    Every example refines on its own, so its result does not depend on the rest
+    of the batch.
 
     Parameters
     ----------
@@ -841,14 +1086,15 @@ def integrated_gradients(
     baseline : None, float or tensor, default None
         :math:`x'`; None means zeros. A tensor must be shaped like ``x`` or broadcast to it.
     steps : int or None, default None
-        Points on the path (trapezoid: at least 2; Gauss--Legendre: at least 1),
-        or None for the adaptive mode.
+        Points on the path (trapezoid: at least 2; Gauss--Legendre: 1 to
+        :data:`GAUSS_LEGENDRE_MAX_STEPS`), or None for the adaptive mode.
     rule : {"trapezoid", "gauss_legendre"}, default "trapezoid"
     tolerance : float, default 0.01
         Adaptive mode: the relative completeness gap to reach.
-    max_steps : int, default 257
-        Adaptive mode: the most points per example (a trapezoid level has
-        :math:`2^k + 1` points: 257 allows eight halvings).
+    max_steps : int, default :data:`IG_MAX_STEPS` (2049)
+        Adaptive mode: the most points per example. Only examples whose path
+        needs them spend them: on the course's trained CNNs most digits stop
+        below 50 points.
     batch_size : int, optional
         Rows (points) per forward/backward pass. Default: as many as hold
         :data:`AUTO_GRADIENT_VALUES` input values.
@@ -869,6 +1115,9 @@ def integrated_gradients(
         In the adaptive mode, when some example misses the tolerance at
         ``max_steps`` and ``return_info`` is False (with ``return_info`` the
         caller reads ``info.converged`` instead).
+    ZeroGradientWarning
+        When the gradient is zero at every point of every example's path (see
+        :func:`gradient`).
 
     Raises
     ------
@@ -884,88 +1133,33 @@ def integrated_gradients(
     """
     _check_model(model)
     _check_batch(x)
-    if rule not in _RULES:
-        raise ValueError(f"rule must be one of {_RULES}; got {rule!r}")
-    first = 2  # both rules start from two points
+    rule = check_choice("rule", rule, _RULES)
     if steps is not None:
         path_quadrature(rule, steps)  # checks steps for this rule
-    tolerance = _check_real("tolerance", tolerance, positive=True)
-    max_steps = _check_int("max_steps", max_steps, first)
-    if not isinstance(return_info, bool):
-        raise TypeError(f"return_info must be True or False; got {return_info!r}")
+    tolerance = check_float("tolerance", tolerance, positive=True)
+    max_steps = check_int("max_steps", max_steps, 2)
+    return_info = check_bool("return_info", return_info)
     rows = _chunk_rows(batch_size, x)
-    device = model_device(model, x.device)
-    xs = x.detach().to(device)
-    base = _check_baseline(baseline, xs)
-    targets = _resolve_targets(model, xs, target, rows)
-    n_examples = xs.shape[0]
-    everyone = torch.arange(n_examples)
-    difference = xs - base
+    xs = x.detach().to(model_device(model, x.device))
+    path = _Path(model, xs, _check_baseline(baseline, xs), _resolve_targets(model, xs, target, rows), rows)
 
     if steps is not None:
-        alphas, weights = path_quadrature(rule, steps)
-        average, scores = _path_gradient_sum(model, xs, base, targets, alphas, weights, everyone, rows)
-        attributions = difference * average
-        if not return_info:
-            return attributions.to(x.device, x.dtype)
-        if rule == "trapezoid":  # the ends are points of the rule
-            s_base, s_x = scores[:, 0], scores[:, -1]
-        else:
-            s_x = _forward_scores(model, xs, targets, rows)[0]
-            s_base = _forward_scores(model, base, targets, rows)[0]
-        n_steps = torch.full((n_examples,), int(steps), dtype=torch.int64)
-        evaluations = n_steps.clone()
+        average, s_x, s_base, n_steps, evaluations = _ig_fixed_steps(path, rule, steps, need_ends=return_info)
     elif rule == "trapezoid":
-        ends, scores = _path_gradient_sum(
-            model, xs, base, targets, *path_quadrature("trapezoid", 2), everyone, rows
-        )
-        s_base, s_x = scores[:, 0], scores[:, 1]
-        inner = torch.zeros_like(xs)
-        attributions = difference * ends
-        n_steps = torch.full((n_examples,), 2, dtype=torch.int64)
-        intervals = 1
-        active = ~_completeness(attributions, s_x, s_base, tolerance)[2]
-        while active.any() and 2 * intervals + 1 <= max_steps:
-            examples = everyone[active]
-            midpoints = (2 * torch.arange(intervals, dtype=torch.float64) + 1) / (2 * intervals)
-            new, _ = _path_gradient_sum(
-                model, xs, base, targets, midpoints, torch.ones(intervals, dtype=torch.float64), examples, rows
-            )
-            intervals *= 2
-            index = examples.to(device)
-            inner[index] += new
-            attributions[index] = difference[index] * (ends[index] + inner[index]) / intervals
-            n_steps[examples] = intervals + 1
-            done = _completeness(attributions[index], s_x[index], s_base[index], tolerance)[2]
-            active[examples] = ~done
-        evaluations = n_steps.clone()
-    else:  # adaptive Gauss-Legendre
-        s_x = _forward_scores(model, xs, targets, rows)[0]
-        s_base = _forward_scores(model, base, targets, rows)[0]
-        attributions = torch.zeros_like(xs)
-        n_steps = torch.zeros(n_examples, dtype=torch.int64)
-        evaluations = torch.zeros(n_examples, dtype=torch.int64)
-        active = torch.ones(n_examples, dtype=torch.bool)
-        n = first
-        while active.any() and n <= max_steps:
-            examples = everyone[active]
-            average, _ = _path_gradient_sum(
-                model, xs, base, targets, *path_quadrature("gauss_legendre", n), examples, rows
-            )
-            index = examples.to(device)
-            attributions[index] = difference[index] * average
-            n_steps[examples] = n
-            evaluations[examples] += n
-            done = _completeness(attributions[index], s_x[index.cpu()], s_base[index.cpu()], tolerance)[2]
-            active[examples] = ~done
-            n *= 2
+        average, s_x, s_base, n_steps, evaluations = _ig_adaptive_trapezoid(path, tolerance, max_steps)
+    else:
+        average, s_x, s_base, n_steps, evaluations = _ig_adaptive_gauss_legendre(path, tolerance, max_steps)
+    _warn_if_no_gradient(average, "integrated_gradients", "at every point of the path of")
+    attributions = path.difference * average
+    if s_x is None:  # fixed steps without info: nothing to report
+        return attributions.to(x.device, x.dtype)
 
     gap, relative_gap, converged = _completeness(attributions, s_x, s_base, tolerance)
     attributions = attributions.to(x.device, x.dtype)
     if steps is None and not return_info and not converged.all():
         worst = float(relative_gap[~converged].max())
         warnings.warn(
-            f"integrated_gradients: {int((~converged).sum())} of {n_examples} example(s) missed the "
+            f"integrated_gradients: {int((~converged).sum())} of {x.shape[0]} example(s) missed the "
             f"completeness tolerance {tolerance:g} at max_steps={max_steps} (worst relative gap {worst:.3g}); "
             f"raise max_steps, or pass return_info=True to read the gaps",
             RuntimeWarning,
@@ -980,7 +1174,7 @@ def integrated_gradients(
         gap=gap,
         relative_gap=relative_gap,
         converged=converged,
-        targets=targets.clone(),
+        targets=path.targets.clone(),
         rule=rule,
         tolerance=tolerance,
     )
@@ -1059,7 +1253,9 @@ def grad_cam(
         A submodule of ``model`` that runs once per forward pass and outputs
         feature maps ``[B, K, h, w]`` (usually the last convolutional stage).
     batch_size : int, optional
-        Rows per forward/backward pass (None: the whole batch at once).
+        Rows per forward/backward pass; the result does not depend on it. Default:
+        as many as hold :data:`AUTO_GRADIENT_VALUES` input values (about 1,300
+        digits), as for every gradient method.
 
     Returns
     -------
@@ -1093,6 +1289,7 @@ def grad_cam(
         raise ValueError(
             f"layer must output feature maps [B, K, h, w]; {type(layer).__name__} output has shape {tuple(maps.shape)}"
         )
+    _warn_if_no_gradient(grads, "grad_cam", "at the layer's output for")
     weights = grads.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * maps).sum(dim=1, keepdim=True))
     cam = F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)

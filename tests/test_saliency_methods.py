@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from helpers.models import MLP, LinearClassifier, SimpleCNN
 from helpers.saliency import (
+    IG_MAX_STEPS,
     IntegratedGradientsInfo,
     completeness,
     grad_cam,
@@ -300,14 +301,14 @@ def test_completeness_within_one_percent_by_default_on_a_smooth_mlp(rule):
     _check_completeness(model, x, baseline=torch.full_like(x, 0.5), rule=rule)
 
 
-def test_adaptive_trapezoid_levels_reuse_every_point(trained_cnn, mnist_test):
+def test_adaptive_trapezoid_evaluates_every_point_once(trained_cnn, mnist_test):
     from helpers.cost import CostCounter
 
     x = mnist_test[0][:20]
     target = trained_cnn(x).argmax(1)
     with CostCounter(trained_cnn) as cost:
         _, info = integrated_gradients(trained_cnn, x, target, return_info=True)
-    assert set(info.steps.tolist()) <= {2, 3, 5, 9, 17, 33, 65, 129, 257}
+    assert ((info.steps >= 2) & (info.steps <= IG_MAX_STEPS)).all()
     assert cost.backward_rows == int(info.steps.sum()) == cost.forward_rows
     assert torch.equal(info.evaluations, info.steps)
 
