@@ -67,7 +67,18 @@ __all__ = [
 
 
 def class_scores(model, x, target=None):
-    """The score S_c(x) of the class ``target`` for every row of ``x`` (the predicted class if None): [B]."""
+    """The score S_c(x) of the class ``target`` for every row of ``x``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module in eval mode, [B, ...] -> class scores [B, classes]
+    x : float tensor [B, ...]
+    target : None (the predicted class), int, or int tensor [B]
+
+    Returns
+    -------
+    Tensor [B]
+    """
     scores = model(x)
     if target is None:
         target = scores.argmax(dim=1)
@@ -77,9 +88,20 @@ def class_scores(model, x, target=None):
 def gradient(model, x, target=None, *, absolute=True):
     """The saliency map M(x) = |dS_c(x)/dx| (or the signed gradient).
 
-    Simonyan, Vedaldi and Zisserman, "Deep Inside Convolutional Networks", 2013,
-    arXiv 1312.6034. Every row's score depends on its own row only, so one
-    backward pass of their sum gives every row's gradient.
+    Every row's score depends on its own row only, so one backward pass of
+    their sum gives every row's gradient. Simonyan, Vedaldi and Zisserman,
+    "Deep Inside Convolutional Networks", 2013, arXiv 1312.6034.
+
+    Parameters
+    ----------
+    model : torch.nn.Module in eval mode, [B, ...] -> class scores [B, classes]
+    x : float tensor [B, ...]
+    target : None (the predicted class), int, or int tensor [B]
+    absolute : bool, default True
+
+    Returns
+    -------
+    Tensor shaped like x
     """
     x = x.detach().requires_grad_(True)  # a new leaf: the caller's x is left alone
     (grad,) = torch.autograd.grad(class_scores(model, x, target).sum(), x)
@@ -91,6 +113,16 @@ def gradient_x_input(model, x, target=None):
 
     Shrikumar, Greenside, Shcherbina and Kundaje, "Not Just a Black Box", 2016,
     arXiv 1605.01713.
+
+    Parameters
+    ----------
+    model : torch.nn.Module in eval mode, [B, ...] -> class scores [B, classes]
+    x : float tensor [B, ...]
+    target : None (the predicted class), int, or int tensor [B]
+
+    Returns
+    -------
+    Tensor shaped like x
     """
     return x * gradient(model, x, target, absolute=False)
 
@@ -102,6 +134,21 @@ def smoothgrad(model, x, target=None, *, noise_level=0.15, n_samples=50, seed=0,
     example's map does not depend on the rest of the batch), and sigma =
     noise_level * (max x - min x) of each example. Smilkov, Thorat, Kim, Viegas and
     Wattenberg, "SmoothGrad: removing noise by adding noise", 2017, arXiv 1706.03825.
+
+    Parameters
+    ----------
+    model : torch.nn.Module in eval mode, [B, ...] -> class scores [B, classes]
+    x : float tensor [B, ...]
+    target : None (the predicted class), int, or int tensor [B]
+    noise_level : float, default 0.15
+    n_samples : int, default 50
+    seed : int, default 0
+    absolute : bool, default True
+        Average |gradient| (True) or the signed gradient.
+
+    Returns
+    -------
+    Tensor shaped like x
     """
     if target is None:
         target = model(x).argmax(dim=1)  # every noisy copy explains the class of x itself
@@ -121,6 +168,19 @@ def integrated_gradients(model, x, target=None, *, baseline=None, steps=50):
     and the attributions add up to S_c(x) - S_c(x') (completeness).
     Sundararajan, Taly and Yan, "Axiomatic Attribution for Deep Networks", 2017,
     arXiv 1703.01365.
+
+    Parameters
+    ----------
+    model : torch.nn.Module in eval mode, [B, ...] -> class scores [B, classes]
+    x : float tensor [B, ...]
+    target : None (the predicted class), int, or int tensor [B]
+    baseline : None (zeros) or tensor shaped like x (or broadcasting to it)
+    steps : int >= 2, default 50
+        Points alpha_k = k / (steps - 1); weights 1 / (steps - 1), halved at both ends.
+
+    Returns
+    -------
+    Tensor shaped like x
     """
     baseline = torch.zeros_like(x) if baseline is None else baseline
     if target is None:
@@ -140,6 +200,18 @@ def grad_cam(model, x, target=None, *, layer):
     alpha_k = mean over (i, j) of dS_c/dA^k_ij, map = ReLU(sum_k alpha_k A^k),
     upsampled to the input's size. Selvaraju, Cogswell, Das, Vedantam, Parikh and
     Batra, "Grad-CAM", 2017, arXiv 1610.02391.
+
+    Parameters
+    ----------
+    model : torch.nn.Module in eval mode, [B, ...] -> class scores [B, classes]
+    x : float tensor [B, C, H, W]
+    target : None (the predicted class), int, or int tensor [B]
+    layer : torch.nn.Module
+        A layer of ``model`` that outputs feature maps [B, K, h, w].
+
+    Returns
+    -------
+    Tensor shaped like x (the same map in every channel)
     """
     saved = []
     hook = layer.register_forward_hook(lambda module, inputs, output: saved.append(output))
@@ -162,6 +234,19 @@ class CoalitionGame:
     of an image [C, H, W]); ``game(Z)`` evaluates a whole batch of coalitions
     Z [n, M] in one forward pass. Ribeiro, Singh and Guestrin, 2016, arXiv
     1602.04938; Lundberg and Lee, 2017, arXiv 1705.07874.
+
+    Parameters
+    ----------
+    model : torch.nn.Module in eval mode, [n, *x.shape] -> class scores [n, classes]
+    x : float tensor, one input [C, H, W] or [F]
+    segments : int tensor [H, W] or [F], labels 0..M-1
+    baseline : float or tensor shaped like x (or broadcasting to it), default 0.0
+    target : None (the predicted class) or int
+
+    Examples
+    --------
+    >>> game = CoalitionGame(model, x, grid_segments(x, 7))  # doctest: +SKIP
+    >>> game(torch.ones(1, game.n_players, dtype=torch.bool))  # doctest: +SKIP
     """
 
     def __init__(self, model, x, segments, *, baseline=0.0, target=None):
@@ -182,6 +267,14 @@ def occlusion(game):
 
     Zeiler and Fergus, "Visualizing and Understanding Convolutional Networks",
     2014, arXiv 1311.2901.
+
+    Parameters
+    ----------
+    game : callable with ``n_players``; ``game(Z)`` for bool Z [n, M] returns worths [n]
+
+    Returns
+    -------
+    Tensor [M]
     """
     M = game.n_players
     Z = torch.ones(M + 1, M, dtype=torch.bool)
@@ -198,6 +291,19 @@ def lime(game, *, n_samples=1000, kernel_width=0.25, alpha=1.0, seed=0):
     coalition, d = 1 - sqrt(|z| / M). Fit: minimise sum_k pi_k (v(z_k) - b - w.z_k)^2
     + alpha |w|^2 (the intercept b is not penalised) and return w. Ribeiro, Singh
     and Guestrin, "Why Should I Trust You?", 2016, arXiv 1602.04938.
+
+    Parameters
+    ----------
+    game : callable with ``n_players``; ``game(Z)`` for bool Z [n, M] returns worths [n]
+    n_samples : int, default 1000
+        Coalitions, the full one included.
+    kernel_width : float, default 0.25
+    alpha : float, default 1.0
+    seed : int, default 0
+
+    Returns
+    -------
+    Tensor [M], float64: the coefficients w
     """
     generator = torch.Generator().manual_seed(seed)
     Z = torch.randint(0, 2, (n_samples, game.n_players), generator=generator).bool()
@@ -217,6 +323,14 @@ def exact_shapley(game):
 
     phi_i = sum over S without i of |S|! (M - |S| - 1)! / M! * (v(S + i) - v(S)).
     Shapley, "A value for n-person games", 1953; Lundberg and Lee, 2017, arXiv 1705.07874.
+
+    Parameters
+    ----------
+    game : callable with ``n_players``; ``game(Z)`` for bool Z [n, M] returns worths [n]
+
+    Returns
+    -------
+    Tensor [M], float64
     """
     M = game.n_players
     codes = torch.arange(2**M)
@@ -231,17 +345,34 @@ def exact_shapley(game):
 
 
 def constrained_least_squares(Z, values, weights, v_empty, v_full):
-    """KernelSHAP's regression: minimise sum_k w_k (v(z_k) - v_empty - z_k.phi)^2 subject to sum phi = v_full - v_empty.
+    """KernelSHAP's regression: the weighted least squares fit of the worths, efficient by constraint.
+
+    Minimise sum_k w_k (v(z_k) - v_empty - z_k . phi)^2 subject to sum_i phi_i = v_full - v_empty.
 
     With A = sum_k w_k z_k z_k^T and b = sum_k w_k z_k (v(z_k) - v_empty), the
     Lagrange condition gives phi = A^-1 (b - lam 1) with lam chosen for efficiency.
     Lundberg and Lee, 2017, arXiv 1705.07874; Covert and Lee, "Improving KernelSHAP",
     2021, arXiv 2012.01536.
+
+    Parameters
+    ----------
+    Z : bool tensor [n, M]
+        The coalitions (neither empty nor full).
+    values : float64 tensor [n]
+        Their worths.
+    weights : float64 tensor [n]
+    v_empty, v_full : float
+        The worths of the empty and the full coalition.
+
+    Returns
+    -------
+    Tensor [M], float64, adding up to v_full - v_empty
     """
     X = Z.double()
     A = X.T @ (weights[:, None] * X)
     b = X.T @ (weights * (values - v_empty))
-    A_inv_b, A_inv_1 = torch.linalg.solve(A, torch.stack([b, torch.ones_like(b)], dim=1)).T
+    A_inv_b = torch.linalg.solve(A, b)  # the unconstrained fit ...
+    A_inv_1 = torch.linalg.solve(A, torch.ones_like(b))  # ... and the direction that moves every value alike
     lam = (A_inv_b.sum() - (v_full - v_empty)) / A_inv_1.sum()
     return A_inv_b - lam * A_inv_1
 
@@ -255,6 +386,18 @@ def kernel_shap(game, *, budget, seed=0):
     regression; v(empty) and v(full) are evaluated and fixed by the constraint.
     Lundberg and Lee, "A Unified Approach to Interpreting Model Predictions",
     2017, arXiv 1705.07874.
+
+    Parameters
+    ----------
+    game : callable with ``n_players``; ``game(Z)`` for bool Z [n, M] returns worths [n]
+    budget : int
+        Coalitions evaluated, v(empty) and v(full) included (enough that every
+        player is sampled in and out: a few times M at least).
+    seed : int, default 0
+
+    Returns
+    -------
+    Tensor [M], float64, adding up to v(full) - v(empty)
     """
     M, n = game.n_players, budget - 2
     generator = torch.Generator().manual_seed(seed)
@@ -274,6 +417,17 @@ def permutation_shapley(game, *, n_permutations, seed=0):
     before it); the average over all M! orders is the Shapley value. Strumbelj
     and Kononenko, "Explaining prediction models and individual predictions with
     feature contributions", 2014, Knowledge and Information Systems 41(3).
+
+    Parameters
+    ----------
+    game : callable with ``n_players``; ``game(Z)`` for bool Z [n, M] returns worths [n]
+    n_permutations : int
+        Orders walked; each costs M + 1 coalitions.
+    seed : int, default 0
+
+    Returns
+    -------
+    Tensor [M], float64, adding up to v(full) - v(empty)
     """
     M = game.n_players
     generator = torch.Generator().manual_seed(seed)
