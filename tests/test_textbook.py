@@ -295,10 +295,10 @@ def test_kernel_shap_same_seed_same_values(mlp_games):
 def test_permutation_shapley_is_efficient_and_converges(mlp_games):
     """Efficient along every order; the mean error over 3 games x 8 seeds at least halves per 4x orders.
 
-    Measured: 3.7e-2, 1.3e-2, 3.1e-3 at 2, 8 and 32 orders.
+    Measured: 6.9e-2, 2.0e-2, 6.7e-3 at 1, 4 and 16 orders.
     """
     means = []
-    for n_permutations in (2, 8, 32):
+    for n_permutations in (1, 4, 16):
         errors = []
         for game, exact in mlp_games:
             total = _total(game)
