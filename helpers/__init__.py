@@ -12,6 +12,8 @@ in ``notebooks/`` import it and call it. Modules:
 - :mod:`helpers.features` -- segmentations and the coalition game ``v(S)``.
 - :mod:`helpers.lime` -- LIME on any coalition game.
 - :mod:`helpers.shapley` -- exact Shapley values, KernelSHAP, permutation sampling.
+- :mod:`helpers.kernelshap` -- KernelSHAP's machinery: which coalitions (designs, leverage
+  sampling) and the regression that fits them.
 - :mod:`helpers.metrics` -- measurements of explanations (where the saliency mass lies,
   rank correlation).
 - :mod:`helpers.plotting` -- digits, heatmaps and overlays in one style.
