@@ -1,4 +1,4 @@
-"""The exercise checkers of notebooks 01 and 02 accept right answers and reject wrong ones."""
+"""The exercise checkers accept right answers, reject the usual wrong ones and say "not attempted" for None."""
 
 from __future__ import annotations
 

@@ -170,13 +170,10 @@ def test_occlusion_is_one_player_removed_at_a_time(cnn, mlp, digits, rows):
 
 
 def test_occlusion_equals_the_helper(cnn, mlp, digits, rows):
-    occlusion = getattr(features, "occlusion", None)
-    if occlusion is None:
-        pytest.skip("helpers.features.occlusion does not exist yet")
     for name in GAMES:
         ours, full = _games(name, cnn, mlp, digits, rows)
         torch.testing.assert_close(textbook.occlusion(ours).to(torch.float64),
-                                   torch.as_tensor(occlusion(full)).to(torch.float64), rtol=0, atol=1e-6)
+                                   features.occlusion(full).to(torch.float64), rtol=0, atol=1e-6)
 
 
 # --------------------------------------------------------------------------- LIME
