@@ -406,8 +406,8 @@ def kernel_shap(game, *, budget, seed=0):
     size = sizes[torch.multinomial(kernel, n, replacement=True, generator=generator)]  # one size per sample
     order = torch.rand(n, M, generator=generator).argsort(dim=1)  # a random order of the players per sample
     Z = order < size[:, None]  # the players ranked below s: a uniform coalition of size s
-    ends = game(torch.tensor([[False] * M, [True] * M])).double()
-    return constrained_least_squares(Z, game(Z).double(), torch.ones(n, dtype=torch.float64), ends[0], ends[1])
+    v_empty, v_full = game(torch.tensor([[False] * M, [True] * M])).double()
+    return constrained_least_squares(Z, game(Z).double(), torch.ones(n, dtype=torch.float64), v_empty, v_full)
 
 
 def permutation_shapley(game, *, n_permutations, seed=0):
