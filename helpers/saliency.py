@@ -337,9 +337,23 @@ def gradient(
     torch.Tensor
         Same shape, dtype and device as ``x``.
 
+    Warns
+    -----
+    ZeroGradientWarning
+        When the gradient is exactly zero for EVERY example of the call: the
+        signature of a piecewise-constant model (one that rounds or bins its
+        input), which gradients cannot explain; the warning points to LIME and
+        SHAP. One blank example among non-blank ones is left alone (a ReLU
+        network legitimately has a zero gradient where all its units are
+        inactive). A model with no differentiable path to ``x`` at all (it
+        detaches, compares or takes an arg-max) raises a ``ValueError`` instead.
+
     Raises
     ------
-    TypeError, ValueError
+    TypeError
+        ``absolute`` not a bool (the string ``"False"`` included), and as in
+        :func:`target_gradients`.
+    ValueError
         See :func:`target_gradients`.
 
     Examples
@@ -360,7 +374,7 @@ def finite_difference_gradient(
     target=None,
     *,
     eps: float = 1e-4,
-    batch_size: int = 2048,
+    batch_size: int | None = None,
 ) -> torch.Tensor:
     r"""The signed gradient from central differences, to check autograd against.
 
@@ -377,9 +391,18 @@ def finite_difference_gradient(
     target : None, int or int tensor [B]
         None means the predicted class.
     eps : float, default 1e-4
-        Step size; the error is :math:`O(\varepsilon^2)` where the model is smooth.
-    batch_size : int, default 2048
-        Perturbed rows per forward pass.
+        Step size, a finite number > 0; the error is :math:`O(\varepsilon^2)`
+        where the model is smooth.
+    batch_size : int, optional
+        Perturbed rows per forward pass; only that many perturbed copies exist
+        at a time, so memory follows it (not :math:`D^2`). Default: as many as
+        hold :data:`AUTO_GRADIENT_VALUES` input values.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For an ``eps`` that is not a finite number > 0 (``TypeError`` for a
+        string), and as in :func:`target_gradients`.
 
     Returns
     -------
@@ -391,29 +414,29 @@ def finite_difference_gradient(
     """
     _check_model(model)
     _check_batch(x)
-    _check_batch_size(batch_size)
-    if not eps > 0:
-        raise ValueError(f"eps must be positive; got {eps!r}")
+    rows = _chunk_rows(batch_size, x)
+    eps = check_float("eps", eps, positive=True)
     targets = _check_target(target, x.shape[0])
     twin = copy.deepcopy(model).double()
     device = model_device(twin, x.device)
     xs = x.detach().to(device, torch.float64)
+    n_values = xs[0].numel()
+    result = torch.empty(xs.shape, dtype=torch.float64)
     with evaluation_mode(twin), torch.no_grad():
-        out = _forward(twin, xs)
         if targets is None:
-            targets = out.argmax(dim=1).cpu()
-        elif (targets < 0).any() or (targets >= out.shape[1]).any():
-            raise ValueError(f"target must be a class index in [0, {out.shape[1]}); got {targets.tolist()}")
-        n_values = xs[0].numel()
-        result = torch.empty(xs.shape, dtype=torch.float64)
-        steps = torch.eye(n_values, dtype=torch.float64, device=device).reshape(n_values, *xs.shape[1:]) * eps
+            targets = _forward(twin, xs).argmax(dim=1).cpu()
         for b in range(xs.shape[0]):
-            perturbed = torch.cat([xs[b] + steps, xs[b] - steps])
-            scores = torch.cat([
-                _forward(twin, perturbed[i:i + batch_size])[:, int(targets[b])]
-                for i in range(0, perturbed.shape[0], batch_size)
-            ])
-            result[b] = ((scores[:n_values] - scores[n_values:]) / (2 * eps)).reshape(xs.shape[1:]).cpu()
+            flat = xs[b].reshape(-1)
+            scores = torch.empty(2 * n_values, dtype=torch.float64)
+            for start in range(0, 2 * n_values, rows):  # rows start..stop: +eps on each value, then -eps
+                index = torch.arange(start, min(start + rows, 2 * n_values), device=device)
+                perturbed = flat.repeat(index.shape[0], 1)
+                perturbed[torch.arange(index.shape[0], device=device), index % n_values] += torch.where(
+                    index < n_values, eps, -eps).to(torch.float64)
+                out = _forward(twin, perturbed.reshape(-1, *xs.shape[1:]))
+                _target_scores(out, targets[b:b + 1].expand(index.shape[0]))
+                scores[start:start + index.shape[0]] = out[:, int(targets[b])].cpu()
+            result[b] = ((scores[:n_values] - scores[n_values:]) / (2 * eps)).reshape(xs.shape[1:])
     return result.to(x.device)
 
 
@@ -1266,7 +1289,8 @@ def grad_cam(
     Raises
     ------
     TypeError
-        ``layer`` not a module, and as in :func:`target_gradients`.
+        ``layer`` not a module; a scripted model or layer (``torch.jit``: hooks
+        do not run there); and as in :func:`target_gradients`.
     ValueError
         ``x`` not ``[B, C, H, W]``; ``layer`` not in the model, not run exactly
         once, or not returning ``[B, K, h, w]``; and as in :func:`target_gradients`.
@@ -1283,6 +1307,12 @@ def grad_cam(
         raise ValueError(f"grad_cam explains images: x must be [B, C, H, W]; got shape {tuple(x.shape)}")
     if not isinstance(layer, nn.Module):
         raise TypeError(f"layer must be a torch.nn.Module inside the model; got {type(layer).__name__}")
+    if isinstance(model, torch.jit.ScriptModule) or isinstance(layer, torch.jit.ScriptModule):
+        raise TypeError(
+            "grad_cam: scripted models (torch.jit.script / torch.jit.trace) are not supported: Grad-CAM reads "
+            "the layer's output through a forward hook, which TorchScript modules do not run; pass the original "
+            "Python nn.Module (the other gradient methods accept scripted models)"
+        )
     result = target_gradients(model, x, target, batch_size=batch_size, layer=layer)
     maps, grads = result.activations, result.gradients
     if maps.ndim != 4:

