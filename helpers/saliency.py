@@ -63,6 +63,7 @@ from .checks import (
     check_model,
     check_seed,
     check_target,
+    check_tensor,
     class_scores,
     model_device,
     model_dtype,
@@ -848,6 +849,7 @@ def _check_baseline(baseline, xs: torch.Tensor) -> torch.Tensor:
     if isinstance(baseline, torch.Tensor):
         if not torch.is_floating_point(baseline):
             raise TypeError(f"baseline must be a float tensor, a number or None; got dtype {baseline.dtype}")
+        check_tensor("baseline", baseline, floating=False, finite=False)  # not on the meta device
         return broadcast_baseline(baseline, xs)
     if isinstance(baseline, bool) or not isinstance(baseline, Real):
         raise TypeError(f"baseline must be None, a number or a tensor shaped like x; got {type(baseline).__name__}")
