@@ -4,6 +4,8 @@ Every method the course teaches lives here, documented and tested; the notebooks
 in ``notebooks/`` import it and call it. Modules:
 
 - :mod:`helpers.seeding` -- one function that seeds everything.
+- :mod:`helpers.checks` -- argument checks in one place (``TypeError``: the wrong kind of object;
+  ``ValueError``: a bad value) and ``class_scores``, the one checked call of a model.
 - :mod:`helpers.data` -- the bundled MNIST digits and tabular data sets.
 - :mod:`helpers.models` -- the minimal example's ``SimpleCNN``, deterministic training, the
   ImageNet model.
