@@ -31,6 +31,8 @@ __all__ = [
     "check_kernel_shap",
     "check_baseline_background",
     "check_deletion_curve",
+    "check_mask_words",
+    "check_word_pooling",
 ]
 
 
@@ -646,3 +648,88 @@ def check_deletion_curve(my_deletion_curve) -> bool:
                 hint = " (the curve runs backwards: start from the full coalition and remove players)"
             return report(False, name, f"on {what}: {why}{hint}")
     return report(True, name, "matches helpers.metrics.deletion_curve on additive games, ties and an interaction")
+
+
+# --- notebook 08: text ---------------------------------------------------------------------------
+
+
+def _toy_text():
+    """A word model and a text with special tokens and a word of two tokens (for the text exercises)."""
+    from .text import TokenizedText
+    from .text_models import WordModel, build_vocabulary
+
+    torch.manual_seed(0)
+    model = WordModel(build_vocabulary(["a b c d e f g h"], min_count=1), dim=4, hidden=None).eval()
+    tokens = TokenizedText(("sea", "shore", "now"), torch.tensor([2, 3, 4, 5, 6, 7]),
+                           torch.tensor([-1, 0, 1, 1, 2, -1]))
+    return model, tokens
+
+
+def check_mask_words(mask_words) -> bool:
+    """Exercise 08.1: the token ids of a coalition of words, absent words masked.
+
+    ``mask_words(ids, word_of_token, coalition, mask_id)`` returns new ids ``[T]``
+    where every token of a word that is absent from ``coalition`` (bool ``[M]``)
+    is ``mask_id`` and special tokens (``word_of_token == -1``) are kept; the
+    caller's ``ids`` must not change. Compared with
+    :meth:`helpers.text.WordGame.token_batch` for every coalition of a text with
+    special tokens and a word of two tokens.
+    """
+    import itertools
+
+    from .text import WordGame
+
+    name = "Exercise 1 (masking words)"
+    if _not_attempted(mask_words, name):
+        return False
+    model, tokens = _toy_text()
+    game = WordGame(model, tokens, absent="mask")
+    mask_id = 99
+    model.mask_id = mask_id  # an id no real token has, so that a mistake shows
+    try:
+        for bits in itertools.product([False, True], repeat=tokens.n_words):
+            coalition = torch.tensor(bits)
+            expected = game.token_batch(coalition[None])[0][0]
+            ids = tokens.ids.clone()
+            answer, problem = _call(mask_words, name, ids, tokens.word_of_token.clone(), coalition.clone(), mask_id)
+            if problem:
+                print(problem)
+                return False
+            if not torch.equal(ids, tokens.ids):
+                return report(False, name, "your function changed the ids it was given; build a new tensor")
+            ok, why = _close(answer, expected, rtol=0, atol=0)
+            if not ok:
+                hint = ""
+                if isinstance(answer, torch.Tensor) and answer.shape == expected.shape and (answer[[0, -1]] == mask_id).any():
+                    hint = " ([CLS] and [SEP], word_of_token -1, are never masked)"
+                return report(False, name, f"coalition {[int(b) for b in bits]}: {why}{hint}")
+    finally:
+        model.mask_id = 0
+    return report(True, name, f"matches WordGame.token_batch on all {2 ** tokens.n_words} coalitions")
+
+
+def check_word_pooling(word_scores_from_tokens) -> bool:
+    """Exercise 08.2: one score per word from one score per token (sum over a word's tokens).
+
+    ``word_scores_from_tokens(token_scores, word_of_token, n_words)`` returns a
+    tensor ``[n_words]``; compared with :func:`helpers.text.pool_tokens`
+    (``reduce="sum"``), which keeps Integrated Gradients' completeness.
+    """
+    from .text import pool_tokens
+
+    name = "Exercise 2 (word scores from token scores)"
+    if _not_attempted(word_scores_from_tokens, name):
+        return False
+    _, tokens = _toy_text()
+    generator = torch.Generator().manual_seed(1)
+    token_scores = torch.randn(tokens.ids.shape[0], generator=generator, dtype=torch.float64)
+    expected = pool_tokens(token_scores, tokens)
+    answer, problem = _call(word_scores_from_tokens, name, token_scores.clone(), tokens.word_of_token.clone(), tokens.n_words)
+    if problem:
+        print(problem)
+        return False
+    ok, why = _close(answer, expected, rtol=1e-6, atol=1e-9)
+    if not ok and isinstance(answer, torch.Tensor) and answer.shape == expected.shape:
+        if torch.allclose(answer.double(), torch.tensor([token_scores[1], token_scores[2], token_scores[4]])):
+            why = "you kept only the first token of each word; add up all of a word's tokens"
+    return report(ok, name, why or "matches helpers.text.pool_tokens on a word of two tokens, special tokens left out")
