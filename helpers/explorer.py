@@ -36,9 +36,11 @@ Taught (used) in ``notebooks/07_explorer.ipynb``; every method it calls is expla
 from __future__ import annotations
 
 import base64
+import functools
 import io
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import anywidget
@@ -491,7 +493,7 @@ def _plain_words(method: str, error: Exception) -> str:
     text = str(error)
     if text == BLANK_CANVAS_MESSAGE:
         return text
-    if method in GRADIENT_METHODS and "differentiabl" in text:
+    if method in GRADIENT_METHODS and (isinstance(error, _NoGradient) or "differentiabl" in text):
         return NO_GRADIENT_MESSAGE.format(method=method)
     if "budget" in text and "at least" in text:
         return f"{method}: the budget is too small for this many features ({text.split(';')[0]}). Raise the budget or take larger patches."
@@ -553,8 +555,8 @@ class _Explorer(widgets.VBox):
         self.input_image.add_class("course-input")
 
         self.method.observe(self._on_method, names="value")
-        for control in self.parameters.values():
-            control.observe(self._on_change, names="value")
+        for name, control in self.parameters.items():
+            control.observe(functools.partial(self._on_parameter, name), names="value")
         self.pin_button.on_click(self._pin)
         self.unpin_button.on_click(self._unpin)
         self._show_parameters()
@@ -589,6 +591,10 @@ class _Explorer(widgets.VBox):
     def _on_method(self, _change):
         self._show_parameters()
         self._on_change(_change)
+
+    def _on_parameter(self, name: str, _change=None):
+        if name in self._PARAMETERS.get(self.method.value, ()):  # a hidden parameter changes nothing shown
+            self._on_change()
 
     def _on_change(self, _change=None):
         if not self._muted:
@@ -797,6 +803,8 @@ class _Explorer(widgets.VBox):
 
     def close(self):
         """Stop the worker thread and close the widgets."""
+        if not hasattr(self, "_lock"):  # construction failed before the worker existed
+            return super().close()
         with self._lock:
             self._closed = True
             self._generation += 1
@@ -817,6 +825,13 @@ def _slider(kind, description, value, low, high, step, style, **extra):
                 style=style, **extra)
 
 
+def _design_checkbox():
+    # kernel_shap's optimised designs search once per (features, budget): seconds to a minute on a
+    # busy 2-core CPU, then cached; leverage sampling (design=False) costs the same at every budget.
+    return widgets.Checkbox(value=False, description="optimised design (first use of a budget is slow)",
+                            indent=False, layout=widgets.Layout(width="360px"))
+
+
 def _last_conv(model: nn.Module):
     convs = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
     return convs[-1] if convs else None
@@ -827,8 +842,30 @@ def _probabilities(model: nn.Module, x: torch.Tensor) -> np.ndarray:
         return model(x).softmax(dim=1)[0].double().cpu().numpy()
 
 
+class _NoGradient(Exception):
+    """The model gives no usable gradient (no differentiable path, or zero everywhere)."""
+
+
 def _explain_gradient(model, x, method: str, target, request: dict, layer):
-    """A gradient method on a batch of one: (raw output, 2-D map, note)."""
+    """A gradient method on a batch of one: (raw output, 2-D map, note).
+
+    Warnings of the helpers become words: a gradient that is exactly zero everywhere (a model that
+    rounds or bins its input) is reported like a model without gradients; any other warning is added
+    to the note. (``catch_warnings`` is process-wide: a warning raised by other code during these
+    milliseconds is recorded here instead of printed.)
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        raw, picture_map, note = _gradient_map(model, x, method, target, request, layer)
+    for warning in caught:
+        text = str(warning.message)
+        if "exactly zero" in text or "differentiabl" in text:
+            raise _NoGradient(text)
+        note = "; ".join(filter(None, [note, text.split(". ")[0]]))
+    return raw, picture_map, note
+
+
+def _gradient_map(model, x, method: str, target, request: dict, layer):
     note = ""
     if method == "gradient":
         raw = saliency.gradient(model, x, target)
@@ -865,7 +902,7 @@ def _explain_coalitions(game, method: str, request: dict):
         return lime_module.lime(game, n_samples=request["lime_samples"], kernel_width=request["kernel_width"],
                                 seed=request["seed"])
     if method == "KernelSHAP":
-        return shapley.kernel_shap(game, budget=request["budget"], seed=request["seed"])
+        return shapley.kernel_shap(game, budget=request["budget"], seed=request["seed"], design=request["design"])
     if method.startswith("exact SHAP"):
         return shapley.exact_shapley(game)
     raise ValueError(f"unknown coalition method {method!r}")
@@ -950,7 +987,7 @@ class DigitExplorer(_Explorer):
         "Integrated Gradients": ("steps", "baseline_pixels"),
         "occlusion": ("patch_size", "baseline"),
         "LIME": ("patch_size", "kernel_width", "lime_samples", "seed", "baseline"),
-        "KernelSHAP": ("patch_size", "budget", "seed", "baseline"),
+        "KernelSHAP": ("patch_size", "budget", "design", "seed", "baseline"),
         "exact SHAP (4×4)": ("baseline",),
     }
     _SCALE = 6  # 28 x 6 = 168 pixels on screen
@@ -984,7 +1021,7 @@ class DigitExplorer(_Explorer):
         self.next_button = widgets.Button(description="next misclassified",
                                           tooltip="jump to the next test digit that the model gets wrong")
         self.canvas = DrawCanvas()
-        self.target = widgets.Dropdown(options=["predicted"] + [(str(k), k) for k in range(self.n_classes)],
+        self.target = widgets.Dropdown(options=[("predicted", "predicted")] + [(str(k), k) for k in range(self.n_classes)],
                                        value="predicted", description="target class", style=style)
         self.digit_box = widgets.HBox([self.index, self.next_button])
         self.canvas_box = widgets.VBox([widgets.HTML("draw a digit, then release the mouse button:"), self.canvas],
@@ -1015,6 +1052,7 @@ class DigitExplorer(_Explorer):
             "kernel_width": _slider(widgets.FloatSlider, "kernel width", 0.25, 0.05, 2.0, 0.05, style),
             "lime_samples": _slider(widgets.IntSlider, "samples", 1000, 50, 5000, 50, style),
             "budget": _slider(widgets.IntSlider, "budget", 256, 20, 4096, 2, style),
+            "design": _design_checkbox(),
             "seed": widgets.BoundedIntText(value=0, min=0, max=10**6, description="seed", style=style,
                                            layout=widgets.Layout(width="220px")),
             "baseline": widgets.Dropdown(options=baselines, value="black", description="baseline", style=style),
@@ -1178,7 +1216,7 @@ class PhotoExplorer(_Explorer):
         "Integrated Gradients": ("steps",),
         "occlusion": ("n_segments",),
         "LIME": ("n_segments", "kernel_width", "lime_samples", "seed"),
-        "KernelSHAP": ("n_segments", "budget", "seed"),
+        "KernelSHAP": ("n_segments", "budget", "design", "seed"),
     }
     _PICTURE = 224
 
@@ -1220,6 +1258,7 @@ class PhotoExplorer(_Explorer):
             "kernel_width": _slider(widgets.FloatSlider, "kernel width", 0.25, 0.05, 2.0, 0.05, style),
             "lime_samples": _slider(widgets.IntSlider, "samples", 100, 20, 2000, 20, style),
             "budget": _slider(widgets.IntSlider, "budget", 100, 10, 2000, 2, style),
+            "design": _design_checkbox(),
             "seed": widgets.BoundedIntText(value=0, min=0, max=10**6, description="seed", style=style,
                                            layout=widgets.Layout(width="220px")),
         }
