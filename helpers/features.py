@@ -52,8 +52,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .checks import all_finite, class_scores, model_device, model_dtype
 from .models import evaluation_mode
-from .saliency import _model_dtype, all_finite, broadcast_baseline, model_device
+from .saliency import broadcast_baseline
 
 __all__ = [
     "grid_segments",
@@ -731,7 +732,7 @@ class CoalitionGame(CountedGame):
         self._context = _NoGradEval(model, tuple(model.modules())) if is_module else None
         self.output = output
         self.device = model_device(model, x.device) if is_module else x.device
-        dtype = _model_dtype(model, x.dtype) if is_module else x.dtype  # the model's dtype, as the saliency path
+        dtype = model_dtype(model, x.dtype) if is_module else x.dtype  # the model's dtype, as the saliency path
         self.x = x.detach().to(self.device, dtype).clone()
         self.segments, self.n_players, identity = _check_segments(segments, tuple(x.shape))
         self.segments = self.segments.to(self.device)
@@ -833,7 +834,8 @@ class CoalitionGame(CountedGame):
             return self._outputs(inputs)
 
     def _batched_hint(self) -> str:
-        if self.x.shape[0] == 1 and self.x.ndim >= 2:
+        # [1, F] (a table's X[:1]) or [1, C, H, W] (an image's); [1, H, W] is a grey image itself
+        if self.x.shape[0] == 1 and self.x.ndim in (2, 4, 5):
             return (f"; x must be ONE input without a batch dimension (the game adds it): x has shape "
                     f"{tuple(self.x.shape)}; if its first dimension is a batch, pass X[0] rather than X[:1]")
         return ""
@@ -841,18 +843,12 @@ class CoalitionGame(CountedGame):
     def _outputs(self, inputs: torch.Tensor) -> torch.Tensor:
         """All class outputs for a batch of inputs; the caller holds :meth:`_running`."""
         try:
-            out = self.model(inputs)
-        except (RuntimeError, ValueError, IndexError, TypeError) as err:
-            raise ValueError(
-                f"the model could not run on a batch of inputs of shape {tuple(inputs.shape)} "
-                f"(dtype {inputs.dtype}){self._batched_hint()}: {err}"
-            ) from err
-        if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != inputs.shape[0]:
-            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-            raise ValueError(
-                f"the model must return class scores [B, classes] = [{inputs.shape[0]}, classes] for a batch "
-                f"of inputs {tuple(inputs.shape)}; got {shape}{self._batched_hint()}"
-            )
+            out = class_scores(self.model, inputs, name="the masked inputs")
+        except ValueError as err:
+            hint = self._batched_hint()
+            if not hint:
+                raise
+            raise ValueError(f"{err}{hint}") from err
         out = out.detach()
         return out.softmax(dim=1) if self.output == "probability" else out
 

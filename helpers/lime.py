@@ -66,12 +66,16 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import math
+import sys
+import warnings
 from dataclasses import dataclass
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 
+from .checks import class_scores, model_device, model_dtype
 from .features import check_coalitions, check_game
 from .metrics import (  # re-exported: the stability measures live in helpers.metrics
     SeedStability,
@@ -119,6 +123,37 @@ def _check_positive_real(name: str, value, *, allow_zero: bool = False) -> float
     if float(value) < 0 or (float(value) == 0 and not allow_zero):
         raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")
     return float(value)
+
+
+#: The kernel widths whose kernel ``exp(-d**2 / (2 * width**2))`` float64 can compute: ``2 * width**2``
+#: must be a finite, normal number (beyond these the square overflows or underflows).
+KERNEL_WIDTH_RANGE = (math.sqrt(sys.float_info.min / 2), math.sqrt(sys.float_info.max / 2))
+
+
+def _check_kernel_width(kernel_width) -> float:
+    """A positive kernel width whose kernel float64 can represent (see :data:`KERNEL_WIDTH_RANGE`)."""
+    width = _check_positive_real("kernel_width", kernel_width)
+    low, high = KERNEL_WIDTH_RANGE
+    if not low <= width <= high:
+        raise ValueError(
+            f"kernel_width must be between {low:.2g} and {high:.2g}, where the kernel exp(-d**2 / (2 * kernel_width**2)) "
+            f"can be computed in float64 (2 * kernel_width**2 neither overflows nor underflows); got {kernel_width!r}. "
+            f"Useful widths are near the distances: 0.1 to 1 for coalitions (cosine distances lie in [0, 1])"
+        )
+    return width
+
+
+def _warn_if_few_effective_samples(fit: "LimeFit", n_features: int) -> None:
+    """Warn when the kernel leaves fewer effective samples than features: the fit then explains nothing."""
+    effective = fit.effective_samples
+    if effective < n_features:
+        warnings.warn(
+            f"kernel_width={fit.kernel_width:g} leaves {effective:.1f} effective samples ((sum w)^2 / sum w^2 of "
+            f"the kernel weights) for {n_features} features: the fit cannot tell the features apart, and its "
+            f"weights and R^2 = {fit.r2:.3f} say nothing about the model; use a wider kernel or more samples",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _as_float64(name: str, value, shape_hint: str) -> torch.Tensor:
@@ -198,18 +233,25 @@ def exponential_kernel(distances, kernel_width: float = 0.25) -> torch.Tensor:
     ----------
     distances : tensor [n]
     kernel_width : float > 0, default 0.25
-        :math:`\sigma`; lime's image default.
+        :math:`\sigma`; lime's image default. Between about 1e-154 and 9e153
+        (:data:`KERNEL_WIDTH_RANGE`), where float64 can compute the kernel.
 
     Returns
     -------
-    torch.Tensor, float64, [n], values in (0, 1]
+    torch.Tensor, float64, [n], values in [0, 1]
+
+    Raises
+    ------
+    ValueError
+        For a width that is not a positive number in :data:`KERNEL_WIDTH_RANGE`
+        (the message names ``kernel_width``).
 
     Examples
     --------
     >>> round(float(exponential_kernel(torch.tensor([0.25]), 0.25)[0]), 4)
     0.6065
     """
-    width = _check_positive_real("kernel_width", kernel_width)
+    width = _check_kernel_width(kernel_width)
     d = _as_float64("distances", distances, "[n]")
     return torch.exp(-(d**2) / (2.0 * width**2))
 
@@ -302,6 +344,8 @@ class LimeFit:
     distances : torch.Tensor, float64, [n]
     kernel_weights : torch.Tensor, float64, [n]
     kernel_width : float
+    effective_samples : float
+        ``(sum of kernel weights)**2 / sum of their squares`` (a property).
     """
 
     weights: torch.Tensor
@@ -318,6 +362,19 @@ class LimeFit:
     def coalitions(self) -> torch.Tensor:
         """The samples as a bool tensor ``[n, M]`` (for coalition LIME)."""
         return self.design != 0
+
+    @property
+    def effective_samples(self) -> float:
+        r"""Kish's effective sample size :math:`(\sum_k \pi_k)^2 / \sum_k \pi_k^2` of the kernel weights.
+
+        ``n`` when every sample weighs the same, 1 when one sample carries all the
+        weight. Below the number of features the fit cannot tell them apart
+        (:func:`lime_explanation` and :func:`lime_tabular` warn; NaN when the
+        weights are not known, e.g. from the ``lime`` package's tabular run).
+        """
+        if self.kernel_weights.numel() == 0:
+            return float("nan")
+        return float(self.kernel_weights.sum() ** 2 / (self.kernel_weights**2).sum())
 
 
 def fit_lime(coalitions, values, *, kernel_width: float = 0.25, alpha: float = 1.0) -> LimeFit:
@@ -394,9 +451,20 @@ def lime_explanation(
     TypeError
         For a ``game`` that is not a coalition game.
     ValueError
-        For ``n_samples < 2``, a non-positive ``kernel_width``, a negative
+        For ``n_samples < 2``, a ``kernel_width`` that is not positive or that
+        float64 cannot square (see :func:`exponential_kernel`), a negative
         ``alpha``, coalitions of the wrong shape, or a game that does not return
         one finite value per coalition.
+
+    Warns
+    -----
+    UserWarning
+        When the kernel leaves fewer effective samples
+        (:attr:`LimeFit.effective_samples`) than features: a width far below
+        the distances gives (almost) all the weight to the input itself, and the
+        fit, with its :math:`R^2` near 1, explains nothing. (:func:`fit_lime`,
+        which refits samples at other widths to compare them, does not warn:
+        read ``effective_samples`` there.)
 
     Examples
     --------
@@ -404,7 +472,7 @@ def lime_explanation(
     >>> fit.weights.shape, round(fit.r2, 3)  # doctest: +SKIP
     """
     n_players = check_game(game)
-    _check_positive_real("kernel_width", kernel_width)
+    _check_kernel_width(kernel_width)
     _check_positive_real("alpha", alpha, allow_zero=True)
     if coalitions is None:
         Z = sample_coalitions(_check_positive_int("n_samples", n_samples, 2), n_players, seed=seed)
@@ -418,7 +486,9 @@ def lime_explanation(
             f"the game must return one finite value per coalition, shape ({Z.shape[0]},); "
             f"got shape {tuple(values.shape)}" + ("" if values.shape != (Z.shape[0],) else " with NaN/Inf")
         )
-    return fit_lime(Z, values, kernel_width=kernel_width, alpha=alpha)
+    fit = fit_lime(Z, values, kernel_width=kernel_width, alpha=alpha)
+    _warn_if_few_effective_samples(fit, n_players)
+    return fit
 
 
 def lime(
@@ -453,14 +523,21 @@ def lime(
 # --------------------------------------------------------------------------- tabular LIME, lime's way
 
 
-def _class_outputs(model, X: torch.Tensor, output: str, batch_size: int = 1000) -> torch.Tensor:
+def _model_placement(model, like: torch.Tensor) -> tuple[torch.device, torch.dtype]:
+    """Where and in which precision ``model`` computes (``like``'s for a plain function)."""
+    if isinstance(model, torch.nn.Module):
+        return model_device(model, like.device), model_dtype(model, like.dtype)
+    return like.device, like.dtype
+
+
+def _class_outputs(model, X: torch.Tensor, output: str, like: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """The model's class outputs for rows ``X`` in chunks, without gradients; the rows are cast to the
+    model's device and dtype (``like``'s for a plain function), as the saliency methods do."""
+    device, dtype = _model_placement(model, like)
     parts = []
     with torch.no_grad(), (evaluation_mode(model) if isinstance(model, torch.nn.Module) else contextlib.nullcontext()):
         for start in range(0, X.shape[0], batch_size):
-            out = model(X[start:start + batch_size])
-            if not isinstance(out, torch.Tensor) or out.ndim != 2:
-                shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-                raise ValueError(f"the model must return class scores [B, classes]; got {shape}")
+            out = class_scores(model, X[start:start + batch_size].to(device, dtype), name="the sampled rows")
             parts.append(out.softmax(dim=1) if output == "probability" else out)
     return torch.cat(parts).detach()
 
@@ -496,7 +573,9 @@ def lime_tabular(
     Parameters
     ----------
     model : torch.nn.Module or callable
-        ``[B, F] -> [B, classes]``.
+        ``[B, F] -> [B, classes]``. The sampled rows are cast to the dtype of
+        a module's parameters (a float64 or float16 row meets a float32 model
+        without a dtype error), to ``x``'s dtype for a plain function.
     x : torch.Tensor, float, [F]
     X_train : torch.Tensor, float, [N, F]
         Supplies the mean and standard deviation of every feature.
@@ -518,7 +597,15 @@ def lime_tabular(
     Raises
     ------
     TypeError, ValueError
-        For inputs of the wrong type or shape, or bad options.
+        For inputs of the wrong type or shape, or bad options; ``ValueError``
+        naming the rows' shape and dtype when the model fails on them or does
+        not return ``[B, classes]``.
+
+    Warns
+    -----
+    UserWarning
+        When the kernel leaves fewer effective samples than features (as
+        :func:`lime_explanation`).
 
     Examples
     --------
@@ -542,7 +629,7 @@ def lime_tabular(
     n_features = x.shape[0]
     if kernel_width is None:
         kernel_width = 0.75 * np.sqrt(n_features)
-    kernel_width = _check_positive_real("kernel_width", kernel_width)
+    kernel_width = _check_kernel_width(kernel_width)
     _check_positive_real("alpha", alpha, allow_zero=True)
 
     train = X_train.detach().cpu().double().numpy()
@@ -553,9 +640,7 @@ def lime_tabular(
     rows[0] = x.detach().cpu().double().numpy()
     standardised = torch.from_numpy((rows - mean) / scale)
     distances = torch.linalg.vector_norm(standardised - standardised[0], dim=1)
-    device = next(iter(model.parameters())).device if isinstance(model, torch.nn.Module) and any(
-        True for _ in model.parameters()) else x.device
-    outputs = _class_outputs(model, torch.from_numpy(rows).to(device, x.dtype), output)
+    outputs = _class_outputs(model, torch.from_numpy(rows), output, x)  # cast to the model's dtype there
     if target is None:
         target = int(outputs[0].argmax())
     if isinstance(target, bool) or not isinstance(target, Integral) or not 0 <= target < outputs.shape[1]:
@@ -564,7 +649,9 @@ def lime_tabular(
     kernel = exponential_kernel(distances, kernel_width)
     weights, intercept, r2 = weighted_ridge(standardised, values, kernel, alpha=alpha)
     local = intercept + float(standardised[0] @ weights)
-    return LimeFit(weights, intercept, r2, local, standardised, values, distances, kernel, kernel_width)
+    fit = LimeFit(weights, intercept, r2, local, standardised, values, distances, kernel, kernel_width)
+    _warn_if_few_effective_samples(fit, n_features)
+    return fit
 
 
 # --------------------------------------------------------------------------- the lime package, quietly
@@ -619,9 +706,7 @@ def _model_input_fn(model, x: torch.Tensor, output: str):
             if grey:
                 tensor = tensor[:, :1]
             tensor = tensor.contiguous()
-        device = next(iter(model.parameters())).device if isinstance(model, torch.nn.Module) and any(
-            True for _ in model.parameters()) else x.device
-        return _class_outputs(model, tensor.to(device), output).cpu().double().numpy()
+        return _class_outputs(model, tensor, output, x).cpu().double().numpy()
 
     return classifier_fn
 

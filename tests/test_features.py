@@ -360,8 +360,9 @@ def test_input_and_model_errors(image_setup):
         CoalitionGame(model, torch.full_like(x, float("nan")), segments)
     with pytest.raises(ValueError, match="x must be one input"):
         CoalitionGame(model, torch.tensor(1.0), segments)
-    with pytest.raises(ValueError, match=r"the model must return class scores \[B, classes\]"):
+    with pytest.raises(ValueError, match=r"the model must return class scores of shape \[B, classes\]") as caught:
         CoalitionGame(lambda b: b.sum(), x, segments)
+    assert "batch dimension" not in str(caught.value)  # a grey digit [1, 28, 28] is one input, not a batch
 
 
 def test_tensor_target_and_linear_model_broadcast_baseline():

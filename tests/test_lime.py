@@ -323,3 +323,83 @@ def test_segment_pictures_draw_and_return_their_axes(image):
     assert show_segment_weights(image, segments, weights, axes[2], top_k=2, colorbar=False) is axes[2]
     with pytest.raises(ValueError, match="weights must hold one value per segment"):
         show_segment_weights(image, segments, weights[:-1])
+
+
+# ---------------------------------------------------------------- reliability (issue 13: items 3 and 9)
+
+
+@pytest.mark.parametrize("width", [1e-300, 1e300, 1e-160, 1e160])
+def test_kernel_widths_float64_cannot_square_are_refused_by_name(width):
+    game = interaction_game()
+    with pytest.raises(ValueError, match=r"kernel_width must be between .* can be computed in float64.*got 1e"):
+        lime(game, kernel_width=width, n_samples=20)
+    with pytest.raises(ValueError, match="kernel_width must be between"):
+        exponential_kernel(torch.zeros(3), width)
+    model = MLP(3, 2, hidden=(4,))
+    with pytest.raises(ValueError, match="kernel_width must be between"):
+        lime_tabular(model, torch.zeros(3), torch.randn(10, 3), kernel_width=width)
+
+
+def test_the_widest_and_narrowest_representable_kernels_are_finite():
+    from helpers.lime import KERNEL_WIDTH_RANGE
+
+    distances = torch.tensor([0.0, 0.5, 1.0])
+    low, high = KERNEL_WIDTH_RANGE
+    assert exponential_kernel(distances, high).tolist() == [1.0, 1.0, 1.0]
+    assert exponential_kernel(distances, low).tolist() == [1.0, 0.0, 0.0]
+
+
+def test_a_kernel_that_leaves_fewer_effective_samples_than_features_warns():
+    game = linear_game([1.0, -2.0, 0.5, 3.0, 0.0, 1.5])
+    with pytest.warns(UserWarning, match=r"kernel_width=0\.001 leaves 3\.0 effective samples .* for 6 features"):
+        fit = lime_explanation(game, n_samples=200, kernel_width=1e-3, seed=0)
+    # only the samples that are the input itself (all features present) keep a weight: a perfect fit of nothing
+    assert int(fit.coalitions.all(dim=1).sum()) == 3 and fit.effective_samples == pytest.approx(3.0)
+    assert fit.r2 == pytest.approx(1.0) and float(fit.weights.abs().max()) < 1e-6
+    # fit_lime, made to compare widths on the same samples, reports instead of warning
+    refit = fit_lime(fit.coalitions, fit.values, kernel_width=1e-3)
+    assert refit.effective_samples == pytest.approx(3.0)
+    model = MLP(3, 2, hidden=(4,))
+    with pytest.warns(UserWarning, match="effective samples"):
+        lime_tabular(model, torch.zeros(3), torch.randn(10, 3), kernel_width=1e-3, n_samples=100)
+
+
+@pytest.mark.parametrize("n_players, width", [(16, 0.25), (39, 0.25), (50, 0.25), (30, None)])
+def test_the_defaults_do_not_warn(n_players, width, recwarn):
+    """The notebooks' paths: a digit's 16 patches, photographs' 39-50 superpixels, breast cancer's 30 columns."""
+    if width is None:
+        seed_everything(0)
+        model = MLP(n_players, 2, hidden=(8,))
+        X_train = torch.randn(100, n_players)
+        fit = lime_tabular(model, X_train[0], X_train)
+    else:
+        fit = lime_explanation(linear_game(torch.linspace(-1, 1, n_players)), n_samples=1000, kernel_width=width)
+    assert fit.effective_samples > 5 * n_players
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float16])
+def test_lime_tabular_casts_a_row_to_the_models_dtype(dtype):
+    seed_everything(0)
+    model = MLP(4, 3, hidden=(8,))
+    X_train = torch.randn(50, 4)
+    x = X_train[3].to(torch.float16).float()  # representable in float16: the same row in every dtype
+    reference = lime_tabular(model, x, X_train, n_samples=300, seed=1)
+    other = lime_tabular(model, x.to(dtype), X_train, n_samples=300, seed=1)
+    assert torch.equal(other.weights, reference.weights) and other.intercept == reference.intercept
+    theirs = lime_package_tabular(model, x.to(dtype), X_train, target=reference_target(model, x), n_samples=300, seed=1)
+    assert torch.allclose(theirs.weights, reference.weights, atol=1e-6)
+
+
+def reference_target(model, x):
+    with torch.no_grad():
+        return int(model(x[None]).argmax())
+
+
+def test_lime_tabular_wraps_model_errors():
+    X_train = torch.randn(20, 4)
+    with pytest.raises(ValueError, match=r"the model could not run on the sampled rows of shape \(\d+, 4\)"):
+        lime_tabular(MLP(5, 2, hidden=(4,)), X_train[0], X_train, n_samples=20)
+    with pytest.raises(ValueError, match=r"the model must return class scores of shape \[B, classes\]"):
+        lime_tabular(lambda rows: rows.sum(dim=1), X_train[0], X_train, n_samples=20)
+
