@@ -40,6 +40,22 @@ __all__ = [
     "stability_across_inputs",
     "image_edges",
     "edge_alignment",
+    "ranking",
+    "curve_fractions",
+    "deletion_curve",
+    "insertion_curve",
+    "random_order_curves",
+    "curve_area",
+    "segment_sums",
+    "abs_rank_correlation",
+    "structural_similarity",
+    "SIMILARITIES",
+    "randomisable_layers",
+    "Randomisation",
+    "cascading_randomisation",
+    "permuted_labels",
+    "agreement",
+    "budget_to_reach",
 ]
 
 #: The regions of :func:`digit_regions`, in order; together they cover every pixel once.
@@ -712,3 +728,572 @@ def edge_alignment(saliency: torch.Tensor, x: torch.Tensor) -> dict[str, torch.T
     magnitude = saliency.abs().flatten(1)
     return {"edges": rank_correlation(magnitude, image_edges(x).flatten(1)),
             "ink": rank_correlation(magnitude, x.flatten(1))}
+
+
+# --------------------------------------------------------------------------- faithfulness
+#
+# Deletion and insertion curves (Petsiuk, Das and Saenko 2018, arXiv 1806.07421; "pixel flipping",
+# Bach et al. 2015, PLoS ONE 10(7) e0130140): remove (or add) the features in the order an explanation
+# ranks them and watch the game's value. Taught in notebook 06.
+
+
+def _check_step(step) -> int:
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        raise TypeError(f"step must be a positive int (features removed per point); got {step!r} of type {type(step).__name__}")
+    if step < 1:
+        raise ValueError(f"step must be a positive int (features removed per point); got {step}")
+    return int(step)
+
+
+def _check_attributions(attributions, n_players: int) -> torch.Tensor:
+    if isinstance(attributions, np.ndarray):
+        attributions = torch.from_numpy(attributions)
+    if not isinstance(attributions, torch.Tensor):
+        raise TypeError(f"attributions must be a tensor [M] = [{n_players}], one score per player; "
+                        f"got {type(attributions).__name__}")
+    if attributions.dtype == torch.bool or torch.is_complex(attributions):
+        raise TypeError(f"attributions must hold real scores; got dtype {attributions.dtype}")
+    if attributions.ndim != 1 or attributions.shape[0] != n_players:
+        raise ValueError(
+            f"attributions must be a tensor [M] = [{n_players}], one score per player of the game; got shape "
+            f"{tuple(attributions.shape)} (a pixel map goes through segment_sums(map, segments) or .flatten() first)"
+        )
+    attributions = attributions.detach().to("cpu", torch.float64)
+    if not bool(torch.isfinite(attributions).all()):
+        raise ValueError(f"attributions must be finite; they hold {int((~torch.isfinite(attributions)).sum())} "
+                         f"NaN or Inf value(s)")
+    return attributions
+
+
+def ranking(attributions: torch.Tensor) -> torch.Tensor:
+    """The players from the highest attribution to the lowest, ties broken by the lower index.
+
+    Examples
+    --------
+    >>> ranking(torch.tensor([0.5, 2.0, 0.5, -1.0])).tolist()
+    [1, 0, 2, 3]
+    """
+    if not isinstance(attributions, torch.Tensor) or attributions.ndim != 1:
+        raise ValueError(f"attributions must be a tensor [M]; got {getattr(attributions, 'shape', type(attributions).__name__)}")
+    return torch.sort(-attributions.detach().to("cpu", torch.float64), stable=True).indices
+
+
+def curve_fractions(n_players: int, step: int = 1) -> torch.Tensor:
+    """The fraction of players removed (or added) at each point of a curve: ``min(k * step, M) / M``.
+
+    Points ``k = 0 .. ceil(M / step)``; the last point is always ``M / M = 1``.
+
+    Examples
+    --------
+    >>> curve_fractions(5, 2).tolist()
+    [0.0, 0.4, 0.8, 1.0]
+    """
+    n_players = _check_count("n_players", n_players)
+    step = _check_step(step)
+    counts = torch.arange(0, -(-n_players // step) + 1, dtype=torch.int64) * step
+    return counts.clamp(max=n_players).double() / n_players
+
+
+def _order_coalitions(orders: torch.Tensor, step: int, insertion: bool) -> torch.Tensor:
+    """Coalitions of the curve points of each order: [n_orders * (K + 1), M], order by order."""
+    n_orders, n_players = orders.shape
+    counts = (curve_fractions(n_players, step) * n_players).round().long()  # [K + 1]
+    # position of each player in its order; a player is among the first c when its position < c
+    position = torch.empty_like(orders)
+    position.scatter_(1, orders, torch.arange(n_players).expand(n_orders, -1).contiguous())
+    first = position[:, None, :] < counts[None, :, None]  # [n_orders, K + 1, M]
+    Z = first if insertion else ~first
+    return Z.reshape(-1, n_players)
+
+
+def _curve(game, attributions, step, insertion: bool) -> torch.Tensor:
+    from .features import check_game
+
+    n_players = check_game(game)
+    attributions = _check_attributions(attributions, n_players)
+    step = _check_step(step)
+    Z = _order_coalitions(ranking(attributions)[None], step, insertion)
+    return torch.as_tensor(game(Z)).detach()
+
+
+def deletion_curve(game, attributions, *, step: int = 1) -> torch.Tensor:
+    r"""The game's values as the players are removed from the most to the least important.
+
+    Point ``k`` is :math:`v(N \setminus \{\text{the first } \min(k\,s, M) \text{ players}\})`, the
+    players ranked by decreasing attribution (ties broken by the lower index), for
+    ``k = 0 .. ceil(M / s)``: the first point is :math:`v(N)`, the last :math:`v(\emptyset)`. A
+    faithful explanation makes the curve fall fast: a small :func:`curve_area`. All the
+    coalitions go to the game in one call.
+
+    Petsiuk, Das and Saenko, "RISE: Randomized Input Sampling for Explanation of Black-box
+    Models", 2018, arXiv 1806.07421 (deletion and insertion); Bach et al., "On Pixel-Wise
+    Explanations for Non-Linear Classifier Decisions by Layer-Wise Relevance Propagation",
+    2015, PLoS ONE 10(7) e0130140 (pixel flipping). With ``step`` equal to Quantus's
+    ``features_in_step``, ``deletion_curve(...)[1:]`` is ``quantus.PixelFlipping``'s curve.
+
+    Parameters
+    ----------
+    game : coalition game (``game(Z)``, ``game.n_players``)
+        E.g. :class:`~helpers.features.CoalitionGame` on a 4 x 4 grid, or on a 1 x 1 grid
+        (``grid_segments((28, 28), 1)``: every pixel a player).
+    attributions : torch.Tensor, [M]
+        One score per player; higher = more important. A pixel map becomes one
+        score per player with :func:`segment_sums`.
+    step : int, default 1
+        Players removed between two points.
+
+    Returns
+    -------
+    torch.Tensor, [ceil(M / step) + 1]
+        The values, on the game's output device and dtype.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a game without ``n_players``, attributions that are not a finite tensor [M],
+        a step that is not a positive int.
+
+    Examples
+    --------
+    >>> from helpers.features import FunctionGame
+    >>> game = FunctionGame(lambda Z: Z.double() @ torch.tensor([3.0, 1.0, 2.0], dtype=torch.float64), 3)
+    >>> deletion_curve(game, torch.tensor([3.0, 1.0, 2.0])).tolist()
+    [6.0, 3.0, 1.0, 0.0]
+    """
+    return _curve(game, attributions, step, insertion=False)
+
+
+def insertion_curve(game, attributions, *, step: int = 1) -> torch.Tensor:
+    r"""The game's values as the players are added, the most important first.
+
+    Point ``k`` is :math:`v(\text{the first } \min(k\,s, M) \text{ players})`, from
+    :math:`v(\emptyset)` to :math:`v(N)`; a faithful explanation makes it rise fast (a
+    large :func:`curve_area`). Same ranking, checks and single game call as
+    :func:`deletion_curve` (Petsiuk et al. 2018, arXiv 1806.07421).
+
+    Parameters
+    ----------
+    game : coalition game
+    attributions : torch.Tensor, [M]
+    step : int, default 1
+
+    Returns
+    -------
+    torch.Tensor, [ceil(M / step) + 1]
+
+    Examples
+    --------
+    >>> from helpers.features import FunctionGame
+    >>> game = FunctionGame(lambda Z: Z.double() @ torch.tensor([3.0, 1.0, 2.0], dtype=torch.float64), 3)
+    >>> insertion_curve(game, torch.tensor([3.0, 1.0, 2.0])).tolist()
+    [0.0, 3.0, 5.0, 6.0]
+    """
+    return _curve(game, attributions, step, insertion=True)
+
+
+def random_order_curves(game, *, kind: str = "deletion", n_orders: int = 20, step: int = 1, seed: int = 0) -> torch.Tensor:
+    """Deletion (or insertion) curves of ``n_orders`` random orders: the chance reference.
+
+    An explanation's :func:`curve_area` means little alone (it depends on the model and
+    the input); read it against the areas of random orders of the same players, whose
+    mean and spread say what chance gives. All orders go to the game in one call.
+
+    Parameters
+    ----------
+    game : coalition game
+    kind : {"deletion", "insertion"}
+    n_orders : int, default 20
+    step : int, default 1
+    seed : int, default 0
+
+    Returns
+    -------
+    torch.Tensor, [n_orders, ceil(M / step) + 1]
+
+    Examples
+    --------
+    >>> areas = curve_area(random_order_curves(game, n_orders=50))  # doctest: +SKIP
+    >>> float(areas.mean()), float(areas.std())  # doctest: +SKIP
+    """
+    from .features import check_game
+    from .seeding import make_generator
+
+    n_players = check_game(game)
+    if kind not in ("deletion", "insertion"):
+        raise ValueError(f'kind must be "deletion" or "insertion"; got {kind!r}')
+    n_orders = _check_count("n_orders", n_orders)
+    step = _check_step(step)
+    generator = make_generator(seed)
+    orders = torch.stack([torch.randperm(n_players, generator=generator) for _ in range(n_orders)])
+    values = torch.as_tensor(game(_order_coalitions(orders, step, kind == "insertion"))).detach()
+    return values.reshape(n_orders, -1)
+
+
+def curve_area(values, fractions=None) -> torch.Tensor:
+    r"""The trapezoid area under a curve over the fraction of players in [0, 1].
+
+    :math:`\sum_k \tfrac12 (f_{k+1} - f_k)(v_k + v_{k+1})` with :math:`f_k` the fraction of
+    players removed (or added) at point ``k``: evenly spaced from 0 to 1 unless ``fractions``
+    is given (use :func:`curve_fractions` when ``step`` does not divide M, where the last
+    interval is shorter).
+
+    Parameters
+    ----------
+    values : torch.Tensor, [K + 1] or [..., K + 1]
+        One curve, or a batch of curves along the last dimension.
+    fractions : torch.Tensor [K + 1], optional
+        Increasing, from 0 to 1.
+
+    Returns
+    -------
+    torch.Tensor, float64, [] or [...]
+
+    Examples
+    --------
+    >>> float(curve_area(torch.tensor([1.0, 0.0])))
+    0.5
+    """
+    if isinstance(values, np.ndarray):
+        values = torch.from_numpy(values)
+    if not isinstance(values, torch.Tensor) or values.dtype == torch.bool or torch.is_complex(values):
+        raise TypeError(f"values must be a real tensor [K + 1] (or [..., K + 1]); got {type(values).__name__}")
+    if values.ndim < 1 or values.shape[-1] < 2:
+        raise ValueError(f"values must hold at least two points along the last dimension; got shape {tuple(values.shape)}")
+    values = values.detach().to("cpu", torch.float64)
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("values must be finite; they hold NaN or Inf")
+    if fractions is None:
+        fractions = torch.linspace(0.0, 1.0, values.shape[-1], dtype=torch.float64)
+    else:
+        fractions = torch.as_tensor(fractions, dtype=torch.float64).detach().cpu()
+        if fractions.shape != (values.shape[-1],):
+            raise ValueError(f"fractions must be a tensor [K + 1] = [{values.shape[-1]}]; got shape {tuple(fractions.shape)}")
+        if abs(float(fractions[0])) > 1e-12 or abs(float(fractions[-1]) - 1) > 1e-12 or bool((fractions.diff() <= 0).any()):
+            raise ValueError("fractions must increase from 0 to 1")
+    return torch.trapezoid(values, fractions, dim=-1)
+
+
+def segment_sums(saliency: torch.Tensor, segments) -> torch.Tensor:
+    """One score per segment: the sum of a map's values over each segment (and over channels).
+
+    Turns a pixel map into the players of a coalition game, so that pixel methods
+    (gradients) and segment methods (LIME, SHAP) are compared on the same players.
+    The total is preserved: ``segment_sums(m, s).sum(-1) == m.sum()`` per example.
+
+    Parameters
+    ----------
+    saliency : torch.Tensor, [B, ..., *segments.shape], or exactly ``segments.shape``
+        Maps; every dimension between the batch and the segments' (e.g. the channels)
+        is summed.
+    segments : int tensor, labels 0..M-1 (e.g. :func:`helpers.features.grid_segments`)
+
+    Returns
+    -------
+    torch.Tensor, [B, M] (or [M] for one map shaped like ``segments``)
+
+    Examples
+    --------
+    >>> segment_sums(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0, 1, 0])).tolist()
+    [4.0, 2.0]
+    """
+    from .features import check_segments
+
+    if not isinstance(saliency, torch.Tensor):
+        raise TypeError(f"saliency must be a torch.Tensor; got {type(saliency).__name__}")
+    if not torch.is_floating_point(saliency):
+        raise TypeError(f"saliency must be a float tensor; got dtype {saliency.dtype}")
+    if isinstance(segments, np.ndarray):
+        segments = torch.from_numpy(segments)
+    if not isinstance(segments, torch.Tensor):
+        raise TypeError(f"segments must be an integer torch.Tensor; got {type(segments).__name__}")
+    single = tuple(saliency.shape) == tuple(segments.shape)
+    maps = saliency[None] if single else saliency
+    if maps.ndim <= segments.ndim:
+        raise ValueError(f"saliency must be [B, ..., *segments.shape] = [B, ..., {', '.join(map(str, segments.shape))}]; "
+                         f"got shape {tuple(saliency.shape)}")
+    segments, n_players = check_segments(segments, tuple(maps.shape))
+    flat = maps.detach().reshape(maps.shape[0], -1, segments.numel()).sum(dim=1)
+    sums = torch.zeros(maps.shape[0], n_players, dtype=flat.dtype, device=flat.device)
+    sums.index_add_(1, segments.reshape(-1).to(flat.device), flat)
+    return sums[0] if single else sums
+
+
+# --------------------------------------------------------------------------- sanity checks
+#
+# Adebayo, Gilmer, Muelly, Goodfellow, Hardt and Kim, "Sanity Checks for Saliency Maps", 2018,
+# arXiv 1810.03292: an explanation that does not change when the model's parameters (or the labels
+# it was trained on) are randomised cannot be explaining the model.
+
+
+def abs_rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Spearman's rank correlation of ``|a|`` and ``|b|``, one number per example (Adebayo et al. 2018).
+
+    Examples
+    --------
+    >>> float(abs_rank_correlation(torch.tensor([[1.0, -2.0, 3.0]]), torch.tensor([[1.0, 2.0, 3.0]]))[0])
+    1.0
+    """
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        raise TypeError(f"a and b must be tensors; got {type(a).__name__} and {type(b).__name__}")
+    return rank_correlation(a.detach().abs(), b.detach().abs())
+
+
+def structural_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """SSIM of two maps, one number per example (``skimage.metrics.structural_similarity``).
+
+    Each example's map is squeezed of dimensions of size 1 (so ``[1, 28, 28]`` is a
+    28 x 28 image with 7 x 7 windows, and ``[784]`` a 1-D signal) and compared with its
+    partner with ``data_range`` the spread of the two maps together (max - min), as
+    Quantus does. Wang, Bovik, Sheikh and Simoncelli, "Image Quality Assessment: From
+    Error Visibility to Structural Similarity", 2004, IEEE TIP 13(4).
+
+    Parameters
+    ----------
+    a, b : torch.Tensor, [B, ...], same shape
+
+    Returns
+    -------
+    torch.Tensor, float64, [B]: 1 for identical maps.
+
+    Examples
+    --------
+    >>> x = torch.rand(2, 1, 28, 28)
+    >>> structural_similarity(x, x).tolist()
+    [1.0, 1.0]
+    """
+    from skimage.metrics import structural_similarity as ssim
+
+    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
+        raise TypeError(f"a and b must be tensors; got {type(a).__name__} and {type(b).__name__}")
+    if a.shape != b.shape or a.ndim < 2:
+        raise ValueError(f"a and b must be batches [B, ...] of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
+    out = []
+    for aa, bb in zip(a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()):
+        aa, bb = aa.squeeze(), bb.squeeze()
+        data_range = float(max(aa.max(), bb.max()) - min(aa.min(), bb.min()))
+        if data_range == 0.0:  # two identical constant maps
+            out.append(1.0)
+            continue
+        out.append(float(ssim(aa, bb, data_range=data_range)))
+    return torch.tensor(out, dtype=torch.float64)
+
+
+#: The similarity measures of the sanity checks, by name.
+SIMILARITIES = {"spearman_abs": abs_rank_correlation, "ssim": structural_similarity}
+
+
+def randomisable_layers(model) -> list[tuple[str, "torch.nn.Module"]]:
+    """The layers of ``model`` that can be re-initialised, from the output back to the input.
+
+    The named submodules with a ``reset_parameters`` method (convolutions, linear layers,
+    normalisations), in reverse order of ``model.named_modules()``: the order of the
+    cascading randomisation of Adebayo et al. (2018) and of ``quantus.MPRT(layer_order="top_down")``.
+    """
+    import torch.nn as nn
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (its layers are re-initialised); got {type(model).__name__}")
+    return [(name, module) for name, module in model.named_modules() if hasattr(module, "reset_parameters")][::-1]
+
+
+@dataclass
+class Randomisation:
+    """What :func:`cascading_randomisation` measured.
+
+    Attributes
+    ----------
+    stages : list of str
+        ``"original"``, then the name of each layer after it was randomised (cumulatively).
+    maps : list of torch.Tensor
+        The explanation of ``x`` at each stage, ``[B, ...]`` each.
+    similarity : dict of str to torch.Tensor [S, B]
+        For each measure, the similarity of each stage's maps to the original ones
+        (the first row is the original against itself: 1).
+    """
+
+    stages: list
+    maps: list
+    similarity: dict
+
+
+def cascading_randomisation(model, x: torch.Tensor, explain, target=None, *, layers=None, seed: int = 0,
+                            similarities=("spearman_abs", "ssim")) -> Randomisation:
+    """Re-initialise the layers from the top down and compare each explanation with the original.
+
+    On a COPY of ``model`` (the caller's model, its parameters, modes and gradients are not
+    touched), the layers are re-initialised one after the other, cumulatively, from the output
+    back to the input; after each one ``explain`` runs again on ``x`` for the SAME classes (the
+    original model's prediction when ``target`` is None), and the new maps are compared with the
+    original ones. A method whose maps stay similar while the model is destroyed fails the
+    check: its maps do not depend on what the model learnt. Adebayo et al., "Sanity Checks for
+    Saliency Maps", 2018, arXiv 1810.03292.
+
+    Each layer is re-initialised by its own ``reset_parameters()`` (PyTorch's default
+    initialisation) with the global generator seeded with ``seed`` just before, inside
+    :func:`torch.random.fork_rng` so that the caller's random state is unchanged; this is what
+    ``quantus.MPRT(seed=s)`` does with ``seed = s + 1``.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    x : torch.Tensor, float, [B, ...]
+    explain : callable
+        ``explain(model, x, targets) -> maps [B, ...]``, e.g. :func:`helpers.saliency.gradient`.
+    target : None, int or int tensor [B]
+    layers : list of str, optional
+        Names of the submodules to randomise, in order; default :func:`randomisable_layers`.
+    seed : int, default 0
+    similarities : sequence of str or dict of name -> callable, default ("spearman_abs", "ssim")
+        Names from :data:`SIMILARITIES`, or ``{name: f}`` with ``f(a, b) -> [B]``.
+
+    Returns
+    -------
+    Randomisation
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a model that is not an ``nn.Module``, an explain that is not callable, an unknown
+        layer name or similarity, a bad ``x`` or ``target``.
+
+    Examples
+    --------
+    >>> result = cascading_randomisation(model, X_test[:8], gradient)  # doctest: +SKIP
+    >>> result.stages, result.similarity["spearman_abs"].median(dim=1).values  # doctest: +SKIP
+    """
+    import copy
+
+    import torch.nn as nn
+
+    from .saliency import _check_batch, _chunk_rows, _resolve_targets
+    from .seeding import _check_seed
+
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module (its layers are re-initialised); got {type(model).__name__}")
+    if not callable(explain):
+        raise TypeError(f"explain must be a callable explain(model, x, targets) -> maps; got {explain!r}")
+    _check_batch(x)
+    seed = _check_seed(seed)
+    if isinstance(similarities, dict):
+        measures = dict(similarities)
+    else:
+        unknown = [name for name in similarities if name not in SIMILARITIES]
+        if unknown or isinstance(similarities, str):
+            raise ValueError(f"similarities must name measures among {sorted(SIMILARITIES)} (or be a dict of callables); "
+                             f"got {similarities!r}")
+        measures = {name: SIMILARITIES[name] for name in similarities}
+    if not measures or not all(callable(f) for f in measures.values()):
+        raise TypeError(f"similarities must hold at least one callable; got {similarities!r}")
+    available = [name for name, _ in randomisable_layers(model)]
+    if layers is None:
+        layers = available
+    else:
+        layers = list(layers)
+        unknown = [name for name in layers if name not in available]
+        if unknown:
+            raise ValueError(f"layers must name layers of the model with parameters to reset, among {available}; "
+                             f"got {unknown}")
+    targets = _resolve_targets(model, x, target, _chunk_rows(None, x))
+    copy_ = copy.deepcopy(model)
+    copy_.requires_grad_(False)
+    modules = dict(copy_.named_modules())
+    original = explain(copy_, x, targets).detach()
+    stages, maps = ["original"], [original]
+    for name in layers:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            modules[name].reset_parameters()
+        stages.append(name)
+        maps.append(explain(copy_, x, targets).detach())
+    similarity = {key: torch.stack([f(original, m) for m in maps]) for key, f in measures.items()}
+    return Randomisation(stages, maps, similarity)
+
+
+def permuted_labels(y: torch.Tensor, *, seed: int = 0) -> torch.Tensor:
+    """The labels ``y`` shuffled: the data randomisation test of Adebayo et al. (2018, arXiv 1810.03292).
+
+    A model trained on them with the same recipe learns no relation between the images and
+    the labels; an explanation that looks the same for it as for the real model does not
+    explain what the model learnt.
+
+    Examples
+    --------
+    >>> sorted(permuted_labels(torch.tensor([0, 1, 2, 3])).tolist())
+    [0, 1, 2, 3]
+    """
+    from .seeding import make_generator
+
+    if not isinstance(y, torch.Tensor) or y.ndim != 1 or torch.is_floating_point(y):
+        raise TypeError(f"y must be an int tensor [N] of labels; got {getattr(y, 'shape', type(y).__name__)}")
+    return y[torch.randperm(y.shape[0], generator=make_generator(seed))].clone()
+
+
+# --------------------------------------------------------------------------- agreement and cost
+
+
+def agreement(explanations: dict) -> tuple[list, torch.Tensor]:
+    """Median rank correlation between every pair of methods' explanations of the same inputs.
+
+    Parameters
+    ----------
+    explanations : dict of name -> torch.Tensor [B, M]
+        One row per input, one column per player (segment sums for pixel methods).
+
+    Returns
+    -------
+    (names, matrix) : list of str, torch.Tensor float64 [K, K]
+        ``matrix[i, j]`` is the median over inputs of :func:`rank_correlation` of
+        method i's and method j's explanations (NaN rows, constant maps, left out).
+
+    Examples
+    --------
+    >>> names, matrix = agreement({"a": torch.rand(4, 16), "b": torch.rand(4, 16)})
+    >>> float(matrix[0, 0])
+    1.0
+    """
+    if not isinstance(explanations, dict) or len(explanations) < 2:
+        raise ValueError("explanations must be a dict of at least two name -> tensor [B, M]")
+    names = list(explanations)
+    shapes = {tuple(torch.as_tensor(v).shape) for v in explanations.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ValueError(f"every explanation must be a tensor [B, M] of the same shape; got shapes {sorted(shapes)}")
+    matrix = torch.ones(len(names), len(names), dtype=torch.float64)
+    for i, j in itertools.combinations(range(len(names)), 2):
+        rho = rank_correlation(torch.as_tensor(explanations[names[i]]), torch.as_tensor(explanations[names[j]]))
+        matrix[i, j] = matrix[j, i] = float(np.nanmedian(rho.numpy())) if bool(torch.isfinite(rho).any()) else float("nan")
+    return names, matrix
+
+
+def budget_to_reach(errors: np.ndarray, budgets, target: float, *, statistic: str = "median"):
+    """The smallest budget whose (median) error is at most ``target``, or None if none is.
+
+    Parameters
+    ----------
+    errors : array [len(budgets), n_seeds]
+        One row per budget (e.g. a value of :func:`helpers.shapley.budget_errors`).
+    budgets : sequence of int, increasing
+    target : float > 0
+    statistic : {"median", "max"}, default "median"
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    >>> budget_to_reach(np.array([[0.5, 0.3], [0.05, 0.02]]), [10, 20], 0.1)
+    20
+    """
+    errors = np.asarray(errors, dtype=float)
+    budgets = list(budgets)
+    if errors.ndim != 2 or errors.shape[0] != len(budgets):
+        raise ValueError(f"errors must be [len(budgets), seeds] = [{len(budgets)}, n]; got shape {errors.shape}")
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not target > 0:
+        raise ValueError(f"target must be a number > 0; got {target!r}")
+    if statistic not in ("median", "max"):
+        raise ValueError(f'statistic must be "median" or "max"; got {statistic!r}')
+    summary = np.median(errors, axis=1) if statistic == "median" else errors.max(axis=1)
+    for budget, value in zip(budgets, summary):
+        if value <= target:
+            return int(budget)
+    return None

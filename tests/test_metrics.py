@@ -1,10 +1,17 @@
-"""Where a saliency map's mass lies: the regions of a digit and the shares."""
+"""helpers.metrics: where a map's mass lies, stability, faithfulness curves, sanity checks, agreement and cost.
+
+Facts with known answers (curves of additive games in closed form, the Shapley order as the best
+insertion order of an additive game, totals kept by segment sums, similarity 1 for identical maps),
+the guarantees (the caller's model, tensors and random state untouched) and every error message.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers.metrics import REGIONS, digit_regions, region_shares
 
@@ -340,6 +347,262 @@ def _stability_error_cases():
 def test_stability_errors(case):
     cases = _stability_error_cases()
     assert len(cases) == 22
+    call, error, message = cases[case]
+    with pytest.raises(error, match=message):
+        call()
+
+
+# --------------------------------------------------------------------------- faithfulness: deletion and insertion curves
+
+
+def _additive(weights):
+    from helpers.features import FunctionGame
+
+    weights = torch.as_tensor(weights, dtype=torch.float64)
+    return FunctionGame(lambda Z: Z.double() @ weights, len(weights))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=15), st.integers(1, 6))
+def test_curves_of_an_additive_game_are_known_in_closed_form(weights, step):
+    from helpers.metrics import curve_area, curve_fractions, deletion_curve, insertion_curve
+
+    w = torch.tensor(weights, dtype=torch.float64)
+    game = _additive(w)
+    order = torch.sort(-w, stable=True).indices
+    counts = (curve_fractions(len(w), step) * len(w)).round().long()
+    removed = torch.cat([torch.zeros(1, dtype=torch.float64), w[order].cumsum(0)])[counts]
+    deletion, insertion = deletion_curve(game, w, step=step), insertion_curve(game, w, step=step)
+    assert torch.allclose(deletion, w.sum() - removed, atol=1e-12)
+    assert torch.allclose(insertion, removed, atol=1e-12)
+    # areas: the trapezoid rule over the fractions, written out
+    f = curve_fractions(len(w), step)
+    expected = float(((f[1:] - f[:-1]) * (deletion[1:] + deletion[:-1]) / 2).sum())
+    assert float(curve_area(deletion, f)) == pytest.approx(expected, abs=1e-12)
+
+
+def test_area_of_a_uniform_additive_game():
+    from helpers.metrics import curve_area, deletion_curve, insertion_curve
+
+    game = _additive(torch.ones(10))
+    # removing one unit per step: the curve falls linearly from 10 to 0, area 5; insertion rises, area 5
+    assert float(curve_area(deletion_curve(game, torch.arange(10.0)))) == pytest.approx(5.0)
+    assert float(curve_area(insertion_curve(game, torch.arange(10.0)))) == pytest.approx(5.0)
+    spike = _additive([0, 0, 8, 0])  # one feature holds everything: the right order drops at once
+    assert deletion_curve(spike, torch.tensor([0.0, 0, 1, 0])).tolist() == [8, 0, 0, 0, 0]
+    assert float(curve_area(deletion_curve(spike, torch.tensor([0.0, 0, 1, 0])))) == pytest.approx(1.0)
+    assert float(curve_area(insertion_curve(spike, torch.tensor([0.0, 0, 1, 0])))) == pytest.approx(7.0)
+
+
+def test_ties_go_to_the_lower_index_and_one_game_call():
+    from helpers.metrics import deletion_curve, insertion_curve, ranking
+
+    game = _additive([1.0, 10.0, 100.0, 1000.0])
+    assert ranking(torch.tensor([2.0, 5.0, 2.0, 5.0])).tolist() == [1, 3, 0, 2]
+    assert deletion_curve(game, torch.tensor([2.0, 5.0, 2.0, 5.0])).tolist() == [1111, 1101, 101, 100, 0]
+    before = game.n_calls
+    insertion_curve(game, torch.zeros(4), step=3)
+    assert game.n_calls == before + 1 and game.n_evaluations == 5 + 3
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.lists(st.floats(-3, 3, allow_nan=False), min_size=2, max_size=10), st.integers(0, 1000))
+def test_the_shapley_order_is_the_best_insertion_order_of_an_additive_game(weights, seed):
+    from helpers.metrics import curve_area, insertion_curve, random_order_curves
+    from helpers.shapley import exact_shapley
+
+    game = _additive(weights)
+    phi = exact_shapley(game)  # for an additive game, the weights themselves
+    best = float(curve_area(insertion_curve(game, phi)))
+    random = curve_area(random_order_curves(game, kind="insertion", n_orders=30, seed=seed))
+    assert bool((random <= best + 1e-9).all())
+
+
+def test_random_orders_are_permutations_and_seeded():
+    from helpers.metrics import random_order_curves
+
+    game = _additive([1.0, 2.0, 4.0, 8.0, 16.0])
+    curves = random_order_curves(game, n_orders=6, seed=3)
+    assert curves.shape == (6, 6) and bool((curves[:, 0] == 31).all()) and bool((curves[:, -1] == 0).all())
+    steps = -curves.diff(dim=1)  # each step removes one power of two: all five, once each
+    assert bool((steps.sort(dim=1).values == torch.tensor([1.0, 2, 4, 8, 16])).all())
+    assert torch.equal(curves, random_order_curves(game, n_orders=6, seed=3))
+    assert not torch.equal(curves, random_order_curves(game, n_orders=6, seed=4))
+
+
+def test_curve_fractions_with_a_step_that_does_not_divide():
+    from helpers.metrics import curve_area, curve_fractions
+
+    assert curve_fractions(10, 4).tolist() == [0.0, 0.4, 0.8, 1.0]
+    assert curve_fractions(784, 28).shape == (29,)
+    assert float(curve_area(torch.ones(4), curve_fractions(10, 4))) == pytest.approx(1.0)
+    assert curve_area(torch.ones(3, 5)).shape == (3,)
+
+
+def test_segment_sums_preserve_the_total(mnist_test):
+    from helpers.features import grid_segments, superpixels
+    from helpers.metrics import segment_sums
+
+    maps = torch.randn(5, 1, 28, 28, dtype=torch.float64)
+    for segments in (grid_segments((28, 28), 7), grid_segments((28, 28), 1), superpixels(mnist_test[0][0], 12)):
+        sums = segment_sums(maps, segments)
+        assert sums.shape == (5, int(segments.max()) + 1)
+        assert torch.allclose(sums.sum(dim=1), maps.sum(dim=(1, 2, 3)))
+    three = torch.randn(2, 3, 8, 8)
+    assert torch.allclose(segment_sums(three, grid_segments((8, 8), 4)).sum(1), three.sum(dim=(1, 2, 3)), atol=1e-5)
+    assert segment_sums(torch.ones(28, 28), grid_segments((28, 28), 7)).tolist() == [49.0] * 16
+    pixels = segment_sums(maps, grid_segments((28, 28), 1))
+    assert torch.equal(pixels, maps.flatten(1))  # 1 x 1 patches: the pixels themselves, in order
+
+
+# --------------------------------------------------------------------------- sanity checks
+
+
+def _state(model):
+    return {name: tensor.clone() for name, tensor in model.state_dict().items()}
+
+
+def test_cascading_randomisation_leaves_the_model_and_the_random_state_alone(trained_cnn, mnist_test):
+    from helpers.metrics import cascading_randomisation
+    from helpers.saliency import gradient
+
+    model = trained_cnn
+    model.train()
+    model.fc1.eval()
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 0.5)
+    before, rng = _state(model), torch.random.get_rng_state()
+    x = mnist_test[0][:4]
+    x_before = x.clone()
+    result = cascading_randomisation(model, x, gradient)
+    assert result.stages == ["original", "fc1", "conv1"]
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(tensor, before[name]), name  # bit-identical
+    assert model.training and not model.fc1.training and model.conv1.training
+    assert all(torch.equal(p.grad, torch.full_like(p, 0.5)) for p in model.parameters())
+    assert all(p.requires_grad for p in model.parameters())
+    assert torch.equal(torch.random.get_rng_state(), rng) and torch.equal(x, x_before)
+    for p in model.parameters():
+        p.grad = None
+    model.eval()
+
+
+def test_randomisation_changes_the_gradient_and_the_first_row_is_one(trained_cnn, mnist_test):
+    from helpers.metrics import cascading_randomisation
+    from helpers.saliency import gradient
+
+    result = cascading_randomisation(trained_cnn, mnist_test[0][:6], gradient, seed=1)
+    for measure in ("spearman_abs", "ssim"):
+        sim = result.similarity[measure]
+        assert sim.shape == (3, 6) and torch.allclose(sim[0], torch.ones(6, dtype=torch.float64))
+        assert float(sim[-1].median()) < 0.5  # the plain gradient passes the check on the SimpleCNN
+    again = cascading_randomisation(trained_cnn, mnist_test[0][:6], gradient, seed=1)
+    assert all(torch.equal(a, b) for a, b in zip(result.maps, again.maps))  # same seed, same result
+    only = cascading_randomisation(trained_cnn, mnist_test[0][:2], gradient, layers=["conv1"], similarities={"r": lambda a, b: torch.zeros(2)})
+    assert only.stages == ["original", "conv1"] and list(only.similarity) == ["r"]
+
+
+def test_identical_maps_have_similarity_one():
+    from helpers.metrics import abs_rank_correlation, structural_similarity
+
+    maps = torch.rand(3, 1, 28, 28)
+    assert torch.allclose(abs_rank_correlation(maps, maps), torch.ones(3, dtype=torch.float64))
+    assert torch.allclose(abs_rank_correlation(maps, -maps), torch.ones(3, dtype=torch.float64))  # |map|
+    assert structural_similarity(maps, maps).tolist() == [1.0, 1.0, 1.0]
+    assert structural_similarity(torch.zeros(1, 784), torch.zeros(1, 784)).tolist() == [1.0]
+    other = torch.rand(3, 1, 28, 28)
+    assert bool((structural_similarity(maps, other) < 0.5).all())
+
+
+def test_ssim_is_skimages_on_the_squeezed_map():
+    from skimage.metrics import structural_similarity as skimage_ssim
+
+    from helpers.metrics import structural_similarity
+
+    a, b = torch.rand(2, 1, 28, 28, dtype=torch.float64), torch.rand(2, 1, 28, 28, dtype=torch.float64)
+    for i in range(2):
+        aa, bb = a[i, 0].numpy(), b[i, 0].numpy()
+        data_range = max(aa.max(), bb.max()) - min(aa.min(), bb.min())
+        assert float(structural_similarity(a, b)[i]) == pytest.approx(skimage_ssim(aa, bb, data_range=data_range), abs=1e-12)
+
+
+def test_permuted_labels_keep_the_counts():
+    from helpers.metrics import permuted_labels
+
+    y = torch.arange(100) % 10
+    shuffled = permuted_labels(y, seed=0)
+    assert torch.equal(torch.bincount(shuffled), torch.bincount(y)) and not torch.equal(shuffled, y)
+    assert torch.equal(shuffled, permuted_labels(y, seed=0))
+
+
+def test_agreement_and_budget_to_reach():
+    from helpers.metrics import agreement, budget_to_reach
+
+    a = torch.rand(5, 16)
+    names, matrix = agreement({"a": a, "same order": 3 * a + 1, "reversed": -a})
+    assert names == ["a", "same order", "reversed"]
+    assert torch.allclose(matrix, torch.tensor([[1.0, 1, -1], [1, 1, -1], [-1, -1, 1]], dtype=torch.float64))
+    errors = np.array([[0.5, 0.4, 0.3], [0.02, 0.2, 0.009], [0.001, 0.002, 0.003]])
+    assert budget_to_reach(errors, [10, 20, 40], 0.1) == 20
+    assert budget_to_reach(errors, [10, 20, 40], 0.1, statistic="max") == 40
+    assert budget_to_reach(errors, [10, 20, 40], 1e-4) is None
+
+
+def _faithfulness_error_cases():
+    from helpers.features import FunctionGame
+    from helpers.metrics import (agreement, budget_to_reach, cascading_randomisation, curve_area, curve_fractions,
+                                 deletion_curve, insertion_curve, permuted_labels, random_order_curves, segment_sums,
+                                 structural_similarity)
+    from helpers.models import SimpleCNN
+    from helpers.saliency import gradient
+
+    game = FunctionGame(lambda Z: Z.double().sum(1), 4)
+    a = torch.ones(4)
+    X = torch.rand(2, 1, 28, 28)
+    return [
+        (lambda: deletion_curve(game, torch.ones(5)), ValueError, r"attributions must be a tensor \[M\] = \[4\].*got shape \(5,\)"),
+        (lambda: deletion_curve(game, torch.ones(1, 4)), ValueError, r"got shape \(1, 4\)"),
+        (lambda: insertion_curve(game, [1.0, 2.0, 3.0, 4.0]), TypeError, "attributions must be a tensor"),
+        (lambda: deletion_curve(game, torch.tensor([1.0, float("nan"), 0, 0])), ValueError, "attributions must be finite; they hold 1 NaN"),
+        (lambda: deletion_curve(game, a.bool()), TypeError, "attributions must hold real scores"),
+        (lambda: deletion_curve(game, a, step=0), ValueError, "step must be a positive int.*got 0"),
+        (lambda: deletion_curve(game, a, step=1.5), TypeError, "step must be a positive int.*got 1.5"),
+        (lambda: insertion_curve(game, a, step=True), TypeError, "step must be a positive int"),
+        (lambda: deletion_curve(lambda Z: Z, a), TypeError, "game must have an attribute n_players"),
+        (lambda: random_order_curves(game, kind="both"), ValueError, 'kind must be "deletion" or "insertion"'),
+        (lambda: random_order_curves(game, n_orders=0), ValueError, "n_orders must be an int >= 1"),
+        (lambda: curve_area(torch.ones(1)), ValueError, "at least two points"),
+        (lambda: curve_area(torch.tensor([1.0, float("nan")])), ValueError, "values must be finite"),
+        (lambda: curve_area(torch.ones(3), torch.tensor([0.0, 0.7, 0.5])), ValueError, "fractions must increase from 0 to 1"),
+        (lambda: curve_area(torch.ones(3), torch.tensor([0.0, 1.0])), ValueError, r"fractions must be a tensor \[K \+ 1\] = \[3\]"),
+        (lambda: curve_area("curve"), TypeError, "values must be a real tensor"),
+        (lambda: curve_fractions(0, 1), ValueError, "n_players must be an int >= 1"),
+        (lambda: segment_sums(torch.ones(2, 1, 5, 5), torch.zeros(28, 28, dtype=torch.int64)), ValueError, "segments must have the spatial shape"),
+        (lambda: segment_sums(torch.ones(2, 28, 28), torch.zeros(28, 28)), TypeError, "segments must hold integer labels"),
+        (lambda: segment_sums(torch.ones(28), torch.zeros(28, 28, dtype=torch.int64)), ValueError, "saliency must be"),
+        (lambda: segment_sums(np.ones((28, 28)), torch.zeros(28, 28, dtype=torch.int64)), TypeError, "saliency must be a torch.Tensor"),
+        (lambda: cascading_randomisation(lambda x: x, X, gradient), TypeError, "model must be a torch.nn.Module"),
+        (lambda: cascading_randomisation(SimpleCNN(), X, "gradient"), TypeError, "explain must be a callable"),
+        (lambda: cascading_randomisation(SimpleCNN(), X, gradient, layers=["fc2"]), ValueError, r"layers must name layers.*\['fc2'\]"),
+        (lambda: cascading_randomisation(SimpleCNN(), X, gradient, similarities=("pearson",)), ValueError, "similarities must name measures"),
+        (lambda: cascading_randomisation(SimpleCNN(), X[0, 0, 0], gradient), ValueError, "x must be batched"),
+        (lambda: cascading_randomisation(SimpleCNN(), X, gradient, seed=-1), ValueError, "seed must be in"),
+        (lambda: structural_similarity(torch.ones(2, 3), torch.ones(2, 4)), ValueError, "same shape"),
+        (lambda: permuted_labels(torch.rand(4)), TypeError, r"y must be an int tensor \[N\]"),
+        (lambda: agreement({"a": torch.ones(2, 3)}), ValueError, "at least two"),
+        (lambda: agreement({"a": torch.ones(2, 3), "b": torch.ones(2, 4)}), ValueError, "same shape"),
+        (lambda: budget_to_reach(np.ones((2, 3)), [1, 2, 3], 0.1), ValueError, r"errors must be \[len\(budgets\), seeds\]"),
+        (lambda: budget_to_reach(np.ones((2, 3)), [1, 2], 0), ValueError, "target must be a number > 0"),
+    ]
+
+
+_N_FAITHFULNESS_ERRORS = 33
+
+
+@pytest.mark.parametrize("case", range(_N_FAITHFULNESS_ERRORS))
+def test_faithfulness_and_sanity_errors(case):
+    cases = _faithfulness_error_cases()
+    assert len(cases) == _N_FAITHFULNESS_ERRORS
     call, error, message = cases[case]
     with pytest.raises(error, match=message):
         call()
