@@ -12,7 +12,7 @@ export PYTHONHASHSEED := 0
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NB ?= $(NOTEBOOKS)
 
-.PHONY: help venv lab test unit nbval notebooks bench clean
+.PHONY: help venv lab test unit nbval notebooks bench app clean
 
 help:
 	@echo "make lab        create .venv, install the course, open JupyterLab on notebooks/"
@@ -20,6 +20,7 @@ help:
 	@echo "make notebooks  execute every notebook in place (the only way outputs are made);"
 	@echo "                NB=notebooks/02_cnn_saliency_mnist.ipynb for just one"
 	@echo "make bench      time our methods against Captum, shap and lime (not part of make test)"
+	@echo "make app        serve notebook 07's explorers as a web app (Voila) on http://127.0.0.1:$(APP_PORT)/"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "the course needs Python 3.11; got " + sys.version.split()[0] + " (set PYTHON=/path/to/python3.11)"'
@@ -72,6 +73,16 @@ notebooks: $(STAMP) $(TEXT_STAMP)
 bench: $(STAMP)
 	@for b in $(sort $(wildcard benchmarks/bench_*.py)); do \
 		echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# Notebook 07 as a standalone web app, bound to this machine only (127.0.0.1). APP_ARGS passes more
+# options to Voila (e.g. APP_ARGS=--token=secret).
+APP_PORT ?= 8866
+APP_ARGS ?=
+app: $(STAMP)
+	@echo "Starting the explorer app (notebooks/07_explorer.ipynb); once its cells have run it is at"
+	@echo "    http://127.0.0.1:$(APP_PORT)/"
+	@echo "(only this machine can reach it; Ctrl-C stops it)"
+	$(BIN)/voila notebooks/07_explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT) $(APP_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

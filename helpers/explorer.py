@@ -553,6 +553,9 @@ class _Explorer(widgets.VBox):
         self.map_image.add_class("course-map")
         self.overlay_image.add_class("course-overlay")
         self.input_image.add_class("course-input")
+        self.method.add_class("course-method")
+        self.add_class("course-explorer")
+        self.add_class(f"course-{type(self).__name__.lower()}")  # course-digitexplorer, course-photoexplorer
 
         self.method.observe(self._on_method, names="value")
         for name, control in self.parameters.items():
@@ -1018,7 +1021,7 @@ class DigitExplorer(_Explorer):
                                             style=style)
         self.index = widgets.BoundedIntText(value=index, min=0, max=len(X) - 1, description="test digit #",
                                             style=style, layout=widgets.Layout(width="220px"))
-        self.next_button = widgets.Button(description="next misclassified",
+        self.next_button = widgets.Button(description="next misclassified", _dom_classes=["course-next"],
                                           tooltip="jump to the next test digit that the model gets wrong")
         self.canvas = DrawCanvas()
         self.target = widgets.Dropdown(options=[("predicted", "predicted")] + [(str(k), k) for k in range(self.n_classes)],
