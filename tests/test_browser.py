@@ -55,15 +55,12 @@ def _chromium() -> str:
 def browser():
     executable = _chromium()
     sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
-    profile = tempfile.mkdtemp(prefix="course-chromium-")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable,
-                                              args=CHROMIUM_FLAGS + [f"--user-data-dir={profile}"])
+    with sync_api.sync_playwright() as playwright:  # Playwright gives the browser a fresh temporary profile
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
         try:
             yield chromium
         finally:
             chromium.close()
-            shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
