@@ -33,6 +33,7 @@ __all__ = [
     "check_deletion_curve",
     "check_mask_words",
     "check_word_pooling",
+    "check_centre_of_mass",
 ]
 
 
@@ -733,3 +734,39 @@ def check_word_pooling(word_scores_from_tokens) -> bool:
         if torch.allclose(answer.double(), torch.tensor([token_scores[1], token_scores[2], token_scores[4]])):
             why = "you kept only the first token of each word; add up all of a word's tokens"
     return report(ok, name, why or "matches helpers.text.pool_tokens on a word of two tokens, special tokens left out")
+
+
+def check_centre_of_mass(centre_of_mass) -> bool:
+    """Exercise 07.1: the intensity-weighted centre of mass of a digit.
+
+    ``centre_of_mass(digit)`` takes one digit ``[1, 28, 28]`` and returns ``(row, column)``, the mean
+    row and column of its pixels weighted by their values (MNIST centres its digits on this point);
+    compared with the course's own computation on bundled test digits and on a digit drawn off-centre.
+    """
+    from .data import load_mnist
+    from .explorer import draw_strokes
+
+    name = "Exercise 1 (centre of mass)"
+    if _not_attempted(centre_of_mass, name):
+        return False
+    X, _ = load_mnist("test")
+    drawn = torch.from_numpy(draw_strokes([[(20, 30), (60, 90)]], size=28 * 4, width=8))
+    drawn = torch.nn.functional.avg_pool2d(drawn[None, None], 4)[0]
+    grid = torch.arange(28, dtype=torch.float64)
+    for digit in [X[0], X[1], X[17], drawn]:
+        image = digit[0].double()
+        expected = (float((image.sum(dim=1) * grid).sum() / image.sum()), float((image.sum(dim=0) * grid).sum() / image.sum()))
+        answer, problem = _call(centre_of_mass, name, digit.clone())
+        if problem:
+            print(problem)
+            return False
+        try:
+            row, column = (float(v) for v in answer)
+        except (TypeError, ValueError):
+            return report(False, name, f"return a pair (row, column) of numbers; got {answer!r}")
+        if abs(row - expected[1]) < 1e-4 and abs(column - expected[0]) < 1e-4 and abs(row - column) > 1e-4:
+            return report(False, name, "row and column are swapped: the row index runs down the image (dim 1 of [1, H, W])")
+        if abs(row - expected[0]) > 1e-4 or abs(column - expected[1]) > 1e-4:
+            return report(False, name, f"expected ({expected[0]:.3f}, {expected[1]:.3f}), got ({row:.3f}, {column:.3f}); "
+                                       "weight each row and column index by the pixel values and divide by their sum")
+    return report(True, name, "matches on 3 test digits and a drawing; MNIST puts this point at (13.5, 13.5)")
