@@ -233,6 +233,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=20, help="seeds per row and budget (default 20)")
     parser.add_argument("--turns", choices=("block", "call"), default="block",
                         help="methods alternate by blocks of rows (default) or call by call")
+    parser.add_argument("--no-plot", action="store_true",
+                        help="do not redraw benchmarks/results/shap_error_vs_budget.png (for quick, small runs)")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")  # Captum's and shap's own warnings; they do not change the numbers
     logging.getLogger("shap").setLevel(logging.ERROR)
@@ -242,8 +244,9 @@ def main(argv=None) -> int:
     print(f"{args.rows} rows x {args.seeds} seeds x {len(BUDGETS)} budgets, turns by {args.turns}, "
           f"in {time.perf_counter() - start:.0f} s")
     print("\n".join(report(errors, seconds)))
-    plot(errors, RESULTS / "shap_error_vs_budget.png")
-    print(f"plot: {RESULTS / 'shap_error_vs_budget.png'}")
+    if not args.no_plot:
+        plot(errors, RESULTS / "shap_error_vs_budget.png")
+        print(f"plot: {RESULTS / 'shap_error_vs_budget.png'}")
     return 0
 
 

@@ -31,7 +31,8 @@ the mean :math:`v(z) = \frac1K \sum_k S_{target}(x \odot m(z) + b_k \odot (1 - m
   of many rows).
 
 Deletion and insertion curves (the features removed or added in order of their
-attribution) are measurements of an explanation and live in :mod:`helpers.metrics`.
+attribution) are measurements of an explanation and live in :mod:`helpers.metrics`
+(:func:`~helpers.metrics.deletion_curve`, :func:`~helpers.metrics.insertion_curve`).
 
 Segments are an ``int64`` tensor with the input's spatial shape (``[H, W]`` for
 an image ``[C, H, W]``, ``[F]`` for a table row ``[F]``) holding every label
