@@ -55,9 +55,8 @@ def test_default_integrated_gradients_reach_one_percent_on_relu_maxpool_cnns(rel
     generator = torch.Generator().manual_seed(10)
     x = torch.rand(30, 1, 28, 28, generator=generator)
     target = torch.randint(0, 10, (30,), generator=generator)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # the default must not miss (it would warn)
-        attributions = integrated_gradients(model, x, target)
+    attributions, info = integrated_gradients(model, x, target, return_info=True)
+    assert info.converged.all() and float(info.evaluations.float().mean()) <= 64  # measured: 23 and 9
     sums, differences = completeness(model, x, attributions, target)  # measured apart from the method
     s_x = model(x).gather(1, target[:, None]).squeeze(1).double()
     s_base = model(torch.zeros_like(x)).gather(1, target[:, None]).squeeze(1).double()
@@ -69,12 +68,12 @@ def test_adaptive_trapezoid_spends_few_points_on_easy_examples(relu_cnns, traine
     # Digits through the trained SimpleCNN and random inputs through the trained max-pool CNN:
     # most examples stop early; max_steps is paid only by the hard ones.
     _, info = integrated_gradients(trained_cnn, mnist_test[0][:40], return_info=True)
-    assert info.converged.all() and float(info.steps.float().median()) <= 33
+    assert info.converged.all() and float(info.steps.float().median()) <= 17
     generator = torch.Generator().manual_seed(11)
     x = torch.rand(30, 1, 28, 28, generator=generator)
     _, info = integrated_gradients(relu_cnns["trained"], x, torch.randint(0, 10, (30,), generator=generator),
                                    return_info=True)
-    assert info.converged.all() and float(info.steps.float().median()) <= 33
+    assert info.converged.all() and float(info.steps.float().median()) <= 17
     assert torch.equal(info.evaluations, info.steps)
 
 
