@@ -17,6 +17,9 @@ from helpers.saliency import integrated_gradients
 from helpers.shapley import exact_shapley, kernel_shap
 from helpers.text import (
     EmbeddingPath,
+    compare_on_texts,
+    format_claims,
+    text_claims,
     TokenizedText,
     WordGame,
     edit_agreement,
@@ -356,3 +359,25 @@ def test_train_word_model_is_deterministic():
     b = train_word_model(TEXTS, labels, min_count=1, epochs=3, seed=0, dim=4, hidden=None)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not a.training
+
+
+def test_compare_on_texts_and_claims():
+    model = _word_model()
+    texts = ["a gorgeous and witty film", "a dull tepid and awful film", "not bad at all but a mess"]
+    comparison = compare_on_texts(model, texts, lime_samples=64, random_orders=3)
+    assert comparison.n_texts == 3 and comparison.shap_exact.all()
+    summary = comparison.summary()
+    assert summary["gradient"]["defined"] == 0  # an averaging model: every word the same gradient norm
+    assert summary["shap"]["forward_rows"] == pytest.approx(np.mean([2**5, 2**6, 2**7]))
+    assert "VADER rho" in comparison.table() and "integrated_gradients" in comparison.table()
+    sampled = compare_on_texts(model, texts[:2], methods=("gradient", "lime", "shap"), lime_samples=64,
+                               shap_budget=16, random_orders=2)
+    assert not sampled.shap_exact.any()
+    claims = text_claims({"word": comparison, "sampled": sampled}, lime_seed_rho=0.5, kernel_shap_seed_rho=0.95,
+                         edit_rho={"gradient": 0.2, "shap": 0.9}, ig_relative_gap=0.001, exact_rows=64)
+    assert len(claims) == 7 and all(v in ("holds", "partly", "does not hold") for _, _, v in claims)
+    verdicts = dict((c, v) for c, _, v in claims)
+    assert verdicts["LIME: unstable (different samples, different explanations)"] == "holds"
+    assert verdicts["SHAP: high cost (exact is exponential)"] == "partly"  # KernelSHAP 16 rows < LIME's 64
+    assert verdicts["Saliency: can be extended to text (gradients on embeddings)"] == "partly"
+    assert "verdict:  holds" in format_claims(claims)
