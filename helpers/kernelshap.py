@@ -33,12 +33,11 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from numbers import Integral
 
 import numpy as np
 import torch
 
-from .seeding import _check_seed
+from .checks import check_bool, check_int, check_seed
 
 __all__ = [
     "kernel_shap_min_budget",
@@ -54,20 +53,6 @@ __all__ = [
     "DESIGN_MAX_PLAYERS",
     "LARGE_PLAYERS",
 ]
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (Integral, np.integer)):
-        raise TypeError(f"{name} must be an int; got {value!r} of type {type(value).__name__}")
-    if int(value) < minimum:
-        raise ValueError(f"{name} must be at least {minimum}; got {int(value)}")
-    return int(value)
-
-
-def _check_flag(name: str, value) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False; got {value!r} of type {type(value).__name__}")
-    return bool(value)
 
 
 # --------------------------------------------------------------------------- sampling coalitions
@@ -198,7 +183,7 @@ def kernel_shap_min_budget(n_players: int) -> int:
     >>> kernel_shap_min_budget(10)
     20
     """
-    n_players = _check_int("n_players", n_players, 1)
+    n_players = check_int("n_players", n_players, 1)
     return 2 if n_players == 1 else 2 * n_players
 
 
@@ -714,8 +699,8 @@ def optimised_design(n_players: int, n_pairs: int) -> np.ndarray:
     >>> optimised_design(10, 19).shape
     (19, 10)
     """
-    n_players = _check_int("n_players", n_players, 3)
-    n_pairs = _check_int("n_pairs", n_pairs, n_players - 1)
+    n_players = check_int("n_players", n_players, 3)
+    n_pairs = check_int("n_pairs", n_pairs, n_players - 1)
     if n_pairs > 2 ** (n_players - 2):
         raise ValueError(f"n_pairs must be at most 2**(M-2) = {2 ** (n_players - 2)} for M = {n_players}; got {n_pairs}")
     rng = np.random.default_rng([n_players, n_pairs])
@@ -844,8 +829,8 @@ def kernel_shap_coalitions(n_players: int, *, budget: int, seed: int = 0, design
     >>> kernel_shap_coalitions(3, budget=8).sum(dim=1).tolist()
     [0, 3, 1, 1, 1, 2, 2, 2]
     """
-    n_players = _check_int("n_players", n_players, 1)
-    return paired_coalitions(n_players, pairs_for_budget(n_players, budget), _check_seed(seed), _check_flag("design", design))[0]
+    n_players = check_int("n_players", n_players, 1)
+    return paired_coalitions(n_players, pairs_for_budget(n_players, budget), check_seed(seed), check_bool("design", design))[0]
 
 
 def pairs_for_budget(n_players: int, budget) -> int:
@@ -865,8 +850,7 @@ def pairs_for_budget(n_players: int, budget) -> int:
     >>> pairs_for_budget(10, 41)
     19
     """
-    if isinstance(budget, bool) or not isinstance(budget, (Integral, np.integer)):
-        raise TypeError(f"budget must be an int (coalitions to evaluate); got {budget!r} of type {type(budget).__name__}")
+    budget = check_int("budget", budget)  # coalitions to evaluate
     minimum = kernel_shap_min_budget(n_players)
     if int(budget) < minimum:
         raise ValueError(

@@ -75,7 +75,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
-from .checks import class_scores, model_device, model_dtype
+from .checks import check_float, check_int, check_positive_float, check_seed, class_scores, model_device, model_dtype
 from .features import check_coalitions, check_game
 from .metrics import (  # re-exported: the stability measures live in helpers.metrics
     SeedStability,
@@ -85,7 +85,7 @@ from .metrics import (  # re-exported: the stability measures live in helpers.me
 )
 from .metrics import pair_rank_correlation as rank_correlation
 from .models import evaluation_mode
-from .seeding import _check_seed, make_generator
+from .seeding import make_generator
 
 __all__ = [
     "LimeFit",
@@ -111,20 +111,6 @@ __all__ = [
 # --------------------------------------------------------------------------- checks
 
 
-def _check_positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
-        raise ValueError(f"{name} must be an int >= {minimum}; got {value!r}")
-    return int(value)
-
-
-def _check_positive_real(name: str, value, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real) or not np.isfinite(float(value)):
-        raise ValueError(f"{name} must be a finite number; got {value!r}")
-    if float(value) < 0 or (float(value) == 0 and not allow_zero):
-        raise ValueError(f"{name} must be {'>= 0' if allow_zero else '> 0'}; got {value!r}")
-    return float(value)
-
-
 #: The kernel widths whose kernel ``exp(-d**2 / (2 * width**2))`` float64 can compute: ``2 * width**2``
 #: must be a finite, normal number (beyond these the square overflows or underflows).
 KERNEL_WIDTH_RANGE = (math.sqrt(sys.float_info.min / 2), math.sqrt(sys.float_info.max / 2))
@@ -132,7 +118,7 @@ KERNEL_WIDTH_RANGE = (math.sqrt(sys.float_info.min / 2), math.sqrt(sys.float_inf
 
 def _check_kernel_width(kernel_width) -> float:
     """A positive kernel width whose kernel float64 can represent (see :data:`KERNEL_WIDTH_RANGE`)."""
-    width = _check_positive_real("kernel_width", kernel_width)
+    width = check_positive_float("kernel_width", kernel_width)
     low, high = KERNEL_WIDTH_RANGE
     if not low <= width <= high:
         raise ValueError(
@@ -189,8 +175,8 @@ def sample_coalitions(n_samples: int, n_players: int, *, seed: int = 0) -> torch
     >>> Z.shape, bool(Z[0].all())
     (torch.Size([5, 3]), True)
     """
-    n_samples = _check_positive_int("n_samples", n_samples)
-    n_players = _check_positive_int("n_players", n_players)
+    n_samples = check_int("n_samples", n_samples, 1)
+    n_players = check_int("n_players", n_players, 1)
     generator = make_generator(seed)
     Z = torch.randint(0, 2, (n_samples, n_players), generator=generator).bool()
     Z[0] = True
@@ -297,7 +283,7 @@ def weighted_ridge(design, values, sample_weights, *, alpha: float = 1.0) -> tup
     X = _as_float64("design", design, "[n, M]")
     y = _as_float64("values", values, "[n]")
     pi = _as_float64("sample_weights", sample_weights, "[n]")
-    alpha = _check_positive_real("alpha", alpha, allow_zero=True)
+    alpha = check_float("alpha", alpha, minimum=0.0)
     if X.ndim != 2 or y.ndim != 1 or pi.ndim != 1 or not (X.shape[0] == y.shape[0] == pi.shape[0]):
         raise ValueError(
             f"design [n, M], values [n] and sample_weights [n] must agree; got shapes "
@@ -473,9 +459,9 @@ def lime_explanation(
     """
     n_players = check_game(game)
     _check_kernel_width(kernel_width)
-    _check_positive_real("alpha", alpha, allow_zero=True)
+    check_float("alpha", alpha, minimum=0.0)
     if coalitions is None:
-        Z = sample_coalitions(_check_positive_int("n_samples", n_samples, 2), n_players, seed=seed)
+        Z = sample_coalitions(check_int("n_samples", n_samples, 2), n_players, seed=seed)
     else:
         Z = check_coalitions(coalitions, n_players, "cpu")
         if Z.shape[0] < 2:
@@ -624,13 +610,13 @@ def lime_tabular(
         )
     if output not in ("score", "probability"):
         raise ValueError(f'output must be "score" or "probability"; got {output!r}')
-    n_samples = _check_positive_int("n_samples", n_samples, 2)
-    seed = _check_seed(seed)
+    n_samples = check_int("n_samples", n_samples, 2)
+    seed = check_seed(seed)
     n_features = x.shape[0]
     if kernel_width is None:
         kernel_width = 0.75 * np.sqrt(n_features)
     kernel_width = _check_kernel_width(kernel_width)
-    _check_positive_real("alpha", alpha, allow_zero=True)
+    check_float("alpha", alpha, minimum=0.0)
 
     train = X_train.detach().cpu().double().numpy()
     mean, scale = train.mean(axis=0), train.std(axis=0)
@@ -674,9 +660,9 @@ def lime_package_coalitions(n_samples: int, n_players: int, random_state: int) -
     >>> lime_package_coalitions(4, 3, 0).shape
     torch.Size([4, 3])
     """
-    n_samples = _check_positive_int("n_samples", n_samples)
-    n_players = _check_positive_int("n_players", n_players)
-    data = np.random.RandomState(_check_seed(random_state)).randint(0, 2, n_samples * n_players)
+    n_samples = check_int("n_samples", n_samples, 1)
+    n_players = check_int("n_players", n_players, 1)
+    data = np.random.RandomState(check_seed(random_state)).randint(0, 2, n_samples * n_players)
     Z = torch.from_numpy(data.reshape(n_samples, n_players)).bool()
     Z[0] = True
     return Z

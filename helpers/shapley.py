@@ -56,8 +56,6 @@ from .kernelshap import (  # noqa: F401  (re-exported: the KernelSHAP machinery 
     DESIGN_PAIRS_PER_PLAYER,
     LARGE_PLAYERS,
     MAX_TRIPLES,
-    _check_flag,
-    _check_int,
     _paired_design,
     _uses_design,
     cubic_leakage,
@@ -69,7 +67,7 @@ from .kernelshap import (  # noqa: F401  (re-exported: the KernelSHAP machinery 
     paired_coalitions,
     pairs_for_budget,
 )
-from .seeding import _check_seed
+from .checks import check_bool, check_int, check_seed
 
 __all__ = [
     "exact_shapley",
@@ -141,8 +139,8 @@ def shapley_weight(n_players: int, size: int) -> float:
     >>> shapley_weight(3, 1)  # 1! 1! / 3!
     0.16666666666666666
     """
-    n_players = _check_int("n_players", n_players, 1)
-    size = _check_int("size", size, 0)
+    n_players = check_int("n_players", n_players, 1)
+    size = check_int("size", size, 0)
     if size > n_players - 1:
         raise ValueError(f"size must be in [0, n_players - 1] = [0, {n_players - 1}]; got {size}")
     return 1.0 / (n_players * math.comb(n_players - 1, size))
@@ -197,7 +195,7 @@ def exact_shapley(game, *, batch_size: int = _DEFAULT_BATCH) -> torch.Tensor:
     [2.0, 2.0]
     """
     n_players = check_game(game)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     if n_players > EXACT_MAX_PLAYERS:
         raise ValueError(
             f"exact_shapley enumerates all 2**M coalitions and refuses M > {EXACT_MAX_PLAYERS}; this game has "
@@ -348,11 +346,11 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True, des
     [2.0, 2.0]
     """
     n_players = check_game(game)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
     n_pairs = pairs_for_budget(n_players, budget)
     # choose the coalitions, evaluate the game, fit (the first and the last: helpers.kernelshap)
-    Z, relabelling = paired_coalitions(n_players, n_pairs, _check_seed(seed), _check_flag("design", design))
-    surrogate = _check_flag("surrogate", surrogate)
+    Z, relabelling = paired_coalitions(n_players, n_pairs, check_seed(seed), check_bool("design", design))
+    surrogate = check_bool("surrogate", surrogate)
     values, dtype = _evaluate(game, Z, batch_size)
     return _result(kernel_shap_regression(Z, values, relabelling, surrogate=surrogate), dtype)
 
@@ -409,9 +407,9 @@ def permutation_shapley(game, *, n_permutations: int, seed: int = 0,
     [2.0, 2.0]
     """
     n_players = check_game(game)
-    n_permutations = _check_int("n_permutations", n_permutations, 1)
-    seed = _check_seed(seed)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    n_permutations = check_int("n_permutations", n_permutations, 1)
+    seed = check_seed(seed)
+    batch_size = check_int("batch_size", batch_size, 1)
     rng = np.random.default_rng(seed)
     forward = np.argsort(rng.random(((n_permutations + 1) // 2, n_players)), axis=1)
     orders = np.empty((2 * forward.shape[0], n_players), dtype=np.int64)
@@ -484,8 +482,8 @@ def shap_kernel_explainer(game, *, budget: int, seed: int = 0, l1_reg=False) -> 
     import shap
 
     n_players = check_game(game)
-    budget = _check_int("budget", budget, 4)
-    seed = _check_seed(seed)
+    budget = check_int("budget", budget, 4)
+    seed = check_seed(seed)
 
     def model(rows):
         Z = torch.from_numpy(np.asarray(rows) > 0.5)
@@ -558,7 +556,7 @@ class TableGame(CountedGame):
             n_players = len(players)
         if n_players is None:
             raise ValueError("give n_players or players (their names)")
-        self.n_players = _check_int("n_players", n_players, 1)
+        self.n_players = check_int("n_players", n_players, 1)
         self.players = players or [str(i) for i in range(self.n_players)]
         index = {name: i for i, name in enumerate(self.players)}
         table = np.full(2**self.n_players, np.nan)

@@ -212,11 +212,11 @@ def test_lime_errors():
         lime(lambda Z: Z.sum(1))
     with pytest.raises(ValueError, match="n_samples must be an int >= 2"):
         lime(game, n_samples=1)
-    with pytest.raises(ValueError, match="kernel_width must be > 0"):
+    with pytest.raises(ValueError, match="kernel_width must be a finite number > 0"):
         lime(game, kernel_width=0.0)
     with pytest.raises(ValueError, match="kernel_width must be a finite number"):
         lime(game, kernel_width=float("inf"))
-    with pytest.raises(ValueError, match="alpha must be >= 0"):
+    with pytest.raises(ValueError, match="alpha must be a finite number >= 0"):
         lime(game, alpha=-1.0)
     with pytest.raises(ValueError, match=r"Z must have shape \[n, M\] with M = 6"):
         lime(game, coalitions=torch.ones(5, 4, dtype=torch.bool))
@@ -403,3 +403,16 @@ def test_lime_tabular_wraps_model_errors():
     with pytest.raises(ValueError, match=r"the model must return class scores of shape \[B, classes\]"):
         lime_tabular(lambda rows: rows.sum(dim=1), X_train[0], X_train, n_samples=20)
 
+
+
+def test_the_wrong_kind_of_option_is_a_type_error_and_a_bad_value_a_value_error():
+    """helpers.checks' rule, as everywhere: TypeError for the wrong kind, ValueError for a bad value."""
+    game = interaction_game()
+    with pytest.raises(TypeError, match="n_samples must be an int"):
+        lime(game, n_samples=200.0)
+    with pytest.raises(TypeError, match="kernel_width must be a number"):
+        lime(game, kernel_width="0.25")
+    with pytest.raises(TypeError, match="alpha must be a number"):
+        lime(game, alpha=None)
+    with pytest.raises(ValueError, match="n_samples must be an int >= 2"):
+        lime(game, n_samples=1)

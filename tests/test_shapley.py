@@ -387,7 +387,7 @@ def test_design_helpers_reject_bad_input():
     with pytest.raises(ValueError, match="weights must be 4 positive numbers"):
         cubic_leakage(np.eye(5, dtype=bool)[:4], np.array([1.0, 1.0, 0.0, 1.0]))
     assert cubic_leakage(np.eye(5, dtype=bool)[:2]) == float("inf")  # two pairs cannot determine 4 directions
-    with pytest.raises(ValueError, match="n_pairs must be at least 9; got 8"):
+    with pytest.raises(ValueError, match="n_pairs must be an int >= 9; got 8"):
         optimised_design(10, 8)
     with pytest.raises(ValueError, match=r"n_pairs must be at most 2\*\*\(M-2\) = 8 for M = 5; got 9"):
         optimised_design(5, 9)
@@ -597,7 +597,7 @@ def test_kernel_shap_budget_too_small_says_the_minimum():
         kernel_shap(game, budget=19)
     with pytest.raises(TypeError, match="budget must be an int"):
         kernel_shap(game, budget=40.0)
-    with pytest.raises(ValueError, match="budget must be at least 4"):
+    with pytest.raises(ValueError, match="budget must be an int >= 4"):
         shap_kernel_explainer(game, budget=3)
 
 
@@ -620,7 +620,7 @@ def test_seed_of_the_wrong_type(call):
 
 
 def test_permutation_count_must_be_positive():
-    with pytest.raises(ValueError, match="n_permutations must be at least 1; got 0"):
+    with pytest.raises(ValueError, match="n_permutations must be an int >= 1; got 0"):
         permutation_shapley(nonlinear_game(5), n_permutations=0)
     with pytest.raises(TypeError, match="n_permutations must be an int"):
         permutation_shapley(nonlinear_game(5), n_permutations=2.0)
@@ -657,7 +657,7 @@ def test_game_returning_the_wrong_shape_or_nan(method):
 
 
 def test_batch_size_must_be_positive():
-    with pytest.raises(ValueError, match="batch_size must be at least 1; got 0"):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1; got 0"):
         exact_shapley(nonlinear_game(4), batch_size=0)
 
 
