@@ -19,7 +19,10 @@ chunks; every gradient method of the course is built on it:
 - :func:`integrated_gradients` -- the gradient integrated along a straight path
   from a baseline, with a trapezoid or Gauss--Legendre rule and, by default,
   adaptive refinement until the completeness gap is within a tolerance
-  (:func:`path_quadrature` gives the points and weights of both rules).
+  (:func:`path_quadrature` gives the points and weights of both rules). A short
+  dispatcher over one function per regime: fixed steps, adaptive trapezoid
+  (halving the intervals that hold the gap: the kinks of a ReLU network),
+  adaptive Gauss--Legendre.
 - :func:`grad_cam` -- gradient-weighted feature maps of a convolutional layer.
 - :func:`completeness` -- the sum of any attributions next to :math:`S(x) - S(x')`
   (to check Integrated Gradients from any library).
@@ -30,7 +33,13 @@ chunks; every gradient method of the course is built on it:
 The guarantees, for every method here: the model runs in eval mode and every
 submodule gets its own mode back; the caller's tensors (values, ``requires_grad``,
 ``.grad``) and the parameters' ``.grad`` are left exactly as they were; bad input
-raises a ``TypeError``/``ValueError`` that names the value and what was expected.
+raises a ``TypeError`` (the wrong kind of object) or ``ValueError`` (a bad value)
+that names the value and what was expected (the checks live in
+:mod:`helpers.checks`); rows are processed in chunks of ``batch_size``, by default
+as many as hold :data:`AUTO_GRADIENT_VALUES` input values, for every method; an
+example's result never depends on the rest of the batch; and a call whose every
+map is exactly zero (a piecewise-constant model) warns with
+:class:`ZeroGradientWarning`, pointing to LIME and SHAP.
 
 Taught in ``notebooks/01_gradients_from_scratch.ipynb``,
 ``notebooks/02_cnn_saliency_mnist.ipynb`` and
