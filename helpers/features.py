@@ -568,7 +568,7 @@ class FunctionGame(CountedGame):
 
     Examples
     --------
-    >>> game = FunctionGame(lambda Z: Z.double() @ torch.tensor([1.0, 2.0]), 2)
+    >>> game = FunctionGame(lambda Z: Z.float() @ torch.tensor([1.0, 2.0]), 2)
     >>> game(torch.tensor([[True, True]])).tolist()
     [3.0]
     """
@@ -980,7 +980,7 @@ def occlusion(game) -> torch.Tensor:
 
     Examples
     --------
-    >>> game = FunctionGame(lambda Z: Z.double() @ torch.tensor([1.0, 2.0]), 2)
+    >>> game = FunctionGame(lambda Z: Z.float() @ torch.tensor([1.0, 2.0]), 2)
     >>> occlusion(game).tolist()
     [1.0, 2.0]
     """

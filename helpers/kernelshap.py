@@ -320,6 +320,9 @@ def _paired_design(n_players: int, n_pairs: int, rng: np.random.Generator) -> np
     return np.concatenate(rows) if rows else np.zeros((0, n_players), dtype=bool)
 
 
+# --------------------------------------------------------------------------- the paired, constrained regression (and its cubic surrogate)
+
+
 #: From this many players on, the linear fit factorises its normal equations (Cholesky) instead of
 #: taking an SVD, and the basis below is a Householder reflection instead of a QR factorisation: both
 #: O(M^2) or a few matrix products instead of O(M^3) with a large constant (at M = 2000, 2 s instead of
@@ -791,6 +794,9 @@ def _design_fit(n_players: int, n_pairs: int) -> _DesignFit:
         return _DesignFit(optimised_design(n_players, n_pairs))
 
 
+# --------------------------------------------------------------------------- the coalitions kernel_shap evaluates
+
+
 def _uses_design(n_players: int, n_pairs: int) -> bool:
     """Whether :func:`kernel_shap` takes ``n_pairs`` pairs from :func:`optimised_design` (else leverage sampling)."""
     return (3 <= n_players <= DESIGN_MAX_PLAYERS and n_pairs <= DESIGN_PAIRS_PER_PLAYER * n_players
@@ -903,6 +909,9 @@ def _design_coalitions(n_players: int, n_pairs: int) -> torch.Tensor:
     """:func:`_with_ends_and_complements` of :func:`optimised_design` as a tensor (cached: index it, never
     hand it out)."""
     return torch.from_numpy(_with_ends_and_complements(optimised_design(n_players, n_pairs)))
+
+
+# --------------------------------------------------------------------------- kernel_shap's fit
 
 
 def kernel_shap_regression(coalitions: torch.Tensor, values: np.ndarray, relabelling: np.ndarray | None = None, *,
