@@ -467,6 +467,8 @@ class ExplorerResult:
     signed : bool
     limit : float
         The colour scale's limit used for this map alone.
+    note : str
+        More about the computation, for the status line (e.g. Integrated Gradients' completeness gap).
     """
 
     method: str
@@ -1350,10 +1352,6 @@ class PhotoExplorer(_Explorer):
         from skimage.segmentation import find_boundaries
 
         return find_boundaries(result.segments.cpu().numpy(), mode="inner")
-
-    def _pictures(self, request: dict, result: ExplorerResult) -> dict:
-        pictures = super()._pictures(request, result)
-        return pictures
 
     def _publish(self, request: dict, result: ExplorerResult, pictures: dict):
         super()._publish(request, result, pictures)
