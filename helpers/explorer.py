@@ -191,7 +191,7 @@ class DrawCanvas(anywidget.AnyWidget):
     Examples
     --------
     >>> canvas = DrawCanvas()
-    >>> canvas.image().max()
+    >>> float(canvas.image().max())
     0.0
     """
 
