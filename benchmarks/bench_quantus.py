@@ -82,6 +82,8 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--epochs", type=int, default=8, help="training epochs of the SimpleCNN (notebooks: 8)")
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--steps", default="1,28", help="features a step, comma-separated")
+    parser.add_argument("--skip-mprt", action="store_true")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -103,7 +105,7 @@ def main(argv=None) -> int:
     print(f"quantus {quantus.__version__}, numpy {np.__version__}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, {args.digits} digits, {args.rounds} rounds")
 
-    for step in (1, 28):
+    for step in (int(v) for v in args.steps.split(",")):
         def games():
             return [CoalitionGame(model, x[i], PIXELS, baseline=0.0, target=int(targets[i]), output="probability")
                     for i in range(len(x))]
@@ -143,6 +145,8 @@ def main(argv=None) -> int:
         times = rotate({"ours": ours_insertion, "quantus": theirs, "floor": floor}, rounds=args.rounds)
         print(_line(f"insertion, step {step} (quantus: deletion)", times, 1.2))
 
+    if args.skip_mprt:
+        return 0
     # MPRT: top down, Spearman of |map|, the plain gradient
     def explain(model, inputs, targets, **kwargs):
         return gradient(model, torch.as_tensor(inputs), torch.as_tensor(targets), absolute=False).numpy()
