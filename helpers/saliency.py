@@ -150,13 +150,6 @@ def _warn_if_no_gradient(grads: torch.Tensor, method: str, where: str = "at") ->
         )
 
 
-# The checks and the model call live in helpers.checks; these names stay importable from here.
-_model_dtype = model_dtype
-_check_target = check_target
-_check_batch_size = check_batch_size
-_forward = class_scores
-
-
 def _check_model(model) -> nn.Module:
     return check_model(model, purpose="gradient methods need its modules and parameters")
 
@@ -254,11 +247,11 @@ def target_gradients(
     _check_model(model)
     _check_batch(inputs)
     chunk = _chunk_rows(batch_size, inputs)
-    targets = _check_target(target, inputs.shape[0])
+    targets = check_target(target, inputs.shape[0])
     if layer is not None and not any(module is layer for module in model.modules()):
         raise ValueError(f"layer must be a submodule of the model; got {type(layer).__name__} that is not in it")
     device = model_device(model, inputs.device)
-    dtype = _model_dtype(model, inputs.dtype)
+    dtype = model_dtype(model, inputs.dtype)
     n_rows = inputs.shape[0]
 
     captured: list[torch.Tensor] = []
@@ -277,7 +270,7 @@ def target_gradients(
                 # on a copy, so in-place layers never reach the caller's values.
                 x = inputs[start:start + chunk].detach().to(device, dtype).requires_grad_(True)
                 captured.clear()
-                out = _forward(model, x.clone())
+                out = class_scores(model, x.clone())
                 t = None if targets is None else targets[start:start + chunk]
                 score, t = _target_scores(out, t)
                 wrt = x
@@ -427,7 +420,7 @@ def finite_difference_gradient(
     _check_batch(x)
     rows = _chunk_rows(batch_size, x)
     eps = check_float("eps", eps, positive=True)
-    targets = _check_target(target, x.shape[0])
+    targets = check_target(target, x.shape[0])
     twin = copy.deepcopy(model).double()
     device = model_device(twin, x.device)
     xs = x.detach().to(device, torch.float64)
@@ -435,7 +428,7 @@ def finite_difference_gradient(
     result = torch.empty(xs.shape, dtype=torch.float64)
     with evaluation_mode(twin), torch.no_grad():
         if targets is None:
-            targets = _forward(twin, xs).argmax(dim=1).cpu()
+            targets = class_scores(twin, xs).argmax(dim=1).cpu()
         for b in range(xs.shape[0]):
             flat = xs[b].reshape(-1)
             scores = torch.empty(2 * n_values, dtype=torch.float64)
@@ -444,7 +437,7 @@ def finite_difference_gradient(
                 perturbed = flat.repeat(index.shape[0], 1)
                 perturbed[torch.arange(index.shape[0], device=device), index % n_values] += torch.where(
                     index < n_values, eps, -eps).to(torch.float64)
-                out = _forward(twin, perturbed.reshape(-1, *xs.shape[1:]))
+                out = class_scores(twin, perturbed.reshape(-1, *xs.shape[1:]))
                 _target_scores(out, targets[b:b + 1].expand(index.shape[0]))
                 scores[start:start + index.shape[0]] = out[:, int(targets[b])].cpu()
             result[b] = ((scores[:n_values] - scores[n_values:]) / (2 * eps)).reshape(xs.shape[1:])
@@ -496,7 +489,7 @@ def _check_real(name: str, value, *, positive: bool = False) -> float:
 
 def _chunk_rows(batch_size, x: torch.Tensor) -> int:
     """Rows per forward/backward pass: ``batch_size``, or as many as hold AUTO_GRADIENT_VALUES values."""
-    _check_batch_size(batch_size)
+    check_batch_size(batch_size)
     if batch_size is not None:
         return int(batch_size)
     return max(1, AUTO_GRADIENT_VALUES // max(1, x[0].numel()))
@@ -508,7 +501,7 @@ def _forward_scores(model: nn.Module, inputs: torch.Tensor, targets, rows: int) 
     scores, chosen = [], []
     with evaluation_mode(model), torch.no_grad():
         for start in range(0, inputs.shape[0], rows):
-            out = _forward(model, inputs[start:start + rows].detach().to(device))
+            out = class_scores(model, inputs[start:start + rows].detach().to(device))
             score, t = _target_scores(out, None if targets is None else targets[start:start + rows])
             scores.append(score.cpu())
             chosen.append(t.cpu())
@@ -523,7 +516,7 @@ def _resolve_targets(model: nn.Module, x: torch.Tensor, target, rows: int) -> to
     forward pass on ``x``; given targets are only checked (their range is checked by the
     first call of :func:`target_gradients`).
     """
-    targets = _check_target(target, x.shape[0])
+    targets = check_target(target, x.shape[0])
     if targets is not None:
         return targets
     return _forward_scores(model, x, None, rows)[1]
