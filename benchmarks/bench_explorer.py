@@ -37,7 +37,6 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from helpers import features, lime, saliency, shapley  # noqa: E402
-from helpers.comparison import exact_shapley_skipping_dummies  # noqa: E402
 from helpers.data import load_mnist  # noqa: E402
 from helpers.explorer import DigitExplorer, PhotoExplorer  # noqa: E402
 from helpers.models import SimpleCNN, load_imagenet_model, train_classifier  # noqa: E402
@@ -68,7 +67,7 @@ def direct_call(model, X, i: int, method: str):
         return lime.lime(game, n_samples=1000, kernel_width=0.25, seed=0)
     if method == "KernelSHAP":
         return shapley.kernel_shap(game, budget=256, seed=0, design=False)
-    return exact_shapley_skipping_dummies(game)  # as the explorer does: blank patches skipped, exact
+    return shapley.exact_shapley_skipping_dummies(game)  # as the explorer does: blank patches skipped, exact
 
 
 def digit_latencies(explorer: DigitExplorer, model, X, changes: int) -> list[tuple[str, float, float, int]]:

@@ -6,7 +6,7 @@ needs around them:
 - :func:`coalition_explainer` and :func:`segment_explainer` -- any explanation as
   ``explain(model, x, targets) -> [B, M]``, one score per segment, so that LIME, SHAP
   and the gradient methods go through the same stability and randomisation checks.
-- :func:`exact_shapley_skipping_dummies` -- exact SHAP of a
+- :func:`exact_shapley_skipping_dummies` (from :mod:`helpers.shapley`) -- exact SHAP of a
   :class:`~helpers.features.CoalitionGame` computed on its non-dummy players only
   (a dummy player changes nothing, and removing it leaves every other Shapley value
   as it is), which turns 65,536 coalitions of a digit on a 4 x 4 grid into about 1,024.
@@ -32,6 +32,8 @@ from typing import Callable
 import numpy as np
 import torch
 import torch.nn as nn
+
+from .shapley import exact_shapley_skipping_dummies  # re-exported: notebook 06 imports it from here
 
 __all__ = [
     "coalition_explainer",
@@ -124,51 +126,6 @@ def segment_explainer(method: Callable, segments, **options) -> Callable:
         return segment_sums(method(model, x, targets, **options), segments).to("cpu", torch.float64)
 
     return explain
-
-
-def exact_shapley_skipping_dummies(game) -> torch.Tensor:
-    r"""Exact Shapley values of a :class:`~helpers.features.CoalitionGame`, enumerating only its non-dummy players.
-
-    A dummy player :math:`d` (its segment already equals the baseline, ``game.dummy_players``)
-    changes no worth: :math:`v(S \cup \{d\}) = v(S)`. Its Shapley value is 0, and the other
-    players' values are those of the game restricted to the non-dummy players (each
-    marginal contribution is unchanged, and the Shapley weights of the restricted game sum
-    the full game's over the dummies' presence). So :math:`2^{M'}` coalitions instead of
-    :math:`2^M`: about 1,024 instead of 65,536 for a digit on a 4 x 4 grid with a zero
-    baseline. Equal to :func:`helpers.shapley.exact_shapley` (tested).
-
-    Parameters
-    ----------
-    game : CoalitionGame (anything with ``dummy_players``, ``n_players`` and ``game(Z)``)
-
-    Returns
-    -------
-    torch.Tensor, [M]
-
-    Examples
-    --------
-    >>> phi = exact_shapley_skipping_dummies(CoalitionGame(model, X_test[0], grid_segments((28, 28), 7)))  # doctest: +SKIP
-    """
-    from .features import FunctionGame, check_game
-    from .shapley import exact_shapley
-
-    n_players = check_game(game)
-    dummies = getattr(game, "dummy_players", None)
-    if not isinstance(dummies, torch.Tensor) or dummies.shape != (n_players,):
-        raise TypeError("game must be a CoalitionGame (it needs dummy_players, a bool tensor [M])")
-    players = (~dummies).nonzero().reshape(-1)
-    if players.numel() == 0:
-        return torch.zeros(n_players, dtype=torch.float64)
-
-    def restricted(Z: torch.Tensor) -> torch.Tensor:
-        full = torch.zeros(Z.shape[0], n_players, dtype=torch.bool)
-        full[:, players] = Z.cpu()
-        return game(full)
-
-    values = exact_shapley(FunctionGame(restricted, int(players.numel())))
-    phi = torch.zeros(n_players, dtype=values.dtype)
-    phi[players] = values
-    return phi
 
 
 # --------------------------------------------------------------------------- a model with no gradient

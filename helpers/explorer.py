@@ -55,7 +55,6 @@ from PIL import Image
 
 from . import features, lime as lime_module, saliency, shapley
 from .cost import CostCounter
-from .comparison import exact_shapley_skipping_dummies
 from .models import evaluation_mode
 from .plotting import SIGNED_CMAP, UNSIGNED_CMAP
 
@@ -909,7 +908,7 @@ def _explain_coalitions(game, method: str, request: dict):
     if method.startswith("exact SHAP"):
         # Exact all the same: a blank patch (equal to the baseline) changes no worth, so only the
         # other patches' coalitions are enumerated (about 1,024 of 65,536 for a test digit).
-        return exact_shapley_skipping_dummies(game)
+        return shapley.exact_shapley_skipping_dummies(game)
     raise ValueError(f"unknown coalition method {method!r}")
 
 

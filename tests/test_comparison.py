@@ -12,7 +12,6 @@ from helpers.comparison import (
     Rule,
     claim_verdict,
     coalition_explainer,
-    exact_shapley_skipping_dummies,
     fit_patch_forest,
     markdown_table,
     patch_means,
@@ -25,7 +24,7 @@ from helpers.comparison import (
     verdict_table,
 )
 from helpers.features import CoalitionGame, grid_segments
-from helpers.shapley import exact_shapley
+from helpers.shapley import exact_shapley, exact_shapley_skipping_dummies
 
 PATCHES = grid_segments((28, 28), 7)
 
