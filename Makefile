@@ -12,13 +12,14 @@ export PYTHONHASHSEED := 0
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9][0-9]_*.ipynb))
 NB ?= $(NOTEBOOKS)
 
-.PHONY: help venv lab test unit nbval notebooks bench app clean
+.PHONY: help venv lab test unit nbval notebooks weights bench app clean
 
 help:
 	@echo "make lab        create .venv, install the course, open JupyterLab on notebooks/"
 	@echo "make test       create .venv if needed, run the unit tests and every notebook under nbval"
 	@echo "make notebooks  execute every notebook in place (the only way outputs are made);"
 	@echo "                NB=notebooks/02_cnn_saliency_mnist.ipynb for just one"
+	@echo "make weights   retrain every shipped model from its recipe (helpers/weights/)"
 	@echo "make bench      time our methods against Captum, shap and lime (not part of make test)"
 	@echo "make app        serve notebook 07's explorers as a web app (Voila) on http://127.0.0.1:$(APP_PORT)/"
 
@@ -69,6 +70,12 @@ nbval: $(STAMP) $(TEXT_STAMP)
 
 notebooks: $(STAMP) $(TEXT_STAMP)
 	$(BIN)/python -m helpers.execute $(NB)
+
+# Train every model the notebooks use from its recipe in helpers.trained and store it in helpers/weights/
+# (weights and model cards). MODELS=simple_cnn for just one.
+MODELS ?=
+weights: $(STAMP) $(TEXT_STAMP)
+	$(BIN)/python -m helpers.trained $(MODELS)
 
 bench: $(STAMP)
 	@for b in $(sort $(wildcard benchmarks/bench_*.py)); do \
