@@ -404,7 +404,7 @@ def load_course_model(name: str, *, folder: str | os.PathLike | None = None):
                          f"expected {card['sha256'][:12]}...); run `make weights` to remake them")
     tensors = load_file(path)
     if name == "patch_forest":
-        return _forest_from_tensors(tensors, card["config"])
+        return _forest_from_tensors(tensors, card["config"]).eval()
     model = _empty_model(name, card["config"])
     model.load_state_dict(tensors)
     return model.eval()
