@@ -57,16 +57,19 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: $(STAMP) $(LAB_SETTINGS) $(TEXT_STAMP)
 	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_ARGS)
 
+# nbval, strict, with a rounding tolerance: a number may differ by one unit of its last printed
+# digit, nothing else may differ (tests/nbval_tolerance.py; add --nbval-exact to compare exactly).
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+	--nbval-cell-timeout 120 -p tests.nbval_tolerance
+
 test: $(STAMP) $(LAB_SETTINGS) $(TEXT_STAMP)
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120 -p no:cacheprovider
+	$(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS) -p no:cacheprovider
 
 unit: $(STAMP) $(TEXT_STAMP)
 	$(BIN)/python -m pytest tests -p no:cacheprovider
 
 nbval: $(STAMP) $(TEXT_STAMP)
-	$(BIN)/python -m pytest $(NB) --nbval --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout 120 -p no:cacheprovider
+	$(BIN)/python -m pytest $(NB) $(NBVAL_FLAGS) -p no:cacheprovider
 
 notebooks: $(STAMP) $(TEXT_STAMP)
 	$(BIN)/python -m helpers.execute $(NB)
