@@ -43,6 +43,7 @@ __all__ = [
     "PatchForest",
     "fit_patch_forest",
     "tree_shap",
+    "format_figure",
     "VERDICTS",
     "Rule",
     "verdict",
@@ -285,6 +286,24 @@ def verdict(value: float, *, holds: float, fails: float, higher: bool = True) ->
     return "holds" if value <= holds else ("does not hold" if value > fails else "partly")
 
 
+def format_figure(value: float, fmt: str = ".2f", *, floor: float | None = None) -> str:
+    """``value`` printed with ``fmt``, or ``"< floor"`` when it lies below ``floor``.
+
+    A figure at the level of floating-point rounding (an efficiency gap of float32 sums, the
+    difference between two implementations of the same formula) changes from CPU to CPU in
+    its leading digit; what holds on every machine is that it is below the rounding floor.
+
+    Examples
+    --------
+    >>> format_figure(3.4e-08, ".1e", floor=1e-6), format_figure(0.02, ".1e", floor=1e-6)
+    ('< 1.0e-06', '2.0e-02')
+    """
+    value = float(value)
+    if floor is not None and abs(value) < floor:
+        return f"< {format(floor, fmt)}"
+    return format(value, fmt)
+
+
 @dataclass
 class Rule:
     """One measured figure and the thresholds that turn it into a verdict.
@@ -302,6 +321,9 @@ class Rule:
         A yes/no fact (1 or 0): its thresholds do not move in :func:`threshold_sensitivity`.
     fmt : str
         How the value is printed.
+    floor : float, optional
+        The rounding noise of the computation: a value below it is printed as ``< floor``
+        (:func:`format_figure`); the verdict still uses the value.
     """
 
     name: str
@@ -311,6 +333,7 @@ class Rule:
     higher: bool = True
     fixed: bool = False
     fmt: str = ".2f"
+    floor: float | None = None
 
     def verdict(self, scale: float = 1.0) -> str:
         """The verdict with both thresholds multiplied by ``scale`` (unless ``fixed``)."""
@@ -321,7 +344,7 @@ class Rule:
         if self.fixed:
             return f"{self.name}: {'yes' if self.value >= self.holds else 'no'}"
         sign = ">=" if self.higher else "<="
-        return f"{self.name} {format(float(self.value), self.fmt)} (holds {sign} {format(self.holds, self.fmt)})"
+        return f"{self.name} {format_figure(self.value, self.fmt, floor=self.floor)} (holds {sign} {format(self.holds, self.fmt)})"
 
 
 @dataclass

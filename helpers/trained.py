@@ -71,6 +71,9 @@ class Recipe:
         The recipe's data, seed, epochs and other options, as stored on the card.
     train : callable () -> model
         Builds the model from ``seed`` and trains it (deterministic on one machine).
+    build : callable (config) -> model, or None
+        The untrained architecture that the shipped weights are loaded into (``config`` is the
+        card's, e.g. a vocabulary); None for the forest, which is rebuilt from its trees.
     evaluate : callable (model) -> (str, float)
         The figure that judges it: ``("test accuracy", 0.948)``.
     """
@@ -81,10 +84,40 @@ class Recipe:
     settings: dict
     train: Callable
     evaluate: Callable
+    build: Callable | None
     cheap: bool = field(default=True)
 
 
 # --------------------------------------------------------------------------- the recipes
+
+
+def _simple_cnn(config):
+    return SimpleCNN()
+
+
+def _linear_mnist(config):
+    return LinearClassifier((1, 28, 28), 10)
+
+
+def _moons_mlp(config):
+    return MLP(2, 2, hidden=(32, 32), activation="tanh")
+
+
+def _breast_cancer_mlp(config):
+    return MLP(30, 2, hidden=(32,))
+
+
+def _diabetes_mlp(config):
+    return MLP(10, 1, hidden=(32, 32))
+
+
+def _word_model(config):
+    return WordModel({w: i for i, w in enumerate(config["vocabulary"])}, dim=config["dim"],
+                     hidden=config["hidden"], n_classes=config["n_classes"])
+
+
+def _minilm_head(config):
+    return nn.Linear(384, 2)
 
 
 def _mnist_classifier(build, labels="real", epochs=8, seed=0):
@@ -93,7 +126,7 @@ def _mnist_classifier(build, labels="real", epochs=8, seed=0):
         if labels == "shuffled":
             y = permuted_labels(y, seed=seed)
         seed_everything(seed)
-        model = build()
+        model = build({})
         train_classifier(model, X, y, epochs=epochs, seed=seed, progress=False)
         return model
     return train
@@ -106,7 +139,7 @@ def _mnist_accuracy(model):
 def _train_moons():
     X, y = load_two_moons(400, noise=0.2, seed=0)
     seed_everything(0)
-    model = MLP(2, 2, hidden=(32, 32), activation="tanh")
+    model = _moons_mlp({})
     train_classifier(model, X, y, epochs=150, seed=0, batch_size=32, lr=1e-2, progress=False)
     return model
 
@@ -118,7 +151,7 @@ def _moons_accuracy(model):
 def _train_breast_cancer():
     data = load_tabular("breast_cancer")
     seed_everything(0)
-    model = MLP(30, 2, hidden=(32,))
+    model = _breast_cancer_mlp({})
     train_classifier(model, data.X_train, data.y_train, epochs=30, seed=0, progress=False)
     return model
 
@@ -131,7 +164,7 @@ def _breast_cancer_accuracy(model):
 def _train_diabetes():
     data = load_tabular("diabetes")
     seed_everything(0)
-    model = MLP(10, 1, hidden=(32, 32))
+    model = _diabetes_mlp({})
     train_regressor(model, data.X_train, data.y_train, epochs=20, seed=0, weight_decay=1e-2, progress=False)
     return model
 
@@ -181,33 +214,33 @@ _MNIST = "load_mnist('train'): 4,000 bundled MNIST digits"
 RECIPES = {r.name: r for r in [
     Recipe("simple_cnn", "the minimal example's SimpleCNN trained on MNIST", ("02", "03", "04", "05", "06", "07"),
            {"data": _MNIST, "seed": 0, "epochs": 8, "batch_size": 64, "lr": 1e-3, "optimizer": "Adam"},
-           _mnist_classifier(SimpleCNN), _mnist_accuracy),
+           _mnist_classifier(_simple_cnn), _mnist_accuracy, _simple_cnn),
     Recipe("simple_cnn_shuffled_labels", "the SimpleCNN trained on shuffled labels (the data randomisation test)",
            ("06",), {"data": _MNIST + ", labels permuted_labels(y, seed=0)", "seed": 0, "epochs": 8,
                      "batch_size": 64, "lr": 1e-3, "optimizer": "Adam"},
-           _mnist_classifier(SimpleCNN, labels="shuffled"), _mnist_accuracy),
+           _mnist_classifier(_simple_cnn, labels="shuffled"), _mnist_accuracy, _simple_cnn),
     Recipe("linear_mnist", "softmax regression on MNIST pixels", ("01",),
            {"data": _MNIST, "seed": 0, "epochs": 5, "batch_size": 64, "lr": 1e-3, "optimizer": "Adam"},
-           _mnist_classifier(lambda: LinearClassifier((1, 28, 28), 10), epochs=5), _mnist_accuracy),
+           _mnist_classifier(_linear_mnist, epochs=5), _mnist_accuracy, _linear_mnist),
     Recipe("moons_mlp", "a tanh MLP (32, 32) on two moons", ("01",),
            {"data": "load_two_moons(400, noise=0.2, seed=0)", "seed": 0, "epochs": 150, "batch_size": 32,
-            "lr": 1e-2, "optimizer": "Adam"}, _train_moons, _moons_accuracy),
+            "lr": 1e-2, "optimizer": "Adam"}, _train_moons, _moons_accuracy, _moons_mlp),
     Recipe("breast_cancer_mlp", "a ReLU MLP (32) on the breast-cancer table", ("04",),
            {"data": "load_tabular('breast_cancer'): 426 training rows, 30 features", "seed": 0, "epochs": 30,
-            "batch_size": 64, "lr": 1e-3, "optimizer": "Adam"}, _train_breast_cancer, _breast_cancer_accuracy),
+            "batch_size": 64, "lr": 1e-3, "optimizer": "Adam"}, _train_breast_cancer, _breast_cancer_accuracy, _breast_cancer_mlp),
     Recipe("diabetes_mlp", "a ReLU MLP (32, 32) regressor on the diabetes table", ("05",),
            {"data": "load_tabular('diabetes'): 331 training rows, 10 features", "seed": 0, "epochs": 20,
-            "batch_size": 32, "lr": 1e-3, "weight_decay": 1e-2, "optimizer": "Adam"}, _train_diabetes, _diabetes_r2),
+            "batch_size": 32, "lr": 1e-3, "weight_decay": 1e-2, "optimizer": "Adam"}, _train_diabetes, _diabetes_r2, _diabetes_mlp),
     Recipe("patch_forest", "a random forest (50 trees, depth 10) on the 16 patch means of a digit", ("06",),
            {"data": _MNIST + ", patch means of grid_segments((28, 28), 7)", "seed": 0, "n_trees": 50,
-            "max_depth": 10}, _train_patch_forest, _forest_accuracy),
+            "max_depth": 10}, _train_patch_forest, _forest_accuracy, None),
     Recipe("word_model", "a bag-of-words embedding model on movie-review snippets", ("08",),
            {"data": "load_text('movie_reviews'): the training snippets", "seed": 0, "epochs": 4, "dim": 32,
-            "hidden": 16, "min_count": 2, "batch_size": 256, "lr": 1e-2}, _train_word_model, _word_model_accuracy),
+            "hidden": 16, "min_count": 2, "batch_size": 256, "lr": 1e-2}, _train_word_model, _word_model_accuracy, _word_model),
     Recipe("minilm_head", "a linear head on all-MiniLM-L6-v2 sentence embeddings", ("08",),
            {"data": f"load_text('movie_reviews'): the first {MINILM_TRAIN} training snippets' sentence_embeddings",
             "seed": 0, "epochs": 40, "batch_size": 64, "lr": 1e-2}, _train_minilm_head, _minilm_head_accuracy,
-           cheap=False),
+           _minilm_head, cheap=False),
 ]}
 COURSE_MODELS = tuple(RECIPES)
 
@@ -271,35 +304,14 @@ def _to_tensors(model) -> tuple[dict, dict]:
         return _forest_tensors(model)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     if isinstance(model, WordModel):
-        config = {"vocabulary": [w for w, _ in sorted(model.vocabulary.items(), key=lambda item: item[1])],
+        layers = [m for m in model.classifier.modules() if isinstance(m, nn.Linear)]
+        config = {"vocabulary": sorted(model.vocabulary, key=model.vocabulary.get),
                   "dim": model.embedding_layer.embedding_dim,
-                  "hidden": None if isinstance(model.classifier, nn.Linear) else model.classifier[0].out_features,
-                  "n_classes": (model.classifier if isinstance(model.classifier, nn.Linear)
-                                else model.classifier[-1]).out_features}
+                  "hidden": layers[0].out_features if len(layers) > 1 else None,
+                  "n_classes": layers[-1].out_features}
     else:
         config = {}
     return tensors, config
-
-
-def _empty_model(name: str, config: dict):
-    """The model of ``name`` with fresh weights, to load the shipped ones into."""
-    with torch.random.fork_rng(devices=[]):
-        if name in ("simple_cnn", "simple_cnn_shuffled_labels"):
-            return SimpleCNN()
-        if name == "linear_mnist":
-            return LinearClassifier((1, 28, 28), 10)
-        if name == "moons_mlp":
-            return MLP(2, 2, hidden=(32, 32), activation="tanh")
-        if name == "breast_cancer_mlp":
-            return MLP(30, 2, hidden=(32,))
-        if name == "diabetes_mlp":
-            return MLP(10, 1, hidden=(32, 32))
-        if name == "word_model":
-            vocabulary = {w: i for i, w in enumerate(config["vocabulary"])}
-            return WordModel(vocabulary, dim=config["dim"], hidden=config["hidden"], n_classes=config["n_classes"])
-        if name == "minilm_head":
-            return nn.Linear(384, 2)
-    raise ValueError(f"no architecture for {name!r}")  # a recipe without a loader: a bug here, not the caller's
 
 
 def _sha256(path: Path) -> str:
@@ -405,7 +417,8 @@ def load_course_model(name: str, *, folder: str | os.PathLike | None = None):
     tensors = load_file(path)
     if name == "patch_forest":
         return _forest_from_tensors(tensors, card["config"]).eval()
-    model = _empty_model(name, card["config"])
+    with torch.random.fork_rng(devices=[]):  # the fresh weights are overwritten: leave the caller's RNG alone
+        model = RECIPES[name].build(card["config"])
     model.load_state_dict(tensors)
     return model.eval()
 

@@ -212,3 +212,15 @@ def test_deletion_curve_checker_accepts_the_reference_and_rejects_slips(capsys):
     assert not check_deletion_curve(lambda game, a: 1 / 0)
     out = capsys.readouterr().out
     assert ": correct" in out and "runs backwards" in out and "tied attributions" in out and "ZeroDivisionError" in out
+
+
+def test_a_figure_below_its_rounding_floor_is_printed_as_a_bound():
+    from helpers.comparison import Rule, format_figure
+
+    assert format_figure(3.4e-08, ".1e", floor=1e-6) == "< 1.0e-06"
+    assert format_figure(-3.4e-08, ".1e", floor=1e-6) == "< 1.0e-06"
+    assert format_figure(2e-2, ".1e", floor=1e-6) == "2.0e-02"
+    assert format_figure(0.123, ".2f") == "0.12"
+    rule = Rule("gap", 3.4e-08, 1e-5, 1e-3, higher=False, fmt=".1e", floor=1e-6)
+    assert rule.describe() == "gap < 1.0e-06 (holds <= 1.0e-05)"
+    assert rule.verdict() == "holds"
