@@ -320,6 +320,27 @@ def test_adaptive_gauss_legendre_counts_every_level(trained_cnn, mnist_test):
     assert torch.equal(info.evaluations, 2 * info.steps - 2)
 
 
+@pytest.mark.parametrize("rule", ["trapezoid", "gauss_legendre"])
+def test_the_decision_margin_is_how_far_the_tolerance_can_move_without_changing_a_count(rule, trained_cnn, mnist_test):
+    x = mnist_test[0][:12]
+    target = trained_cnn(x).argmax(1)
+    _, info = integrated_gradients(trained_cnn, x, target, rule=rule, return_info=True)
+    assert bool((info.decision_margin > 0).all()) and bool(torch.isfinite(info.decision_margin).all())
+    with torch.no_grad():
+        scores = trained_cnn(torch.cat([x, torch.zeros_like(x)])).double().gather(1, target.repeat(2)[:, None])[:, 0]
+    scale = scores[:12].abs() + scores[12:].abs()
+    # the allowed gap is tolerance * |S(x) - S(x')|: moving the tolerance by less than every example's margin
+    # changes no decision, so no example's points
+    room = float((info.decision_margin * scale / info.score_difference.abs()).min())
+    _, nudged = integrated_gradients(trained_cnn, x, target, rule=rule, tolerance=0.01 + 0.5 * room, return_info=True)
+    assert torch.equal(nudged.steps, info.steps)
+    # and moving it by much more than the smallest margin changes some
+    _, moved = integrated_gradients(trained_cnn, x, target, rule=rule, tolerance=0.02, return_info=True)
+    assert not torch.equal(moved.steps, info.steps)
+    _, fixed = integrated_gradients(trained_cnn, x, target, steps=8, return_info=True)
+    assert bool(torch.isinf(fixed.decision_margin).all())  # no decision made
+
+
 def test_an_example_does_not_depend_on_the_rest_of_the_batch(trained_cnn, mnist_test):
     x = mnist_test[0][:6]
     together, info = integrated_gradients(trained_cnn, x, return_info=True)
