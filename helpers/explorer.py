@@ -55,7 +55,7 @@ from PIL import Image
 
 from . import features, lime as lime_module, saliency, shapley
 from .cost import CostCounter
-from .models import evaluation_mode
+from .scores import evaluation_mode
 from .plotting import SIGNED_CMAP, UNSIGNED_CMAP
 
 __all__ = [

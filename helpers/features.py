@@ -53,9 +53,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .checks import all_finite, class_scores, model_device, model_dtype
-from .models import evaluation_mode
-from .saliency import broadcast_baseline
+from .checks import all_finite
+from .scores import broadcast_baseline, class_scores, evaluation_mode, model_device, model_dtype
 
 __all__ = [
     "grid_segments",
@@ -63,6 +62,7 @@ __all__ = [
     "tabular_segments",
     "check_segments",
     "segment_means",
+    "segment_sums",
     "check_game",
     "check_coalitions",
     "CountedGame",
@@ -350,11 +350,57 @@ def segment_means(x: torch.Tensor, segments: torch.Tensor) -> torch.Tensor:
     lead = x.shape[: x.ndim - segments.ndim]
     flat_x = x.detach().reshape(*lead, -1) if lead else x.detach().reshape(1, -1)
     flat_s = segments.reshape(-1)
-    sums = torch.zeros(flat_x.shape[0], n_players, dtype=x.dtype, device=x.device)
-    sums.index_add_(1, flat_s, flat_x)
     counts = torch.bincount(flat_s, minlength=n_players).to(x.dtype)
-    means = sums / counts
+    means = _segment_totals(flat_x, flat_s, n_players) / counts
     return means[:, flat_s].reshape(x.shape)
+
+
+def _segment_totals(values: torch.Tensor, flat_segments: torch.Tensor, n_segments: int) -> torch.Tensor:
+    """Per-row sums over each segment: ``values`` [R, N], labels [N] in 0..n-1 -> [R, n] (the one kernel)."""
+    sums = torch.zeros(values.shape[0], n_segments, dtype=values.dtype, device=values.device)
+    return sums.index_add_(1, flat_segments, values)
+
+
+def segment_sums(saliency: torch.Tensor, segments) -> torch.Tensor:
+    """One score per segment: the sum of a map's values over each segment (and over channels).
+
+    Turns a pixel map into the players of a coalition game, so that pixel methods
+    (gradients) and segment methods (LIME, SHAP) are compared on the same players.
+    The total is preserved: ``segment_sums(m, s).sum(-1) == m.sum()`` per example.
+
+    Parameters
+    ----------
+    saliency : torch.Tensor, [B, ..., *segments.shape], or exactly ``segments.shape``
+        Maps; every dimension between the batch and the segments' (e.g. the channels)
+        is summed.
+    segments : int tensor, labels 0..M-1 (e.g. :func:`helpers.features.grid_segments`)
+
+    Returns
+    -------
+    torch.Tensor, [B, M] (or [M] for one map shaped like ``segments``)
+
+    Examples
+    --------
+    >>> segment_sums(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([0, 1, 0])).tolist()
+    [4.0, 2.0]
+    """
+    if not isinstance(saliency, torch.Tensor):
+        raise TypeError(f"saliency must be a torch.Tensor; got {type(saliency).__name__}")
+    if not torch.is_floating_point(saliency):
+        raise TypeError(f"saliency must be a float tensor; got dtype {saliency.dtype}")
+    if isinstance(segments, np.ndarray):
+        segments = torch.from_numpy(segments)
+    if not isinstance(segments, torch.Tensor):
+        raise TypeError(f"segments must be an integer torch.Tensor; got {type(segments).__name__}")
+    single = tuple(saliency.shape) == tuple(segments.shape)
+    maps = saliency[None] if single else saliency
+    if maps.ndim <= segments.ndim:
+        raise ValueError(f"saliency must be [B, ..., *segments.shape] = [B, ..., {', '.join(map(str, segments.shape))}]; "
+                         f"got shape {tuple(saliency.shape)}")
+    segments, n_players = check_segments(segments, tuple(maps.shape))
+    flat = maps.detach().reshape(maps.shape[0], -1, segments.numel()).sum(dim=1)
+    sums = _segment_totals(flat, segments.reshape(-1).to(flat.device), n_players)
+    return sums[0] if single else sums
 
 
 def blurred(x: torch.Tensor, sigma: float) -> torch.Tensor:
@@ -479,7 +525,7 @@ def check_coalitions(Z, n_players: int, device=None) -> torch.Tensor:
 
 
 class _NoGradEval:
-    """``torch.no_grad()`` and :func:`helpers.models.evaluation_mode` as one context.
+    """``torch.no_grad()`` and :class:`helpers.scores.evaluation_mode` as one context.
 
     A game makes one and enters it on every call; entered again while open (a game
     evaluated inside its own model, say), the inner use changes nothing.

@@ -18,8 +18,7 @@ first and the last, the parts that make the estimator accurate at small budgets
   fit is a linear map computed once.
 
 Nothing here evaluates a model; :mod:`helpers.shapley` keeps the game theory
-and the estimators' entry points (and re-exports the public names of this
-module, so ``from helpers.shapley import optimised_design`` still works).
+and the estimators' entry points.
 
 Lundberg and Lee, 2017, arXiv 1705.07874; Covert and Lee, 2021, arXiv
 2012.01536; Musco and Witter, 2024, arXiv 2410.01917; Witter, Liu and Musco,

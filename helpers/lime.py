@@ -52,9 +52,8 @@ Functions:
 - :func:`sample_coalitions`, :func:`cosine_distances`, :func:`exponential_kernel`,
   :func:`weighted_ridge`, :func:`fit_lime` -- the four steps, one function each.
 - :func:`lime_tabular` -- lime's tabular sampling (new rows from the training statistics).
-- :func:`seed_stability`, :func:`stability_across_inputs`, :func:`topk_overlap`,
-  :func:`rank_correlation` -- run-to-run stability (defined in :mod:`helpers.metrics`,
-  re-exported here; ``rank_correlation`` is :func:`helpers.metrics.pair_rank_correlation`).
+- Run-to-run stability (:func:`helpers.metrics.seed_stability`,
+  :func:`helpers.metrics.stability_across_inputs`) lives in :mod:`helpers.metrics`.
 - :func:`lime_package_coalitions`, :func:`lime_package_image`,
   :func:`lime_package_tabular` -- the ``lime`` package itself, run quietly on the
   same inputs, for cross-checks and benchmarks.
@@ -75,16 +74,9 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
-from .checks import check_float, check_int, check_positive_float, check_seed, class_scores, model_device, model_dtype
+from .checks import check_float, check_int, check_positive_float, check_seed
 from .features import check_coalitions, check_game
-from .metrics import (  # re-exported: the stability measures live in helpers.metrics
-    SeedStability,
-    seed_stability,
-    stability_across_inputs,
-    topk_overlap,
-)
-from .metrics import pair_rank_correlation as rank_correlation
-from .models import evaluation_mode
+from .scores import class_scores, evaluation_mode, model_device, model_dtype
 from .seeding import make_generator
 
 __all__ = [
@@ -97,11 +89,6 @@ __all__ = [
     "weighted_ridge",
     "fit_lime",
     "lime_tabular",
-    "seed_stability",
-    "SeedStability",
-    "stability_across_inputs",
-    "topk_overlap",
-    "rank_correlation",
     "lime_package_coalitions",
     "lime_package_image",
     "lime_package_tabular",

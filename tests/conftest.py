@@ -30,6 +30,16 @@ def trained_cnn():
     return model
 
 
+@pytest.fixture(scope="session")
+def forest():
+    """A small :class:`~helpers.models.PatchForest` (20 trees) on the 16 patch means of 1,500 training digits."""
+    from helpers.features import grid_segments
+    from helpers.models import fit_patch_forest
+
+    X, y = load_mnist("train")
+    return fit_patch_forest(X[:1500], y[:1500], grid_segments((28, 28), 7), n_trees=20, max_depth=8, seed=0)
+
+
 @pytest.fixture
 def untrained_cnn():
     seed_everything(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from helpers import exercises
@@ -172,3 +173,26 @@ def test_baseline_background(capsys):
 def test_every_checker_is_exported():
     checkers = {name for name in dir(exercises) if name.startswith("check_")}
     assert checkers <= set(exercises.__all__), checkers - set(exercises.__all__)
+
+
+def test_deletion_curve_checker_accepts_the_reference_and_rejects_slips(capsys):
+    from helpers.exercises import check_deletion_curve
+
+    def reference(game, attributions):
+        order = torch.sort(-attributions, stable=True).indices
+        Z = torch.ones(game.n_players + 1, game.n_players, dtype=torch.bool)
+        for k in range(1, game.n_players + 1):
+            Z[k:, order[k - 1]] = False
+        return game(Z)
+
+    def unstable_ties(game, attributions):
+        return reference(game, attributions + 1e-9 * torch.arange(len(attributions)))  # ties to the higher index
+
+    assert check_deletion_curve(reference)
+    assert not check_deletion_curve(None)
+    assert not check_deletion_curve(lambda game, a: reference(game, a).flip(0))
+    assert not check_deletion_curve(lambda game, a: reference(game, -a))
+    assert not check_deletion_curve(unstable_ties)
+    assert not check_deletion_curve(lambda game, a: 1 / 0)
+    out = capsys.readouterr().out
+    assert ": correct" in out and "runs backwards" in out and "tied attributions" in out and "ZeroDivisionError" in out

@@ -47,13 +47,6 @@ def cubic_game(n_players, seed=0):
     return FunctionGame(worth, n_players)
 
 
-def test_every_public_name_of_kernelshap_is_still_importable_from_shapley():
-    for name in kernelshap.__all__:
-        assert getattr(shapley, name) is getattr(kernelshap, name), name
-    for name in shapley.__all__:  # and shapley's own list still resolves
-        assert hasattr(shapley, name), name
-
-
 @pytest.mark.parametrize("n_players, budget, design", [(6, 12, True), (6, 40, True), (10, 30, False), (12, 400, True)])
 def test_kernel_shap_is_choose_evaluate_fit(n_players, budget, design):
     game = cubic_game(n_players, seed=n_players)

@@ -207,18 +207,6 @@ def test_topk_overlap_and_pair_rank_correlation_facts():
     assert pair_rank_correlation(b, c) == pytest.approx(spearmanr(b.numpy(), c.numpy()).statistic, abs=1e-12)
 
 
-def test_one_copy_of_each_stability_measure_and_the_old_import_paths():
-    import helpers.lime
-    import helpers.metrics
-    import helpers.saliency
-
-    assert helpers.lime.rank_correlation is helpers.metrics.pair_rank_correlation
-    assert helpers.saliency.rank_correlation is helpers.metrics.rank_correlation
-    assert helpers.saliency.noise_stability is helpers.metrics.noise_stability
-    for name in ("seed_stability", "SeedStability", "stability_across_inputs", "topk_overlap"):
-        assert getattr(helpers.lime, name) is getattr(helpers.metrics, name)
-
-
 def test_noise_stability_is_one_without_noise_and_for_a_linear_model(trained_cnn, mnist_test):
     from helpers.metrics import noise_stability
     from helpers.saliency import gradient
@@ -247,16 +235,10 @@ def test_noise_stability_passes_options_and_keeps_the_target(trained_cnn, mnist_
 
 
 def test_noise_of_an_example_does_not_depend_on_the_rest_of_the_batch(mnist_test):
-    from helpers.metrics import example_normal, noise_stability, noisy_copies
+    from helpers.metrics import noise_stability, noisy_copies
     from helpers.saliency import gradient
 
     x = mnist_test[0][:6]
-    assert torch.equal(example_normal(x, 3)[2:3], example_normal(x[2:3], 3))
-    assert torch.equal(example_normal(x.flip(0), 3).flip(0), example_normal(x, 3))
-    assert not torch.equal(example_normal(x, 3), example_normal(x, 4))  # the seed matters
-    assert not torch.equal(example_normal(x, 3)[0], example_normal(x, 3)[1])  # examples get their own noise
-    noise = example_normal(mnist_test[0][:200], 0)
-    assert abs(float(noise.mean())) < 0.01 and abs(float(noise.std()) - 1) < 0.01
     assert torch.equal(noisy_copies(x, noise_std=0.1, seed=1)[4:], noisy_copies(x[4:], noise_std=0.1, seed=1))
     model = _linear_classifier()
     assert torch.equal(noise_stability(gradient, model, x, noise_std=0.1)[3:5],
@@ -342,7 +324,6 @@ def test_seed_stability_on_chosen_players():
 
 def _stability_error_cases():
     from helpers.metrics import (
-        example_normal,
         noise_stability,
         noisy_copies,
         pair_rank_correlation,
@@ -378,8 +359,6 @@ def _stability_error_cases():
         (lambda: noisy_copies(X, noise_std=0.1, clip="unit"), TypeError, "clip must be None or a pair"),
         (lambda: noisy_copies(X, noise_std="0.1"), TypeError, "noise_std must be a number"),
         (lambda: noisy_copies(X, noise_std=float("nan")), ValueError, "noise_std must be a finite number"),
-        (lambda: example_normal(X, seed=-1), ValueError, r"seed must be in \[0, 2\*\*32\)"),
-        (lambda: example_normal(X[0, 0, 0], seed=0), ValueError, r"x must be a float batch \[B, \.\.\.\]"),
     ]
 
 
@@ -482,8 +461,7 @@ def test_curve_fractions_with_a_step_that_does_not_divide():
 
 
 def test_segment_sums_preserve_the_total(mnist_test):
-    from helpers.features import grid_segments, superpixels
-    from helpers.metrics import segment_sums
+    from helpers.features import grid_segments, segment_sums, superpixels
 
     maps = torch.randn(5, 1, 28, 28, dtype=torch.float64)
     for segments in (grid_segments((28, 28), 7), grid_segments((28, 28), 1), superpixels(mnist_test[0][0], 12)):
@@ -591,9 +569,9 @@ def test_agreement_and_budget_to_reach():
 
 
 def _faithfulness_error_cases():
-    from helpers.features import FunctionGame
+    from helpers.features import FunctionGame, segment_sums
     from helpers.metrics import (agreement, budget_to_reach, cascading_randomisation, curve_area, curve_fractions,
-                                 deletion_curve, insertion_curve, permuted_labels, random_order_curves, segment_sums,
+                                 deletion_curve, insertion_curve, permuted_labels, random_order_curves,
                                  structural_similarity)
     from helpers.models import SimpleCNN
     from helpers.saliency import gradient

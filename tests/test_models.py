@@ -7,7 +7,9 @@ import torch
 import torch.nn as nn
 
 from helpers.data import load_mnist
-from helpers.models import MLP, LinearClassifier, SimpleCNN, accuracy, evaluation_mode, predict, train_classifier, train_regressor
+from helpers.features import grid_segments
+from helpers.models import (MLP, LinearClassifier, PatchForest, SimpleCNN, accuracy, fit_patch_forest, patch_means,
+                            predict, train_classifier, train_regressor)
 from helpers.seeding import make_generator, seed_everything
 
 
@@ -64,15 +66,6 @@ def test_linear_classifier_weight_map():
     assert torch.equal(model.weight_map(2).reshape(-1), model.linear.weight[2])
 
 
-def test_evaluation_mode_restores_each_modules_own_mode():
-    model = MLP(3, 2, hidden=(4,))
-    model.train()
-    model.net[0].eval()
-    with evaluation_mode(model):
-        assert not any(m.training for m in model.modules())
-    assert model.training and not model.net[0].training and model.net[1].training
-
-
 def test_predict_restores_mode():
     model = MLP(3, 2)
     model.train()
@@ -127,3 +120,34 @@ def test_seed_everything_repeats():
     a = torch.rand(4)
     seed_everything(3)
     assert torch.equal(a, torch.rand(4))
+
+
+# --------------------------------------------------------------------------- a model with no gradient
+
+PATCHES = grid_segments((28, 28), 7)
+
+
+def test_gradient_refuses_the_tree_model_with_its_clear_error(forest, mnist_test):
+    from helpers.saliency import gradient
+
+    assert isinstance(forest, torch.nn.Module) and not list(forest.parameters())
+    with pytest.raises(ValueError, match="does not depend differentiably on x"):
+        gradient(forest, mnist_test[0][:2])
+
+
+def test_the_forest_is_a_model_of_images(forest, mnist_test):
+    X = mnist_test[0][:50]
+    out = forest(X)
+    assert out.shape == (50, 10) and torch.allclose(out.sum(1), torch.ones(50, dtype=torch.float64))
+    assert torch.allclose(patch_means(X, PATCHES).sum(1) * 49, X.double().sum(dim=(1, 2, 3)), atol=1e-4)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: PatchForest(object(), PATCHES), TypeError, "fitted scikit-learn classifier"),
+    (lambda: fit_patch_forest(torch.rand(4, 1, 28, 28), torch.arange(4), PATCHES, n_trees=0), ValueError,
+     "n_trees must be an int >= 1"),
+    (lambda: patch_means(torch.rand(28, 28), PATCHES), ValueError, r"x must be a float batch of images"),
+])
+def test_forest_errors(call, error, message):
+    with pytest.raises(error, match=message):
+        call()

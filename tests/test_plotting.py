@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from helpers.metrics import digit_regions
-from helpers.plotting import (REGION_COLOURS, SIGNED_CMAP, UNSIGNED_CMAP, show_digit, show_grid, show_heatmap, show_overlay,
-                              show_regions, show_segment_weights, to_image)
+from helpers.plotting import (REGION_COLOURS, SIGNED_CMAP, UNSIGNED_CMAP, show_curves, show_digit, show_grid, show_heatmap,
+                              show_overlay, show_randomisation, show_regions, show_segment_weights, to_image)
 
 
 @pytest.mark.parametrize("shape, expected", [((28, 28), (28, 28)), ((1, 28, 28), (28, 28)), ((1, 1, 28, 28), (28, 28)),
@@ -128,3 +128,16 @@ def test_region_colours_are_far_apart():
     # interior and edge: different hue and a large difference in lightness (not only in hue)
     assert abs(lightness[0] - lightness[1]) > 0.4 and np.abs(colours[0] - colours[1]).sum() > 1.0
     assert [tuple(h.get_facecolor()[:3]) for h in ax.get_legend().legend_handles] == [tuple(c) for c in colours]
+
+
+def test_plots_return_axes(trained_cnn, mnist_test):
+    from helpers.metrics import cascading_randomisation, curve_fractions
+    from helpers.saliency import gradient
+
+    ax = show_curves(curve_fractions(4), {"a": torch.rand(3, 5)}, torch.rand(2, 5), title="t")
+    assert len(ax.lines) == 2
+    result = cascading_randomisation(trained_cnn, mnist_test[0][:2], gradient)
+    ax = show_randomisation({"gradient": result}, "ssim")
+    assert len(ax.lines) == 2  # the method and the zero line
+    with pytest.raises(ValueError, match="measure must be one of"):
+        show_randomisation({"gradient": result}, "pearson")

@@ -13,6 +13,7 @@ import torch
 import torch.nn as nn
 
 import helpers.saliency as saliency
+import helpers.scores as scores
 from helpers.data import load_mnist
 from helpers.models import SimpleCNN, train_classifier
 from helpers.saliency import (
@@ -196,7 +197,7 @@ def test_every_gradient_method_chunks_by_default(monkeypatch, trained_cnn, mnist
     whole = calls[method](batch_size=10)
     seen = []
     handle = trained_cnn.register_forward_pre_hook(lambda _m, args: seen.append(args[0].shape[0]))
-    monkeypatch.setattr(saliency, "AUTO_GRADIENT_VALUES", 3 * 28 * 28)  # 3 digits per pass
+    monkeypatch.setattr(scores, "AUTO_CHUNK_VALUES", 3 * 28 * 28)  # 3 digits per pass
     try:
         chunked = calls[method]()
     finally:

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers.models import MLP, LinearClassifier, SimpleCNN
-from helpers.saliency import all_finite, finite_difference_gradient, gradient, minimal_example_saliency, target_gradients
+from helpers.checks import all_finite
+from helpers.saliency import finite_difference_gradient, gradient, minimal_example_saliency, target_gradients
 
 
 @pytest.mark.parametrize("target", range(10))

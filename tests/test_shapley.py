@@ -16,28 +16,26 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.features import CoalitionGame, FunctionGame, tabular_segments
+from helpers.features import CoalitionGame, FunctionGame, grid_segments, tabular_segments
 from helpers.data import load_tabular
 from helpers.models import MLP, train_regressor
+from helpers.kernelshap import (_paired_design, _uses_design, cubic_leakage, kernel_shap_coalitions, kernel_shap_min_budget,
+                                optimised_design)
 from helpers.seeding import seed_everything
 from helpers.shapley import (
     EXACT_MAX_PLAYERS,
     TableGame,
-    _paired_design,
-    _uses_design,
     axiom_gaps,
     budget_errors,
-    cubic_leakage,
     budget_methods,
     exact_shapley,
     kernel_shap,
-    kernel_shap_coalitions,
-    kernel_shap_min_budget,
     marginal_contributions,
-    optimised_design,
     permutation_shapley,
     relative_error,
     shap_kernel_explainer,
+    shap_tree_explainer,
+    exact_shapley_skipping_dummies,
     shapley_weight,
     weighted_voting_game,
 )
@@ -760,3 +758,42 @@ def test_exercise_checkers_of_notebook_05(capsys):
     assert check_shapley_kernel(lambda M, s: (M - 1) / (s * (M - s))) is False
     assert "divide by the binom" in capsys.readouterr().out
     assert check_shapley_kernel(lambda M, s: 1 / 0) is False and "ZeroDivisionError" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- exact SHAP without dummies; shap's TreeExplainer
+
+PATCHES = grid_segments((28, 28), 7)
+
+
+def test_exact_shap_of_the_tree_model_equals_treeshap(forest, mnist_test):
+    for i in (0, 3):
+        x = mnist_test[0][i]
+        game = CoalitionGame(forest, x, PATCHES, baseline=0.0)
+        exact = exact_shapley(game)
+        theirs = shap_tree_explainer(forest, x, torch.zeros_like(x), game.target)
+        assert float((exact.double() - theirs).abs().max()) < 1e-6
+        assert abs(float(exact.sum()) - (game.full_score - float(game(torch.zeros(1, 16, dtype=torch.bool))[0]))) < 1e-9
+    # another class and a grey baseline: the same game on both sides
+    x = mnist_test[0][1]
+    game = CoalitionGame(forest, x, PATCHES, baseline=0.3, target=4)
+    theirs = shap_tree_explainer(forest, x, torch.full_like(x, 0.3), 4)
+    assert float((exact_shapley(game).double() - theirs).abs().max()) < 1e-6
+
+
+def test_exact_shapley_skipping_dummies_equals_exact_shapley(trained_cnn, mnist_test):
+    for i in (0, 5):
+        game = CoalitionGame(trained_cnn, mnist_test[0][i], PATCHES, baseline=0.0, output="probability")
+        assert game.dummy_players.any()
+        fast = exact_shapley_skipping_dummies(game)
+        evaluated = game.n_evaluations
+        full = exact_shapley(game)
+        assert evaluated == 2 ** int((~game.dummy_players).sum())
+        assert torch.allclose(fast.double(), full.double(), atol=1e-6)
+        assert bool((fast[game.dummy_players] == 0).all())
+
+
+def test_tree_explainer_and_skipping_dummies_refuse_the_wrong_objects():
+    with pytest.raises(TypeError, match="forest must be a PatchForest"):
+        shap_tree_explainer("forest", torch.rand(1, 28, 28), torch.zeros(1, 28, 28), 0)
+    with pytest.raises(TypeError, match="game must have an attribute n_players"):
+        exact_shapley_skipping_dummies(lambda Z: Z)

@@ -1,0 +1,242 @@
+r"""Faithfulness: do the features an explanation ranks first matter most to the model?
+
+Deletion and insertion curves (Petsiuk, Das and Saenko 2018, arXiv 1806.07421; "pixel flipping",
+Bach et al. 2015, PLoS ONE 10(7) e0130140): remove (or add) the features in the order an
+explanation ranks them and watch the game's value.
+
+- :func:`deletion_curve`, :func:`insertion_curve` -- the curve of one explanation on a coalition game.
+- :func:`random_order_curves` -- the same for random orders: the reference an explanation must beat.
+- :func:`curve_area`, :func:`curve_fractions` -- the area under a curve, and its x-axis.
+
+Taught in ``notebooks/06_comparison.ipynb``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..checks import check_int
+from ..features import check_game
+from ..seeding import make_generator
+from .ranks import ranking
+
+__all__ = ["curve_fractions", "deletion_curve", "insertion_curve", "random_order_curves", "curve_area"]
+
+
+def _check_step(step) -> int:
+    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
+        raise TypeError(f"step must be a positive int (features removed per point); got {step!r} of type {type(step).__name__}")
+    if step < 1:
+        raise ValueError(f"step must be a positive int (features removed per point); got {step}")
+    return int(step)
+
+
+def _check_attributions(attributions, n_players: int) -> torch.Tensor:
+    if isinstance(attributions, np.ndarray):
+        attributions = torch.from_numpy(attributions)
+    if not isinstance(attributions, torch.Tensor):
+        raise TypeError(f"attributions must be a tensor [M] = [{n_players}], one score per player; "
+                        f"got {type(attributions).__name__}")
+    if attributions.dtype == torch.bool or torch.is_complex(attributions):
+        raise TypeError(f"attributions must hold real scores; got dtype {attributions.dtype}")
+    if attributions.ndim != 1 or attributions.shape[0] != n_players:
+        raise ValueError(
+            f"attributions must be a tensor [M] = [{n_players}], one score per player of the game; got shape "
+            f"{tuple(attributions.shape)} (a pixel map goes through segment_sums(map, segments) or .flatten() first)"
+        )
+    attributions = attributions.detach().to("cpu", torch.float64)
+    if not bool(torch.isfinite(attributions).all()):
+        raise ValueError(f"attributions must be finite; they hold {int((~torch.isfinite(attributions)).sum())} "
+                         f"NaN or Inf value(s)")
+    return attributions
+
+
+def curve_fractions(n_players: int, step: int = 1) -> torch.Tensor:
+    """The fraction of players removed (or added) at each point of a curve: ``min(k * step, M) / M``.
+
+    Points ``k = 0 .. ceil(M / step)``; the last point is always ``M / M = 1``.
+
+    Examples
+    --------
+    >>> curve_fractions(5, 2).tolist()
+    [0.0, 0.4, 0.8, 1.0]
+    """
+    n_players = check_int("n_players", n_players, 1)
+    step = _check_step(step)
+    counts = torch.arange(0, -(-n_players // step) + 1, dtype=torch.int64) * step
+    return counts.clamp(max=n_players).double() / n_players
+
+
+def _order_coalitions(orders: torch.Tensor, step: int, insertion: bool) -> torch.Tensor:
+    """Coalitions of the curve points of each order: [n_orders * (K + 1), M], order by order."""
+    n_orders, n_players = orders.shape
+    counts = (curve_fractions(n_players, step) * n_players).round().long()  # [K + 1]
+    # position of each player in its order; a player is among the first c when its position < c
+    position = torch.empty_like(orders)
+    position.scatter_(1, orders, torch.arange(n_players).expand(n_orders, -1).contiguous())
+    first = position[:, None, :] < counts[None, :, None]  # [n_orders, K + 1, M]
+    Z = first if insertion else ~first
+    return Z.reshape(-1, n_players)
+
+
+def _curve(game, attributions, step, insertion: bool) -> torch.Tensor:
+    n_players = check_game(game)
+    attributions = _check_attributions(attributions, n_players)
+    step = _check_step(step)
+    Z = _order_coalitions(ranking(attributions)[None], step, insertion)
+    return torch.as_tensor(game(Z)).detach()
+
+
+def deletion_curve(game, attributions, *, step: int = 1) -> torch.Tensor:
+    r"""The game's values as the players are removed from the most to the least important.
+
+    Point ``k`` is :math:`v(N \setminus \{\text{the first } \min(k\,s, M) \text{ players}\})`, the
+    players ranked by decreasing attribution (ties broken by the lower index), for
+    ``k = 0 .. ceil(M / s)``: the first point is :math:`v(N)`, the last :math:`v(\emptyset)`. A
+    faithful explanation makes the curve fall fast: a small :func:`curve_area`. All the
+    coalitions go to the game in one call.
+
+    Petsiuk, Das and Saenko, "RISE: Randomized Input Sampling for Explanation of Black-box
+    Models", 2018, arXiv 1806.07421 (deletion and insertion); Bach et al., "On Pixel-Wise
+    Explanations for Non-Linear Classifier Decisions by Layer-Wise Relevance Propagation",
+    2015, PLoS ONE 10(7) e0130140 (pixel flipping). With ``step`` equal to Quantus's
+    ``features_in_step``, ``deletion_curve(...)[1:]`` is ``quantus.PixelFlipping``'s curve.
+
+    Parameters
+    ----------
+    game : coalition game (``game(Z)``, ``game.n_players``)
+        E.g. :class:`~helpers.features.CoalitionGame` on a 4 x 4 grid, or on a 1 x 1 grid
+        (``grid_segments((28, 28), 1)``: every pixel a player).
+    attributions : torch.Tensor, [M]
+        One score per player; higher = more important. A pixel map becomes one
+        score per player with :func:`helpers.features.segment_sums`.
+    step : int, default 1
+        Players removed between two points.
+
+    Returns
+    -------
+    torch.Tensor, [ceil(M / step) + 1]
+        The values, on the game's output device and dtype.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a game without ``n_players``, attributions that are not a finite tensor [M],
+        a step that is not a positive int.
+
+    Examples
+    --------
+    >>> from helpers.features import FunctionGame
+    >>> game = FunctionGame(lambda Z: Z.double() @ torch.tensor([3.0, 1.0, 2.0], dtype=torch.float64), 3)
+    >>> deletion_curve(game, torch.tensor([3.0, 1.0, 2.0])).tolist()
+    [6.0, 3.0, 1.0, 0.0]
+    """
+    return _curve(game, attributions, step, insertion=False)
+
+
+def insertion_curve(game, attributions, *, step: int = 1) -> torch.Tensor:
+    r"""The game's values as the players are added, the most important first.
+
+    Point ``k`` is :math:`v(\text{the first } \min(k\,s, M) \text{ players})`, from
+    :math:`v(\emptyset)` to :math:`v(N)`; a faithful explanation makes it rise fast (a
+    large :func:`curve_area`). Same ranking, checks and single game call as
+    :func:`deletion_curve` (Petsiuk et al. 2018, arXiv 1806.07421).
+
+    Parameters
+    ----------
+    game : coalition game
+    attributions : torch.Tensor, [M]
+    step : int, default 1
+
+    Returns
+    -------
+    torch.Tensor, [ceil(M / step) + 1]
+
+    Examples
+    --------
+    >>> from helpers.features import FunctionGame
+    >>> game = FunctionGame(lambda Z: Z.double() @ torch.tensor([3.0, 1.0, 2.0], dtype=torch.float64), 3)
+    >>> insertion_curve(game, torch.tensor([3.0, 1.0, 2.0])).tolist()
+    [0.0, 3.0, 5.0, 6.0]
+    """
+    return _curve(game, attributions, step, insertion=True)
+
+
+def random_order_curves(game, *, kind: str = "deletion", n_orders: int = 20, step: int = 1, seed: int = 0) -> torch.Tensor:
+    """Deletion (or insertion) curves of ``n_orders`` random orders: the chance reference.
+
+    An explanation's :func:`curve_area` means little alone (it depends on the model and
+    the input); read it against the areas of random orders of the same players, whose
+    mean and spread say what chance gives. All orders go to the game in one call.
+
+    Parameters
+    ----------
+    game : coalition game
+    kind : {"deletion", "insertion"}
+    n_orders : int, default 20
+    step : int, default 1
+    seed : int, default 0
+
+    Returns
+    -------
+    torch.Tensor, [n_orders, ceil(M / step) + 1]
+
+    Examples
+    --------
+    >>> areas = curve_area(random_order_curves(game, n_orders=50))  # doctest: +SKIP
+    >>> float(areas.mean()), float(areas.std())  # doctest: +SKIP
+    """
+    n_players = check_game(game)
+    if kind not in ("deletion", "insertion"):
+        raise ValueError(f'kind must be "deletion" or "insertion"; got {kind!r}')
+    n_orders = check_int("n_orders", n_orders, 1)
+    step = _check_step(step)
+    generator = make_generator(seed)
+    orders = torch.stack([torch.randperm(n_players, generator=generator) for _ in range(n_orders)])
+    values = torch.as_tensor(game(_order_coalitions(orders, step, kind == "insertion"))).detach()
+    return values.reshape(n_orders, -1)
+
+
+def curve_area(values, fractions=None) -> torch.Tensor:
+    r"""The trapezoid area under a curve over the fraction of players in [0, 1].
+
+    :math:`\sum_k \tfrac12 (f_{k+1} - f_k)(v_k + v_{k+1})` with :math:`f_k` the fraction of
+    players removed (or added) at point ``k``: evenly spaced from 0 to 1 unless ``fractions``
+    is given (use :func:`curve_fractions` when ``step`` does not divide M, where the last
+    interval is shorter).
+
+    Parameters
+    ----------
+    values : torch.Tensor, [K + 1] or [..., K + 1]
+        One curve, or a batch of curves along the last dimension.
+    fractions : torch.Tensor [K + 1], optional
+        Increasing, from 0 to 1.
+
+    Returns
+    -------
+    torch.Tensor, float64, [] or [...]
+
+    Examples
+    --------
+    >>> float(curve_area(torch.tensor([1.0, 0.0])))
+    0.5
+    """
+    if isinstance(values, np.ndarray):
+        values = torch.from_numpy(values)
+    if not isinstance(values, torch.Tensor) or values.dtype == torch.bool or torch.is_complex(values):
+        raise TypeError(f"values must be a real tensor [K + 1] (or [..., K + 1]); got {type(values).__name__}")
+    if values.ndim < 1 or values.shape[-1] < 2:
+        raise ValueError(f"values must hold at least two points along the last dimension; got shape {tuple(values.shape)}")
+    values = values.detach().to("cpu", torch.float64)
+    if not bool(torch.isfinite(values).all()):
+        raise ValueError("values must be finite; they hold NaN or Inf")
+    if fractions is None:
+        fractions = torch.linspace(0.0, 1.0, values.shape[-1], dtype=torch.float64)
+    else:
+        fractions = torch.as_tensor(fractions, dtype=torch.float64).detach().cpu()
+        if fractions.shape != (values.shape[-1],):
+            raise ValueError(f"fractions must be a tensor [K + 1] = [{values.shape[-1]}]; got shape {tuple(fractions.shape)}")
+        if abs(float(fractions[0])) > 1e-12 or abs(float(fractions[-1]) - 1) > 1e-12 or bool((fractions.diff() <= 0).any()):
+            raise ValueError("fractions must increase from 0 to 1")
+    return torch.trapezoid(values, fractions, dim=-1)
