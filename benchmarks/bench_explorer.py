@@ -72,7 +72,7 @@ def direct_call(model, X, i: int, method: str):
 
 def digit_latencies(explorer: DigitExplorer, model, X, changes: int) -> list[tuple[str, float, float, int]]:
     rows = []
-    for method in explorer._METHODS:
+    for method, _ in explorer.method.options:  # the labels, as the menu shows them (and GOALS names them)
         explorer.method.value = method
         explorer.wait()
         n = max(3, changes // 3) if method.startswith("exact") else changes

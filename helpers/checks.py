@@ -17,19 +17,14 @@ number (``True`` is an ``int`` to Python, but nobody means ``n_samples=True``).
 The checks return the value in a canonical form (a Python ``int`` or ``float``,
 an ``int64`` target tensor), so a caller writes ``n = check_int("n", n, 1)``.
 
-One more piece of plumbing lives here because every model-calling helper needs
-it: :func:`class_scores` calls a model on a batch and checks that it returned
-class scores ``[B, classes]``, turning the model's own errors into a message
-that says what went wrong (:mod:`helpers.saliency`, :mod:`helpers.features` and
-:mod:`helpers.lime` all call models through it). :func:`model_device` and
-:func:`model_dtype` say where and in which precision a model computes.
+How a helper calls a model (eval mode, device, dtype, the checked call itself) is
+not an argument check: it lives in :mod:`helpers.scores`.
 
 No notebook teaches this module; every helper that the notebooks call uses it.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 from numbers import Integral, Real
 
@@ -46,15 +41,13 @@ __all__ = [
     "check_positive_float",
     "check_fraction",
     "check_choice",
+    "check_interval",
     "check_seed",
     "check_model",
     "check_tensor",
     "check_batch",
     "check_target",
     "all_finite",
-    "model_device",
-    "model_dtype",
-    "class_scores",
 ]
 
 #: The largest class index a target may hold before any model is asked (int64's range).
@@ -245,6 +238,31 @@ def check_choice(name: str, value, choices) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}; got {value!r}")
     return value
+
+
+def check_interval(name: str, value) -> tuple[float, float] | None:
+    """``value`` as a pair ``(low, high)`` of finite floats with ``low < high``, or None.
+
+    Raises
+    ------
+    TypeError
+        If it is not None and not a pair of numbers.
+    ValueError
+        If a bound is not finite, or ``low >= high``.
+
+    Examples
+    --------
+    >>> check_interval("clip", (0, 1))
+    (0.0, 1.0)
+    """
+    if value is None:
+        return None
+    if not isinstance(value, (tuple, list)) or len(value) != 2 or not all(_is_real(v) for v in value):
+        raise TypeError(f"{name} must be None or a pair (low, high) of numbers, e.g. (0.0, 1.0); got {value!r}")
+    low, high = float(value[0]), float(value[1])
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ValueError(f"{name} must be a pair (low, high) of finite numbers with low < high; got {value!r}")
+    return low, high
 
 
 def check_seed(seed) -> int:

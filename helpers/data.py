@@ -10,14 +10,20 @@
 - :func:`load_photograph`: colour photographs bundled inside scikit-image
   (:data:`PHOTOGRAPHS`: chelsea, coffee, astronaut, rocket, motorcycle), read
   from the installed package's own files (never the ones it would fetch).
+- :func:`load_text`: real movie-review snippets (and tweets, Amazon reviews, NYT
+  editorials) with human sentiment ratings, the ground truth of the VADER paper;
+  :func:`vader_lexicon` and :func:`word_valences`: the human valence of 7,500 words,
+  from the installed ``vaderSentiment`` package (Hutto and Gilbert, ICWSM 2014).
 
 Taught in ``notebooks/02_cnn_saliency_mnist.ipynb`` (MNIST) and in notebooks 04
-and 05 (tabular); the photographs in ``notebooks/03_beyond_vanilla_gradients.ipynb``.
+and 05 (tabular); the photographs in ``notebooks/03_beyond_vanilla_gradients.ipynb``;
+the texts and the lexicon in ``notebooks/08_text.ipynb``.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import zlib
 from dataclasses import dataclass
@@ -566,3 +572,72 @@ def load_text(name: str = "movie_reviews", *, test_fraction: float = 0.2, root: 
 
     tr, te = part(train), part(test)
     return TextData(name, tr[0], te[0], tr[1], te[1], tr[2], te[2], tr[3], te[3])
+
+
+# --------------------------------------------------------------------------- text: VADER's human lexicon
+# Taught in ``notebooks/08_text.ipynb``.
+
+__all__ += ["vader_lexicon", "word_valences"]
+
+
+def _vader_lexicon_file() -> Path:
+    spec = importlib.util.find_spec("vaderSentiment")
+    if spec is None or spec.origin is None:
+        raise FileNotFoundError(
+            "VADER's lexicon comes with the 'vaderSentiment' package, which is not installed; "
+            "run `make venv` (or `pip install -e .`)"
+        )
+    path = Path(spec.origin).parent / "vader_lexicon.txt"
+    if not path.is_file():
+        raise FileNotFoundError(f"VADER's lexicon was expected at {path}; reinstall vaderSentiment==3.3.2")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _lexicon() -> dict:
+    lexicon = {}
+    for line in _vader_lexicon_file().read_text(encoding="utf-8").split("\n"):
+        parts = line.strip("\r").split("\t")
+        if len(parts) >= 2 and parts[0]:
+            lexicon[parts[0]] = float(parts[1])
+    return lexicon
+
+
+def vader_lexicon() -> dict:
+    """VADER's sentiment lexicon: token -> mean human valence in [-4, 4].
+
+    Hutto and Gilbert, "VADER: A Parsimonious Rule-based Model for Sentiment
+    Analysis of Social Media Text", ICWSM 2014: about 7,500 words, emoticons and
+    slang, each rated by ten people. Read from ``vader_lexicon.txt`` inside the
+    installed ``vaderSentiment`` wheel (a new dict on every call).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``vaderSentiment`` is not installed or its lexicon file is missing; the message says how to install it.
+
+    Examples
+    --------
+    >>> vader_lexicon()["gorgeous"] > 2
+    True
+    """
+    return dict(_lexicon())
+
+
+def word_valences(words, lexicon: dict | None = None) -> torch.Tensor:
+    """Each word's valence in the lexicon (0 where it has none): float64 ``[M]``.
+
+    Parameters
+    ----------
+    words : sequence of str
+        Looked up lower-cased.
+    lexicon : dict of str -> float, optional
+        Default: :func:`vader_lexicon`.
+
+    Examples
+    --------
+    >>> word_valences(["a", "gorgeous", "bad", "film"]).tolist()
+    [0.0, 3.0, -2.5, 0.0]
+    """
+    lexicon = _lexicon() if lexicon is None else lexicon
+    return torch.tensor([float(lexicon.get(str(w).lower(), 0.0)) for w in words], dtype=torch.float64)

@@ -14,6 +14,18 @@ from __future__ import annotations
 
 import torch
 
+from .data import load_mnist
+from .drawing import draw_strokes
+from .features import CoalitionGame, FunctionGame, tabular_segments
+from .lime import cosine_distances, exponential_kernel, fit_lime, sample_coalitions, weighted_ridge
+from .metrics import deletion_curve, top_mass_share
+from .models import MLP, predict
+from .saliency import gradient, gradient_x_input, integrated_gradients, path_quadrature
+from .shapley import TableGame, exact_shapley, relative_error
+from .text import WordGame, pool_tokens
+from .text_models import TokenizedText, WordModel, build_vocabulary
+from .textbook import kernel_shap
+
 __all__ = [
     "report",
     "check_numerical_gradient",
@@ -140,8 +152,6 @@ def check_batched_saliency(my_saliency, model, x: torch.Tensor) -> bool:
     every digit of the batch, equal to :func:`helpers.saliency.gradient`, and
     leave ``x`` and the model's parameter gradients untouched.
     """
-    from .saliency import gradient
-
     name = "Exercise 1 (batched saliency)"
     if _not_attempted(my_saliency, name):
         return False
@@ -170,8 +180,6 @@ def check_top_mass_share(top_share, saliency: torch.Tensor) -> bool:
     ``top_share(saliency, fraction)`` returns one share per map [B]; it is
     compared with :func:`helpers.metrics.top_mass_share` at three fractions.
     """
-    from .metrics import top_mass_share
-
     name = "Exercise 2 (top-pixel share)"
     if _not_attempted(top_share, name):
         return False
@@ -198,8 +206,6 @@ def check_lime_kernel(lime_kernel) -> bool:
     coalition to the full coalition (``d = 1`` for the empty one). Compared with
     :func:`helpers.lime.exponential_kernel` of :func:`helpers.lime.cosine_distances`.
     """
-    from .lime import cosine_distances, exponential_kernel, sample_coalitions
-
     name = "Exercise 1 (LIME's kernel)"
     if _not_attempted(lime_kernel, name):
         return False
@@ -228,8 +234,6 @@ def check_weighted_least_squares(weighted_least_squares) -> bool:
     coalitions WITH an intercept; compared with
     :func:`helpers.lime.weighted_ridge` at ``alpha=0``.
     """
-    from .lime import sample_coalitions, weighted_ridge
-
     name = "Exercise 2 (weighted least squares)"
     if _not_attempted(weighted_least_squares, name):
         return False
@@ -261,8 +265,6 @@ def check_lime_fit(lime_fit) -> bool:
     (b is not penalised). Compared with :func:`helpers.lime.fit_lime` on LIME's own
     samples and kernel weights, at ``alpha`` = 1 (lime's default) and 0.05.
     """
-    from .lime import cosine_distances, exponential_kernel, fit_lime, sample_coalitions, weighted_ridge
-
     name = "Exercise 3 (LIME's fit)"
     if _not_attempted(lime_fit, name):
         return False
@@ -319,9 +321,6 @@ def check_gradient_x_input(my_gradient_x_input, model, x: torch.Tensor) -> bool:
     ``x * dS_target/dx`` for a batch; compared with
     :func:`helpers.saliency.gradient_x_input` for the predicted classes.
     """
-    from .models import predict
-    from .saliency import gradient, gradient_x_input
-
     name = "Exercise 1 (Gradient x Input)"
     if _not_attempted(my_gradient_x_input, name):
         return False
@@ -347,8 +346,6 @@ def check_trapezoid_weights(trapezoid_weights) -> bool:
     ``sum_k w_k f(k / (n - 1))`` approximates the integral of ``f`` over [0, 1];
     compared with :func:`helpers.saliency.path_quadrature` for n = 2, 3, 10 and 50.
     """
-    from .saliency import path_quadrature
-
     name = "Exercise 2 (trapezoid weights)"
     if _not_attempted(trapezoid_weights, name):
         return False
@@ -381,9 +378,6 @@ def check_integrated_gradients(my_integrated_gradients, model, x: torch.Tensor) 
     ``helpers.saliency.integrated_gradients(..., steps=steps, rule="trapezoid")`` on the
     first 8 rows of ``x``, for a black and a random baseline, at 5 and 16 steps.
     """
-    from .models import predict
-    from .saliency import gradient, integrated_gradients, path_quadrature
-
     name = "Exercise 3 (Integrated Gradients)"
     if _not_attempted(my_integrated_gradients, name):
         return False
@@ -443,8 +437,6 @@ def check_glove_game(answer) -> bool:
     ``answer`` is ``[phi_Ana, phi_Ben, phi_Cai]`` (a list or tensor); compared
     with :func:`helpers.shapley.exact_shapley` to 1e-3.
     """
-    from .shapley import TableGame, exact_shapley
-
     name = "Exercise 1 (the glove game)"
     if _not_attempted(answer, name):
         return False
@@ -500,8 +492,6 @@ def check_shapley_kernel(shapley_kernel) -> bool:
 
 def _kernel_shap_test_game():
     """An 8-player game with a pairwise, a fourth-order and a threshold interaction (exact values known)."""
-    from .features import FunctionGame
-
     linear = torch.tensor([0.9, 2.1, -0.4, -1.0, -0.2, -0.5, 0.5, 0.3], dtype=torch.float64)
 
     def worth(Z):
@@ -523,9 +513,6 @@ def check_kernel_shap(my_kernel_shap, *, budget: int = 1000, seeds: int = 8) -> 
     sampling noise, which falls like 1/budget; a wrong kernel leaves a bias that
     does not).
     """
-    from .shapley import exact_shapley, relative_error
-    from .textbook import kernel_shap
-
     name = "Exercise 3 (KernelSHAP)"
     if _not_attempted(my_kernel_shap, name):
         return False
@@ -572,9 +559,6 @@ def check_baseline_background(background_worths) -> bool:
     given ``background=`` the same rows; the empty coalition's worth is the mean
     prediction over the background, what shap labels E[f(X)].
     """
-    from .features import CoalitionGame, tabular_segments
-    from .models import MLP
-
     name = "Exercise 4 (a background of rows)"
     if _not_attempted(background_worths, name):
         return False
@@ -619,9 +603,6 @@ def check_deletion_curve(my_deletion_curve) -> bool:
     to the lower index first), and on a game with interactions; the answer must be a
     tensor [M + 1] from the full coalition down to the empty one.
     """
-    from .features import FunctionGame
-    from .metrics import deletion_curve
-
     name = "Exercise 1 (the deletion curve)"
     if _not_attempted(my_deletion_curve, name):
         return False
@@ -656,9 +637,6 @@ def check_deletion_curve(my_deletion_curve) -> bool:
 
 def _toy_text():
     """A word model and a text with special tokens and a word of two tokens (for the text exercises)."""
-    from .text import TokenizedText
-    from .text_models import WordModel, build_vocabulary
-
     torch.manual_seed(0)
     model = WordModel(build_vocabulary(["a b c d e f g h"], min_count=1), dim=4, hidden=None).eval()
     tokens = TokenizedText(("sea", "shore", "now"), torch.tensor([2, 3, 4, 5, 6, 7]),
@@ -677,8 +655,6 @@ def check_mask_words(mask_words) -> bool:
     special tokens and a word of two tokens.
     """
     import itertools
-
-    from .text import WordGame
 
     name = "Exercise 1 (masking words)"
     if _not_attempted(mask_words, name):
@@ -716,8 +692,6 @@ def check_word_pooling(word_scores_from_tokens) -> bool:
     tensor ``[n_words]``; compared with :func:`helpers.text.pool_tokens`
     (``reduce="sum"``), which keeps Integrated Gradients' completeness.
     """
-    from .text import pool_tokens
-
     name = "Exercise 2 (word scores from token scores)"
     if _not_attempted(word_scores_from_tokens, name):
         return False
@@ -743,9 +717,6 @@ def check_centre_of_mass(centre_of_mass) -> bool:
     row and column of its pixels weighted by their values (MNIST centres its digits on this point);
     compared with the course's own computation on bundled test digits and on a digit drawn off-centre.
     """
-    from .data import load_mnist
-    from .explorer import draw_strokes
-
     name = "Exercise 1 (centre of mass)"
     if _not_attempted(centre_of_mass, name):
         return False

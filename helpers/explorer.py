@@ -4,15 +4,21 @@ Two widgets, both ``ipywidgets`` layouts that a notebook (or the Voilà app, ``m
 
 - :class:`DigitExplorer` -- a ``SimpleCNN`` (or any digit classifier) on MNIST digits: a test digit
   (by index, or the next one the model gets wrong) or a digit drawn with the mouse on a
-  :class:`DrawCanvas`; every method of the course (gradient, Gradient x Input, SmoothGrad, Integrated
-  Gradients, Grad-CAM, occlusion, LIME, KernelSHAP, exact SHAP on the 4 x 4 grid); the target class;
-  the chosen method's own parameters.
+  :class:`helpers.drawing.DrawCanvas`; every method of the course (gradient, Gradient x Input,
+  SmoothGrad, Integrated Gradients, Grad-CAM, occlusion, LIME, KernelSHAP, exact SHAP on the 4 x 4
+  grid); the target class; the chosen method's own parameters.
 - :class:`PhotoExplorer` -- the ImageNet model on the photographs bundled with scikit-image, with
   superpixels as the features of the coalition methods.
 
 Each shows the input, the map with its colour bar, the overlay, the prediction probabilities as bars
 and a status line with what the explanation cost (forward rows, backward passes and milliseconds,
 from :class:`helpers.cost.CostCounter`).
+
+What they build on, each in its own home: the methods come from the registry :mod:`helpers.methods`
+(the menu shows a method's ``label``, the code uses its ``name``, ``signed`` picks the colour map and
+``kind`` tells a gradient method from a coalition method); the pictures are drawn by
+:mod:`helpers.plotting` (:func:`~helpers.plotting.colourize`, :func:`~helpers.plotting.png_bytes`);
+the drawing canvas and the preprocessing of a drawing are :mod:`helpers.drawing`.
 
 How they stay responsive:
 
@@ -21,392 +27,61 @@ How they stay responsive:
   stopped at the model's next forward call, and a result is shown only if no newer request was made
   since it started (no queue of stale computations; a stale result never overwrites a newer one).
 - Errors (a blank canvas, a method that needs gradients on a model without them, a budget too small
-  for the number of features) appear in the status line in plain words, never as a traceback.
-- Images are rendered cheaply: NumPy -> colour map lookup -> PNG bytes into an ``ipywidgets.Image``.
-
-The drawing is turned into an MNIST-like input the way MNIST itself was made (LeCun, Bottou, Bengio and
-Haffner, "Gradient-Based Learning Applied to Document Recognition", 1998, Proc. IEEE 86(11), and the
-MNIST page): the stroke's bounding box is fitted into a 20 x 20 box keeping its aspect ratio, with
-anti-aliasing, and placed in a 28 x 28 field so that its centre of mass sits at the centre
-(:func:`mnist_from_drawing`).
+  for the number of features) appear in the status line in plain words, never as a traceback. The
+  worker thread changes nothing process-wide (no warning filters).
 
 Taught (used) in ``notebooks/07_explorer.ipynb``; every method it calls is explained in notebooks 02-05.
 """
 
 from __future__ import annotations
 
-import base64
 import functools
-import io
 import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 
-import anywidget
 import ipywidgets as widgets
-import matplotlib
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
-import traitlets
-from PIL import Image
 
-from . import features, lime as lime_module, saliency, shapley
+from . import features
 from .cost import CostCounter
+from .data import PHOTOGRAPHS, load_photograph
+from .drawing import BLANK_CANVAS_MESSAGE, DrawCanvas, draw_strokes, mnist_from_drawing
+from .methods import Method, method
+from .models import imagenet_image
+from .plotting import colour_bar_picture, colourize, overlay_picture, png_bytes, rgb_picture
+from .saliency import NoGradientError, target_gradients
 from .scores import evaluation_mode
-from .plotting import SIGNED_CMAP, UNSIGNED_CMAP
 
 __all__ = [
-    "DrawCanvas",
     "DigitExplorer",
     "PhotoExplorer",
     "ExplorerResult",
     "DIGIT_METHODS",
     "PHOTO_METHODS",
-    "mnist_from_drawing",
-    "draw_strokes",
-    "colourize",
-    "png_bytes",
-    "BLANK_CANVAS_MESSAGE",
+    "NO_GRADIENT_MESSAGE",
 ]
 
-#: The digit explorer's methods, in the order of the course.
-DIGIT_METHODS = (
-    "gradient",
-    "Gradient×Input",
-    "SmoothGrad",
-    "Integrated Gradients",
-    "Grad-CAM",
-    "occlusion",
-    "LIME",
-    "KernelSHAP",
-    "exact SHAP (4×4)",
-)
+#: The digit explorer's methods: names in :data:`helpers.methods.METHODS`, in the registry's order
+#: (permutation SHAP left out: KernelSHAP estimates the same values).
+DIGIT_METHODS = ("gradient", "gradient_x_input", "smoothgrad", "integrated_gradients", "grad_cam", "occlusion",
+                 "lime", "kernel_shap", "exact_shap")
 #: The photo explorer's methods (exact SHAP is out of reach with tens of superpixels).
 PHOTO_METHODS = DIGIT_METHODS[:-1]
 
-GRADIENT_METHODS = DIGIT_METHODS[:5]
-#: Methods whose map is a magnitude (drawn with the "hot" colour map from 0); the others are signed.
-UNSIGNED_METHODS = ("gradient", "SmoothGrad", "Grad-CAM")
-
-BLANK_CANVAS_MESSAGE = "The canvas is blank: draw a digit with the mouse (press, drag, release), then watch the map."
 NO_GRADIENT_MESSAGE = (
     "{method} needs the model's gradient, and this model gives none (its output does not depend "
     "differentiably on the input). Choose occlusion, LIME or SHAP: they need only predictions."
 )
 
-# --------------------------------------------------------------------------- the drawing canvas
 
-_CANVAS_ESM = r"""
-function render({ model, el }) {
-  const size = model.get("size");
-  const canvas = document.createElement("canvas");
-  canvas.width = size;
-  canvas.height = size;
-  canvas.className = "course-draw-canvas";
-  canvas.style.cssText = `width:${size}px;height:${size}px;touch-action:none;cursor:crosshair;` +
-    "border:1px solid #888;background:#000;display:block";
-  const ctx = canvas.getContext("2d");
-  const blank = () => { ctx.fillStyle = "#000"; ctx.fillRect(0, 0, size, size); };
-  blank();
-  let drawing = false;
-  let last = null;
-  const at = (event) => {
-    const box = canvas.getBoundingClientRect();
-    return [(event.clientX - box.left) * size / box.width, (event.clientY - box.top) * size / box.height];
-  };
-  const segment = (a, b) => {
-    ctx.strokeStyle = "#fff";
-    ctx.fillStyle = "#fff";
-    ctx.lineWidth = model.get("line_width");
-    ctx.lineCap = "round";
-    ctx.lineJoin = "round";
-    ctx.beginPath();
-    ctx.moveTo(a[0], a[1]);
-    ctx.lineTo(b[0], b[1]);
-    ctx.stroke();
-  };
-  canvas.addEventListener("pointerdown", (event) => {
-    drawing = true;
-    canvas.setPointerCapture(event.pointerId);
-    last = at(event);
-    segment(last, last);
-    event.preventDefault();
-  });
-  canvas.addEventListener("pointermove", (event) => {
-    if (!drawing) return;
-    const point = at(event);
-    segment(last, point);
-    last = point;
-  });
-  const finish = () => {
-    if (!drawing) return;
-    drawing = false;
-    model.set("png", canvas.toDataURL("image/png"));
-    model.set("strokes", model.get("strokes") + 1);
-    model.save_changes();
-  };
-  canvas.addEventListener("pointerup", finish);
-  canvas.addEventListener("pointercancel", finish);
-  const clear = document.createElement("button");
-  clear.textContent = "Clear";
-  clear.className = "course-draw-clear jupyter-button";
-  clear.addEventListener("click", () => {
-    blank();
-    model.set("png", "");
-    model.save_changes();
-  });
-  const showPng = () => {
-    const value = model.get("png");
-    if (!value) { blank(); return; }
-    const picture = new Image();
-    picture.onload = () => { blank(); ctx.drawImage(picture, 0, 0, size, size); };
-    picture.src = value;
-  };
-  model.on("change:png", () => { if (!drawing) showPng(); });
-  showPng();
-  el.append(canvas, clear);
-}
-export default { render };
-"""
-
-
-class DrawCanvas(anywidget.AnyWidget):
-    """A black square on which the learner draws a white stroke with the mouse (or a finger).
-
-    A small ``anywidget``: the browser side is a ``<canvas>`` with pointer events; when the pointer is
-    released, the canvas is sent to Python as a PNG data URL in :attr:`png` (and :attr:`strokes` counts
-    the strokes). "Clear" empties it. Python can also set a picture (:meth:`set_image`), which the
-    browser then shows.
-
-    Parameters
-    ----------
-    size : int, default 280
-        Side of the canvas in pixels (10 x MNIST's 28).
-    line_width : float, default 20
-        Width of the pen in canvas pixels (about 2 pixels of the 28 x 28 digit).
-
-    Examples
-    --------
-    >>> canvas = DrawCanvas()
-    >>> float(canvas.image().max())
-    0.0
-    """
-
-    _esm = _CANVAS_ESM
-    png = traitlets.Unicode("").tag(sync=True)
-    strokes = traitlets.Int(0).tag(sync=True)
-    size = traitlets.Int(280).tag(sync=True)
-    line_width = traitlets.Float(20.0).tag(sync=True)
-
-    def image(self) -> np.ndarray:
-        """The drawing as a float array ``[size, size]`` in [0, 1] (0 where nothing is drawn)."""
-        if not self.png:
-            return np.zeros((self.size, self.size), dtype=np.float32)
-        header, _, data = self.png.partition(",")
-        if not header.startswith("data:image/png;base64"):
-            raise ValueError(f"the canvas must hold a PNG data URL; got one starting {self.png[:30]!r}")
-        picture = Image.open(io.BytesIO(base64.b64decode(data))).convert("L")
-        return np.asarray(picture, dtype=np.float32) / 255.0
-
-    def set_image(self, image) -> None:
-        """Show a grey picture (``[H, W]`` in [0, 1]; white is ink) on the canvas, as if drawn.
-
-        Raises
-        ------
-        ValueError
-            For an array that is not 2-D.
-        """
-        array = np.asarray(image, dtype=np.float64)
-        if array.ndim != 2:
-            raise ValueError(f"image must be a grey picture [H, W]; got shape {array.shape}")
-        grey = (np.clip(array, 0, 1) * 255).round().astype(np.uint8)
-        picture = Image.fromarray(grey, mode="L")
-        if picture.size != (self.size, self.size):
-            picture = picture.resize((self.size, self.size), Image.Resampling.BILINEAR)
-        buffer = io.BytesIO()
-        picture.convert("RGB").save(buffer, format="PNG")
-        self.png = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
-        self.strokes += 1
-
-    def clear(self) -> None:
-        """Empty the canvas."""
-        self.png = ""
-
-
-def draw_strokes(strokes, *, size: int = 280, width: float = 20.0) -> np.ndarray:
-    """Rasterise strokes the way the canvas draws them: round-capped white lines on black, anti-aliased.
-
-    Used to make synthetic drawings (tests, and the notebook's drawing from code).
-
-    Parameters
-    ----------
-    strokes : sequence of sequences of (x, y) points
-        Each stroke a polyline in canvas pixels.
-    size : int, default 280
-    width : float, default 20
-
-    Returns
-    -------
-    numpy.ndarray, float32, [size, size], values in [0, 1]
-
-    Examples
-    --------
-    >>> picture = draw_strokes([[(140, 40), (140, 240)]])  # a "1"
-    >>> picture.shape, float(picture.max())
-    ((280, 280), 1.0)
-    """
-    from PIL import ImageDraw
-
-    if isinstance(size, bool) or not isinstance(size, int) or size < 8:
-        raise ValueError(f"size must be an int >= 8; got {size!r}")
-    if not width > 0:
-        raise ValueError(f"width must be positive; got {width!r}")
-    over = 4  # drawn 4x larger, then averaged down: anti-aliased edges
-    picture = Image.new("L", (size * over, size * over), 0)
-    pen = ImageDraw.Draw(picture)
-    radius = width * over / 2
-    for stroke in strokes:
-        points = [(float(x) * over, float(y) * over) for x, y in stroke]
-        if not points:
-            continue
-        if len(points) > 1:
-            pen.line(points, fill=255, width=max(1, round(width * over)))
-        for x, y in points:  # round caps and joins
-            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
-    small = picture.resize((size, size), Image.Resampling.BOX)
-    return np.asarray(small, dtype=np.float32) / 255.0
-
-
-def mnist_from_drawing(image, *, ink_threshold: float = 0.02) -> torch.Tensor:
-    """Turn a drawing into an MNIST-like digit ``[1, 28, 28]``, the way MNIST was made.
-
-    1. Crop to the bounding box of the ink (values above ``ink_threshold``).
-    2. Scale it, keeping its aspect ratio, so that its longer side is 20 pixels, with anti-aliasing
-       (bilinear with an area filter when shrinking).
-    3. Place it in a 28 x 28 field so that its centre of mass (weighted by intensity) is at the
-       field's centre, shifted by whole pixels (as far as the field allows).
-    4. Scale the values so that the brightest pixel is 1.
-
-    LeCun, Bottou, Bengio and Haffner, 1998, Proc. IEEE 86(11) (section III.A): "normalized to fit in
-    a 20x20 pixel box while preserving their aspect ratio ... anti-aliasing ... centered in a 28x28
-    image by computing the center of mass of the pixels".
-
-    Parameters
-    ----------
-    image : array or tensor [H, W], values in [0, 1], ink bright on a dark background
-    ink_threshold : float, default 0.02
-
-    Returns
-    -------
-    torch.Tensor, float32, [1, 28, 28], values in [0, 1]
-
-    Raises
-    ------
-    ValueError
-        For an image that is not 2-D or not finite, or a blank one (no value above the threshold):
-        the message is :data:`BLANK_CANVAS_MESSAGE`.
-
-    Examples
-    --------
-    >>> digit = mnist_from_drawing(draw_strokes([[(140, 40), (140, 240)]]))
-    >>> tuple(digit.shape), float(digit.max())
-    ((1, 28, 28), 1.0)
-    """
-    array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
-    if array.ndim != 2:
-        raise ValueError(f"image must be a grey drawing [H, W]; got shape {array.shape}")
-    array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise ValueError("image must be finite; it holds NaN or Inf values")
-    ink = array > ink_threshold
-    if not ink.any():
-        raise ValueError(BLANK_CANVAS_MESSAGE)
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    crop = torch.from_numpy(np.ascontiguousarray(array[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]))
-    height, width = crop.shape
-    scale = 20.0 / max(height, width)
-    new_size = (max(1, round(height * scale)), max(1, round(width * scale)))
-    boxed = F.interpolate(crop[None, None], size=new_size, mode="bilinear", antialias=scale < 1,
-                          align_corners=False)[0, 0].clamp(0, 1)
-    total = float(boxed.sum())
-    if total <= 0:
-        raise ValueError(BLANK_CANVAS_MESSAGE)
-    ys, xs = torch.arange(new_size[0], dtype=torch.float32), torch.arange(new_size[1], dtype=torch.float32)
-    centre_y = float((boxed.sum(dim=1) * ys).sum()) / total
-    centre_x = float((boxed.sum(dim=0) * xs).sum()) / total
-    # the field's centre is 13.5 (between pixels 13 and 14); whole-pixel shifts, the box kept inside
-    top = int(np.clip(round(13.5 - centre_y), 0, 28 - new_size[0]))
-    left = int(np.clip(round(13.5 - centre_x), 0, 28 - new_size[1]))
-    digit = torch.zeros(1, 28, 28, dtype=torch.float32)
-    digit[0, top:top + new_size[0], left:left + new_size[1]] = boxed
-    return digit / digit.max()
-
-
-# --------------------------------------------------------------------------- cheap rendering
-
-
-def colourize(values, *, signed: bool, limit: float) -> np.ndarray:
-    """Colour a 2-D map with the course's colour maps: ``[H, W]`` -> uint8 ``[H, W, 3]``.
-
-    Signed maps use ``RdBu_r`` symmetric around 0 on ``[-limit, limit]``; magnitudes use ``hot`` on
-    ``[0, limit]`` (as :func:`helpers.plotting.show_heatmap`). Values beyond the limit are clipped.
-    """
-    values = np.asarray(values, dtype=np.float64)
-    if values.ndim != 2:
-        raise ValueError(f"values must be a 2-D map; got shape {values.shape}")
-    limit = float(limit) if limit > 0 else 1.0
-    position = (values / limit + 1) / 2 if signed else values / limit
-    table = _colour_table(SIGNED_CMAP if signed else UNSIGNED_CMAP)
-    return table[np.clip(np.rint(np.nan_to_num(position) * 255), 0, 255).astype(np.intp)]
-
-
-_TABLES: dict[str, np.ndarray] = {}
-
-
-def _colour_table(name: str) -> np.ndarray:
-    if name not in _TABLES:
-        _TABLES[name] = (matplotlib.colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
-    return _TABLES[name]
-
-
-def png_bytes(picture: np.ndarray, *, scale: int = 1) -> bytes:
-    """PNG bytes of a uint8 picture (``[H, W]`` grey or ``[H, W, 3]``), each pixel repeated ``scale`` times."""
-    picture = np.asarray(picture)
-    if picture.dtype != np.uint8:
-        raise TypeError(f"picture must be uint8; got {picture.dtype}")
-    if scale > 1:
-        picture = picture.repeat(scale, axis=0).repeat(scale, axis=1)
-    buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=1)
-    return buffer.getvalue()
-
-
-def _grey(picture: np.ndarray) -> np.ndarray:
-    """A picture in [0, 1] ([H, W] or [H, W, 3]) as uint8 RGB."""
-    picture = np.clip(np.asarray(picture, dtype=np.float64), 0, 1)
-    if picture.ndim == 2:
-        picture = np.repeat(picture[..., None], 3, axis=-1)
-    return (picture * 255).round().astype(np.uint8)
-
-
-def _overlay(picture: np.ndarray, values: np.ndarray, *, signed: bool, limit: float, boundaries=None) -> np.ndarray:
-    """The picture in grey with the map on top, more opaque where the map is stronger."""
-    base = np.clip(np.asarray(picture, dtype=np.float64), 0, 1)
-    grey = base if base.ndim == 2 else base.mean(axis=-1)
-    colour = colourize(values, signed=signed, limit=limit).astype(np.float64) / 255
-    strength = np.clip(np.abs(values) / (limit if limit > 0 else 1.0), 0, 1)[..., None] * 0.75
-    mixed = grey[..., None] * (1 - strength) + colour * strength
-    if boundaries is not None:
-        mixed[boundaries] = (1.0, 1.0, 0.0)
-    return (mixed * 255).round().astype(np.uint8)
+# --------------------------------------------------------------------------- widget pictures
 
 
 def _colour_bar(signed: bool, height: int) -> bytes:
-    ramp = np.linspace(1, -1 if signed else 0, height)[:, None].repeat(12, axis=1)
-    return png_bytes(colourize(ramp, signed=signed, limit=1.0))
+    return png_bytes(colour_bar_picture(signed, height))
 
 
 def _blank(height: int, width: int) -> bytes:
@@ -446,6 +121,7 @@ class ExplorerResult:
     Attributes
     ----------
     method : str
+        The method's name in :data:`helpers.methods.METHODS` (``"gradient_x_input"``).
     target : int or None
         The class explained (None when the computation failed before it was known).
     predicted : int or None
@@ -469,6 +145,8 @@ class ExplorerResult:
         The colour scale's limit used for this map alone.
     note : str
         More about the computation, for the status line (e.g. Integrated Gradients' completeness gap).
+    label : str
+        The method as the explorer's menu shows it (``"Gradient×Input"``), as :meth:`describe` prints it.
     """
 
     method: str
@@ -485,30 +163,43 @@ class ExplorerResult:
     signed: bool = False
     limit: float = 1.0
     note: str = ""
+    label: str = ""
 
 
 class _Superseded(Exception):
     """Raised inside a stale computation at the model's next forward call."""
 
 
-def _plain_words(method: str, error: Exception) -> str:
+class _ZeroGradient(Exception):
+    """The gradient of the target score is exactly zero (a model that rounds or bins its input)."""
+
+
+def _plain_words(chosen: Method, label: str, error: Exception) -> str:
+    """An error of a computation as the status line says it (``label``: the method as the menu shows it)."""
     text = str(error)
     if text == BLANK_CANVAS_MESSAGE:
         return text
-    if method in GRADIENT_METHODS and (isinstance(error, _NoGradient) or "differentiabl" in text):
-        return NO_GRADIENT_MESSAGE.format(method=method)
+    if chosen.kind == "gradient" and isinstance(error, (NoGradientError, _ZeroGradient)):
+        return NO_GRADIENT_MESSAGE.format(method=label)
     if "budget" in text and "at least" in text:
-        return f"{method}: the budget is too small for this many features ({text.split(';')[0]}). Raise the budget or take larger patches."
+        return f"{label}: the budget is too small for this many features ({text.split(';')[0]}). Raise the budget or take larger patches."
     first = text.split("\n")[0]
-    return f"{method} could not explain this input: {first}"
+    return f"{label} could not explain this input: {first}"
 
 
 class _Explorer(widgets.VBox):
     """The plumbing shared by both explorers: the worker thread, supersession and the display."""
 
+    #: the methods of the menu (names in helpers.methods.METHODS)
     _METHODS: tuple = ()
-    #: which parameter widgets each method shows
+    #: which parameter widgets each method shows (by method name)
     _PARAMETERS: dict = {}
+    #: the menu's labels that differ from the registry's
+    _LABELS: dict = {}
+    #: parameter widgets that set the coalition game (its players and their baseline), not the method's function
+    _GAME_SETTINGS = frozenset({"patch_size", "n_segments", "baseline"})
+    #: parameter widgets named otherwise than the keyword of the method's function they set
+    _KEYWORDS = {"samples": "n_samples", "lime_samples": "n_samples", "baseline_pixels": "baseline"}
     _PICTURE = 168  # displayed side of the pictures, in pixels
 
     def __init__(self, model: nn.Module, *, background: bool = True):
@@ -517,6 +208,17 @@ class _Explorer(widgets.VBox):
         super().__init__()
         self.model = model
         self.background = bool(background)
+        self._start_engine()
+        self._make_display()
+        self.method.observe(self._on_method, names="value")
+        for name, control in self.parameters.items():
+            control.observe(functools.partial(self._on_parameter, name), names="value")
+        self.pin_button.on_click(self._pin)
+        self.unpin_button.on_click(self._unpin)
+        self._show_parameters()
+
+    def _start_engine(self):
+        """The worker's state: requests numbered by generation, the one pending, what is shown."""
         self._lock = threading.RLock()
         self._wake = threading.Condition(self._lock)
         self._generation = 0
@@ -532,9 +234,10 @@ class _Explorer(widgets.VBox):
         self.last_latency: float | None = None
         self._requested_at = 0.0
 
+    def _make_display(self):
+        """The widgets both explorers show: the method menu and parameters, pin buttons, pictures, titles, status."""
         style = {"description_width": "110px"}
-        self.method = widgets.Dropdown(options=list(self._METHODS), value=self._METHODS[0], description="method",
-                                       style=style)
+        self.method = self._method_menu(style)
         self.parameters = self._make_parameters(style)
         self.parameter_box = widgets.VBox()
         self.pin_button = widgets.Button(description="pin this map", tooltip="keep this map to compare; both share one colour scale")
@@ -555,16 +258,62 @@ class _Explorer(widgets.VBox):
         self.map_image.add_class("course-map")
         self.overlay_image.add_class("course-overlay")
         self.input_image.add_class("course-input")
-        self.method.add_class("course-method")
         self.add_class("course-explorer")
         self.add_class(f"course-{type(self).__name__.lower()}")  # course-digitexplorer, course-photoexplorer
 
-        self.method.observe(self._on_method, names="value")
-        for name, control in self.parameters.items():
-            control.observe(functools.partial(self._on_parameter, name), names="value")
-        self.pin_button.on_click(self._pin)
-        self.unpin_button.on_click(self._unpin)
-        self._show_parameters()
+    # -- the methods
+
+    def _label(self, name: str) -> str:
+        """How the menu shows the method ``name``: the registry's label unless this explorer names it otherwise."""
+        return self._LABELS.get(name, method(name).label)
+
+    def _method_menu(self, style) -> widgets.Dropdown:
+        """The method menu: it shows labels and holds names (a label set from code selects its method too)."""
+        labels = {name: self._label(name) for name in self._METHODS}
+        menu = widgets.Dropdown(options=[(labels[name], name) for name in self._METHODS], value=self._METHODS[0],
+                                description="method", style=style,
+                                equals=lambda name, given: given == name or given == labels[name])
+        menu.add_class("course-method")
+        return menu
+
+    def _options(self, name: str) -> dict:
+        """The keyword arguments of the method's function: the explorer's fixed ones and the shown parameters."""
+        options = self._fixed_options(name)
+        for key in self._PARAMETERS.get(name, ()):
+            if key not in self._GAME_SETTINGS:
+                options[self._KEYWORDS.get(key, key)] = self._value(key)
+        return options
+
+    def _fixed_options(self, name: str) -> dict:
+        """What the learner does not set: Grad-CAM's layer; Integrated Gradients' info, for the status line."""
+        return {"grad_cam": {"layer": self.layer}, "integrated_gradients": {"return_info": True}}.get(name, {})
+
+    def _value(self, key: str):
+        """A parameter widget's value, as the method's function takes it."""
+        return self.parameters[key].value
+
+    def _explain(self, chosen: Method, x: torch.Tensor, target, options: dict, segments=None, make_game=None):
+        """The chosen method on ``x``, its cost counted: (raw output, 2-D map, note, :class:`CostCounter`).
+
+        A gradient method first asks whether the model gives a gradient here (:func:`_check_gradient`,
+        not counted); a coalition method plays the game on ``segments`` that ``make_game()`` builds.
+        """
+        if chosen.kind == "gradient":
+            _check_gradient(self.model, x, target, chosen, options)
+        with CostCounter(self.model) as cost:
+            if chosen.kind == "gradient":
+                raw, values, note = _gradient_map(self.model, x, chosen, target, options)
+            else:
+                game = make_game()
+                raw = chosen.function(game, **options)
+                values, note = raw.double()[segments].cpu().numpy(), ""
+        return raw, values, note, cost
+
+    def _result(self, chosen: Method, raw, values, cost: CostCounter, **shown) -> ExplorerResult:
+        """What a computation shows: ``shown`` holds target, predicted, probabilities, segments and note."""
+        return ExplorerResult(method=chosen.name, label=self._label(chosen.name), map=values, weights=raw,
+                              counts=cost.counts(), cost=cost.summary(), seconds=cost.seconds, signed=chosen.signed,
+                              limit=_limit(chosen, values), **shown)
 
     # -- layout pieces
 
@@ -683,7 +432,9 @@ class _Explorer(widgets.VBox):
             except Exception as error:  # shown in plain words in the status line, never as a traceback
                 if self._stale(generation):
                     return
-                result = ExplorerResult(method=request["method"], message=_plain_words(request["method"], error))
+                name = request["method"]
+                result = ExplorerResult(method=name, label=self._label(name),
+                                        message=_plain_words(method(name), self._label(name), error))
             pictures = self._pictures(request, result)
         finally:
             if handle is not None:
@@ -729,9 +480,6 @@ class _Explorer(widgets.VBox):
     def _compute(self, request: dict) -> ExplorerResult:
         raise NotImplementedError
 
-    def _picture(self, request: dict) -> np.ndarray:
-        raise NotImplementedError
-
     def _boundaries(self, result: ExplorerResult):
         return None
 
@@ -740,7 +488,7 @@ class _Explorer(widgets.VBox):
     def _pictures(self, request: dict, result: ExplorerResult) -> dict:
         side = self._PICTURE
         picture = request.get("picture")
-        pictures = {"input": png_bytes(_grey(picture), scale=request.get("scale", 1)) if picture is not None
+        pictures = {"input": png_bytes(rgb_picture(picture), scale=request.get("scale", 1)) if picture is not None
                     else _blank(side, side)}
         if result.map is None:
             pictures.update(map=_blank(side, side), overlay=_blank(side, side), pinned=None, bar=None)
@@ -749,7 +497,8 @@ class _Explorer(widgets.VBox):
         scale = request.get("scale", 1)
         pictures["map"] = png_bytes(colourize(result.map, signed=signed, limit=limit), scale=scale)
         pictures["overlay"] = png_bytes(
-            _overlay(picture, result.map, signed=signed, limit=limit, boundaries=self._boundaries(result)), scale=scale)
+            overlay_picture(picture, result.map, signed=signed, limit=limit, boundaries=self._boundaries(result)),
+            scale=scale)
         pictures["bar"] = _colour_bar(signed, side)
         pictures["signed"], pictures["limit"] = signed, limit
         pinned = self.pinned
@@ -776,15 +525,15 @@ class _Explorer(widgets.VBox):
             f"font-size:11px'><span>{_format_limit(limit)}</span><span>{'0' if signed else ''}</span>"
             f"<span>{'-' + _format_limit(limit) if signed else '0'}</span></div>"
         )
-        self.map_title.value = f"<b>{_escape(result.method)}</b> toward {_escape(self._class_name(result.target))}{shared}"
+        self.map_title.value = f"<b>{_escape(result.label)}</b> toward {_escape(self._class_name(result.target))}{shared}"
         if pictures["pinned"] is not None:
             self.pinned_image.value = pictures["pinned"]
-            self.pinned_title.value = (f"<b>pinned: {_escape(self.pinned.method)}</b> toward "
+            self.pinned_title.value = (f"<b>pinned: {_escape(self.pinned.label)}</b> toward "
                                        f"{_escape(self._class_name(self.pinned.target))}")
         self.bars.value = _probability_bars(result.probabilities, self._class_names(len(result.probabilities)),
                                             result.predicted, result.target)
         note = f"; {result.note}" if result.note else ""
-        self.status.value = (f"{_escape(result.method)} toward {_escape(self._class_name(result.target))}: "
+        self.status.value = (f"{_escape(result.label)} toward {_escape(self._class_name(result.target))}: "
                              f"{_escape(result.cost)}; {1000 * result.seconds:.0f} ms{_escape(note)}")
 
     def _class_names(self, n: int) -> list:
@@ -801,9 +550,9 @@ class _Explorer(widgets.VBox):
         if result is None:
             return "nothing computed yet"
         if result.map is None:
-            return f"method: {result.method}; message: {result.message}"
+            return f"method: {result.label}; message: {result.message}"
         p = float(result.probabilities[result.predicted])
-        return (f"method: {result.method}; prediction: {self._class_name(result.predicted)} (p = {p:.3f}); "
+        return (f"method: {result.label}; prediction: {self._class_name(result.predicted)} (p = {p:.3f}); "
                 f"explained: {self._class_name(result.target)}; cost: {result.cost}")
 
     def close(self):
@@ -837,6 +586,18 @@ def _design_checkbox():
                             indent=False, layout=widgets.Layout(width="360px"))
 
 
+def _check_digits(X, y, index) -> None:
+    """The digit explorer's data: float digits ``[N, 1, 28, 28]``, one label each, a first index among them."""
+    if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError(f"X and y must be tensors; got {type(X).__name__} and {type(y).__name__}")
+    if X.ndim != 4 or tuple(X.shape[1:]) != (1, 28, 28) or not torch.is_floating_point(X):
+        raise ValueError(f"X must be float digits [N, 1, 28, 28]; got shape {tuple(X.shape)}, dtype {X.dtype}")
+    if y.shape != (X.shape[0],):
+        raise ValueError(f"y must hold one label per digit, shape ({X.shape[0]},); got {tuple(y.shape)}")
+    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(X):
+        raise ValueError(f"index must be an int in [0, {len(X)}); got {index!r}")
+
+
 def _last_conv(model: nn.Module):
     convs = [module for module in model.modules() if isinstance(module, nn.Conv2d)]
     return convs[-1] if convs else None
@@ -847,77 +608,45 @@ def _probabilities(model: nn.Module, x: torch.Tensor) -> np.ndarray:
         return model(x).softmax(dim=1)[0].double().cpu().numpy()
 
 
-class _NoGradient(Exception):
-    """The model gives no usable gradient (no differentiable path, or zero everywhere)."""
+def _check_gradient(model: nn.Module, x: torch.Tensor, target, chosen: Method, options: dict) -> None:
+    """Raise unless the model gives a gradient to explain ``x`` with: one backward pass, not counted as the cost.
 
-
-def _explain_gradient(model, x, method: str, target, request: dict, layer):
-    """A gradient method on a batch of one: (raw output, 2-D map, note).
-
-    Warnings of the helpers become words: a gradient that is exactly zero everywhere (a model that
-    rounds or bins its input) is reported like a model without gradients; any other warning is added
-    to the note. (``catch_warnings`` is process-wide: a warning raised by other code during these
-    milliseconds is recorded here instead of printed.)
+    No differentiable path raises :class:`helpers.saliency.NoGradientError`; a gradient that is
+    exactly zero (a model that rounds or bins its input) raises :class:`_ZeroGradient`; the status line
+    says both in the same plain words. Grad-CAM is asked at its layer, where it differentiates; the
+    other methods at the input. Asking first, rather than reading the helper's
+    :class:`~helpers.saliency.ZeroGradientWarning`, keeps the helpers from warning on the worker thread
+    (the filter that would silence them there is process-wide); and a map that is rightly zero
+    (Grad-CAM's rectified map toward a class with only negative evidence) is not taken for a missing
+    gradient.
     """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        raw, picture_map, note = _gradient_map(model, x, method, target, request, layer)
-    for warning in caught:
-        text = str(warning.message)
-        if "exactly zero" in text or "differentiabl" in text:
-            raise _NoGradient(text)
-        note = "; ".join(filter(None, [note, text.split(". ")[0]]))
-    return raw, picture_map, note
+    if "layer" in chosen.parameters and options.get("layer") is None:
+        raise ValueError(f"{chosen.label} needs a convolutional layer, and this model has none")
+    gradients = target_gradients(model, x, target, layer=options.get("layer")).gradients
+    if not bool(gradients.ne(0).any()):
+        raise _ZeroGradient(f"{chosen.name}: the gradient of the target score is exactly zero")
 
 
-def _gradient_map(model, x, method: str, target, request: dict, layer):
-    note = ""
-    if method == "gradient":
-        raw = saliency.gradient(model, x, target)
-    elif method == "Gradient×Input":
-        raw = saliency.gradient_x_input(model, x, target)
-    elif method == "SmoothGrad":
-        raw = saliency.smoothgrad(model, x, target, noise_level=request["noise_level"],
-                                  n_samples=request["samples"], seed=request["seed"])
-    elif method == "Integrated Gradients":
-        steps = None if request["steps"] == "adaptive" else int(request["steps"])
-        raw, info = saliency.integrated_gradients(model, x, target, baseline=request["baseline_value"], steps=steps,
-                                                  return_info=True)
+def _gradient_map(model: nn.Module, x: torch.Tensor, chosen: Method, target, options: dict):
+    """A gradient method on a batch of one, ``chosen.function(model, x, target, **options)``: (raw, 2-D map, note).
+
+    One map per picture: a signed map sums its channels, a magnitude takes the largest.
+    """
+    raw, note = chosen.function(model, x, target, **options), ""
+    if options.get("return_info"):  # Integrated Gradients: (attributions, info); the gap goes to the status line
+        raw, info = raw
         note = f"{int(info.steps[0])} points on the path, completeness gap {float(info.relative_gap[0]):.1%}"
-    elif method == "Grad-CAM":
-        if layer is None:
-            raise ValueError("Grad-CAM needs a convolutional layer, and this model has none")
-        raw = saliency.grad_cam(model, x, target, layer=layer)
-    else:
-        raise ValueError(f"unknown gradient method {method!r}")
     values = raw[0].detach().double()
-    # one map per picture: a signed map sums its channels, a magnitude takes the largest
-    picture_map = values.sum(dim=0) if method not in UNSIGNED_METHODS else values.abs().amax(dim=0)
+    picture_map = values.sum(dim=0) if chosen.signed else values.abs().amax(dim=0)
     return raw, picture_map.cpu().numpy(), note
 
 
-def _explain_coalitions(game, method: str, request: dict):
-    """A coalition method on a game: one value per feature ``[M]``."""
-    if method == "occlusion":
-        return features.occlusion(game)
-    if method == "LIME":
-        return lime_module.lime(game, n_samples=request["lime_samples"], kernel_width=request["kernel_width"],
-                                seed=request["seed"])
-    if method == "KernelSHAP":
-        return shapley.kernel_shap(game, budget=request["budget"], seed=request["seed"], design=request["design"])
-    if method.startswith("exact SHAP"):
-        # Exact all the same: a blank patch (equal to the baseline) changes no worth, so only the
-        # other patches' coalitions are enumerated (about 1,024 of 65,536 for a test digit).
-        return shapley.exact_shapley_skipping_dummies(game)
-    raise ValueError(f"unknown coalition method {method!r}")
-
-
-def _limit(method: str, values: np.ndarray) -> float:
+def _limit(chosen: Method, values: np.ndarray) -> float:
     """The colour scale of a map alone: the 99th percentile of |map| for per-pixel maps (a few extreme
     pixels do not wash out the rest, as ``clip_percentile=99`` in the notebooks), the largest |value|
     for maps made of segments."""
     magnitude = np.abs(values)
-    limit = float(np.percentile(magnitude, 99)) if method in GRADIENT_METHODS else float(magnitude.max())
+    limit = float(np.percentile(magnitude, 99)) if chosen.kind == "gradient" else float(magnitude.max())
     if limit <= 0:
         limit = float(magnitude.max())
     return limit if limit > 0 else 1.0
@@ -934,9 +663,10 @@ class DigitExplorer(_Explorer):
     Controls:
 
     - **input**: a test digit (``index``; the "next misclassified" button jumps to the next digit the
-      model gets wrong) or a digit drawn on :attr:`canvas` (:class:`DrawCanvas`), preprocessed with
-      :func:`mnist_from_drawing`;
-    - **method**: one of :data:`DIGIT_METHODS`; only its own parameters are shown: noise level,
+      model gets wrong) or a digit drawn on :attr:`canvas` (:class:`helpers.drawing.DrawCanvas`),
+      preprocessed with :func:`helpers.drawing.mnist_from_drawing`;
+    - **method**: one of :data:`DIGIT_METHODS` (the menu shows their labels, its value is the name;
+      setting a label from code selects its method too); only its own parameters are shown: noise level,
       samples and seed (SmoothGrad), steps and baseline (Integrated Gradients), patch size and baseline
       (occlusion), patch size, kernel width, samples, seed and baseline (LIME), patch size, budget, seed
       and baseline (KernelSHAP), baseline (exact SHAP on the 4 x 4 grid of 7 x 7 patches);
@@ -987,25 +717,21 @@ class DigitExplorer(_Explorer):
 
     _METHODS = DIGIT_METHODS
     _PARAMETERS = {
-        "SmoothGrad": ("noise_level", "samples", "seed"),
-        "Integrated Gradients": ("steps", "baseline_pixels"),
+        "smoothgrad": ("noise_level", "samples", "seed"),
+        "integrated_gradients": ("steps", "baseline_pixels"),
         "occlusion": ("patch_size", "baseline"),
-        "LIME": ("patch_size", "kernel_width", "lime_samples", "seed", "baseline"),
-        "KernelSHAP": ("patch_size", "budget", "design", "seed", "baseline"),
-        "exact SHAP (4×4)": ("baseline",),
+        "lime": ("patch_size", "kernel_width", "lime_samples", "seed", "baseline"),
+        "kernel_shap": ("patch_size", "budget", "design", "seed", "baseline"),
+        "exact_shap": ("baseline",),
     }
+    # exact SHAP plays on the 4 x 4 grid of 7 x 7 patches (16 players); exact all the same when blank
+    # patches (equal to the baseline) are skipped: about 1,024 of 65,536 coalitions for a test digit
+    _LABELS = {"exact_shap": "exact SHAP (4×4)"}
     _SCALE = 6  # 28 x 6 = 168 pixels on screen
 
     def __init__(self, model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, layer: nn.Module | None = None,
                  index: int = 0, background: bool = True):
-        if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
-            raise TypeError(f"X and y must be tensors; got {type(X).__name__} and {type(y).__name__}")
-        if X.ndim != 4 or tuple(X.shape[1:]) != (1, 28, 28) or not torch.is_floating_point(X):
-            raise ValueError(f"X must be float digits [N, 1, 28, 28]; got shape {tuple(X.shape)}, dtype {X.dtype}")
-        if y.shape != (X.shape[0],):
-            raise ValueError(f"y must hold one label per digit, shape ({X.shape[0]},); got {tuple(y.shape)}")
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(X):
-            raise ValueError(f"index must be an int in [0, {len(X)}); got {index!r}")
+        _check_digits(X, y, index)
         super().__init__(model, background=background)
         self.X, self.y = X, y
         self.layer = layer if layer is not None else _last_conv(model)
@@ -1016,11 +742,18 @@ class DigitExplorer(_Explorer):
         self.n_classes = int(scores.shape[1])
         self.predictions = scores.argmax(dim=1)
         self.mean_digit = X.mean(dim=0)  # [1, 28, 28]
+        self._make_input_controls(index)
+        controls = widgets.VBox([self.source, self.digit_box, self.method, self.target, self.parameter_box,
+                                 widgets.HBox([self.pin_button, self.unpin_button])])
+        self.children = [widgets.HBox([controls, self.canvas_box]), self._pictures_row(), self.status]
+        self.refresh()
 
+    def _make_input_controls(self, index: int):
+        """The input's widgets (test digit or drawing, the canvas) and the target class, observed."""
         style = {"description_width": "110px"}
         self.source = widgets.ToggleButtons(options=["test digit", "draw"], value="test digit", description="input",
                                             style=style)
-        self.index = widgets.BoundedIntText(value=index, min=0, max=len(X) - 1, description="test digit #",
+        self.index = widgets.BoundedIntText(value=index, min=0, max=len(self.X) - 1, description="test digit #",
                                             style=style, layout=widgets.Layout(width="220px"))
         self.next_button = widgets.Button(description="next misclassified", _dom_classes=["course-next"],
                                           tooltip="jump to the next test digit that the model gets wrong")
@@ -1037,11 +770,6 @@ class DigitExplorer(_Explorer):
         self.target.observe(self._on_change, names="value")
         self.canvas.observe(self._on_drawing, names="png")
         self.next_button.on_click(self.next_misclassified)
-
-        controls = widgets.VBox([self.source, self.digit_box, self.method, self.target, self.parameter_box,
-                                 widgets.HBox([self.pin_button, self.unpin_button])])
-        self.children = [widgets.HBox([controls, self.canvas_box]), self._pictures_row(), self.status]
-        self.refresh()
 
     def _make_parameters(self, style) -> dict:
         baselines = [("black (0)", "black"), ("mean digit", "mean"), ("segment means", "segment_mean")]
@@ -1105,7 +833,7 @@ class DigitExplorer(_Explorer):
 
         Parameters
         ----------
-        strokes : sequence of sequences of (x, y) canvas points; see :func:`draw_strokes`.
+        strokes : sequence of sequences of (x, y) canvas points; see :func:`helpers.drawing.draw_strokes`.
         """
         picture = draw_strokes(strokes, size=self.canvas.size, width=width or self.canvas.line_width)
         self._muted += 1
@@ -1125,16 +853,24 @@ class DigitExplorer(_Explorer):
             return self.mean_digit if not pixels else self.mean_digit[None]
         return "segment_mean"
 
+    def _value(self, key: str):
+        value = self.parameters[key].value
+        if key == "steps":  # "adaptive": Integrated Gradients refines its path until the gap is within tolerance
+            return None if value == "adaptive" else int(value)
+        if key == "baseline_pixels":
+            return self._baseline_value(value, pixels=True)
+        return value
+
     def _request(self) -> dict:
         request = {name: control.value for name, control in self.parameters.items()}
         target = None if self.target.value == "predicted" else int(self.target.value)
-        request.update(method=self.method.value, target=target, source=self.source.value, scale=self._SCALE)
+        request.update(method=self.method.value, options=self._options(self.method.value), target=target,
+                       source=self.source.value, scale=self._SCALE)
         if self.source.value == "draw":
             request.update(drawing=self.canvas.image(), title="your drawing, as the model sees it")
         else:
             i = self.index.value
             request.update(index=i, title=f"test digit {i} (label {int(self.y[i])})")
-        request["baseline_value"] = self._baseline_value(request["baseline_pixels"], pixels=True)
         request["coalition_baseline"] = self._baseline_value(request["baseline"], pixels=False)
         return request
 
@@ -1151,26 +887,21 @@ class DigitExplorer(_Explorer):
             request["picture"] = None
             raise
         request["picture"] = x[0, 0].detach().cpu().numpy()
-        method, target = request["method"], request["target"]
+        chosen, target = method(request["method"]), request["target"]
         probabilities = _probabilities(self.model, x)
         predicted = int(probabilities.argmax())
         explained = predicted if target is None else int(target)
-        note, segments = "", None
-        with CostCounter(self.model) as cost:
-            if method in GRADIENT_METHODS:
-                raw, values, note = _explain_gradient(self.model, x, method, target, request, self.layer)
-            else:
-                size = 7 if method.startswith("exact SHAP") else request["patch_size"]
-                segments = features.grid_segments((28, 28), size)
-                game = features.CoalitionGame(self.model, x[0], segments, baseline=request["coalition_baseline"],
-                                              target=explained)
-                raw = _explain_coalitions(game, method, request)
-                values = raw.double()[segments].cpu().numpy()
-        return ExplorerResult(
-            method=method, target=explained, predicted=predicted, probabilities=probabilities, map=values,
-            weights=raw, segments=segments, counts=cost.counts(), cost=cost.summary(), seconds=cost.seconds,
-            signed=method not in UNSIGNED_METHODS, limit=_limit(method, values), note=note,
-        )
+        segments = None
+        if chosen.kind == "coalition":
+            segments = features.grid_segments((28, 28), 7 if chosen.name == "exact_shap" else request["patch_size"])
+
+        def make_game():
+            return features.CoalitionGame(self.model, x[0], segments, baseline=request["coalition_baseline"],
+                                          target=explained)
+
+        raw, values, note, cost = self._explain(chosen, x, target, request["options"], segments, make_game)
+        return self._result(chosen, raw, values, cost, target=explained, predicted=predicted,
+                            probabilities=probabilities, segments=segments, note=note)
 
     def _boundaries(self, result: ExplorerResult):
         return None
@@ -1216,18 +947,16 @@ class PhotoExplorer(_Explorer):
 
     _METHODS = PHOTO_METHODS
     _PARAMETERS = {
-        "SmoothGrad": ("noise_level", "samples", "seed"),
-        "Integrated Gradients": ("steps",),
+        "smoothgrad": ("noise_level", "samples", "seed"),
+        "integrated_gradients": ("steps",),
         "occlusion": ("n_segments",),
-        "LIME": ("n_segments", "kernel_width", "lime_samples", "seed"),
-        "KernelSHAP": ("n_segments", "budget", "design", "seed"),
+        "lime": ("n_segments", "kernel_width", "lime_samples", "seed"),
+        "kernel_shap": ("n_segments", "budget", "design", "seed"),
     }
     _PICTURE = 224
 
     def __init__(self, model: nn.Module, preprocess, class_names, *, photographs=None, layer: nn.Module | None = None,
                  background: bool = True):
-        from .data import PHOTOGRAPHS
-
         if not callable(preprocess):
             raise TypeError(f"preprocess must be callable; got {type(preprocess).__name__}")
         names = list(PHOTOGRAPHS) if photographs is None else list(photographs)
@@ -1278,8 +1007,6 @@ class PhotoExplorer(_Explorer):
 
     def _load(self, name: str):
         """Read and preprocess a photograph, and list the model's top 5 classes for it in the class menu."""
-        from .data import load_photograph
-
         if name not in self._photos:
             x = self.preprocess(load_photograph(name))
             if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[:2] != (1, 3):
@@ -1309,41 +1036,36 @@ class PhotoExplorer(_Explorer):
             self._segments[key] = features.superpixels(self._photos[name][0][0], n_segments=int(n_segments))
         return self._segments[key]
 
+    def _fixed_options(self, name: str) -> dict:
+        options = super()._fixed_options(name)
+        if name == "integrated_gradients":  # the rule of notebook 03 for photographs
+            options = {**options, "rule": "gauss_legendre"}
+        return options
+
     def _request(self) -> dict:
         request = {name: control.value for name, control in self.parameters.items()}
         name = self.photo.value
-        request.update(method=self.method.value, target=self.target.value, photo=name, title=name, scale=1)
+        request.update(method=self.method.value, options=self._options(self.method.value), target=self.target.value,
+                       photo=name, title=name, scale=1)
         return request
 
     def _compute(self, request: dict) -> ExplorerResult:
-        from .models import imagenet_image
-
         x, probabilities, _ = self._photos[request["photo"]]
         request["picture"] = imagenet_image(x)
-        method, target = request["method"], int(request["target"])
-        predicted = int(probabilities.argmax())
-        note, segments = "", None
-        with CostCounter(self.model) as cost:
-            if method in GRADIENT_METHODS:
-                if method == "Integrated Gradients":  # the rule of notebook 03 for photographs
-                    raw, info = saliency.integrated_gradients(self.model, x, target, steps=request["steps"],
-                                                              rule="gauss_legendre", return_info=True)
-                    values = raw[0].double().sum(dim=0).cpu().numpy()
-                    note = f"completeness gap {float(info.relative_gap[0]):.1%}"
-                else:
-                    raw, values, note = _explain_gradient(self.model, x, method, target, request, self.layer)
-            else:
-                segments = self.segments_of(request["photo"], request["n_segments"])
-                game = features.CoalitionGame(self.model, x[0], segments, baseline="segment_mean", target=target,
-                                              output="probability")
-                raw = _explain_coalitions(game, method, request)
-                values = raw.double()[segments].cpu().numpy()
-                note = f"{game.n_players} superpixels"
-        return ExplorerResult(
-            method=method, target=target, predicted=predicted, probabilities=probabilities, map=values,
-            weights=raw, segments=segments, counts=cost.counts(), cost=cost.summary(), seconds=cost.seconds,
-            signed=method not in UNSIGNED_METHODS, limit=_limit(method, values), note=note,
-        )
+        chosen, target = method(request["method"]), int(request["target"])
+        segments = None
+        if chosen.kind == "coalition":
+            segments = self.segments_of(request["photo"], request["n_segments"])
+
+        def make_game():
+            return features.CoalitionGame(self.model, x[0], segments, baseline="segment_mean", target=target,
+                                          output="probability")
+
+        raw, values, note, cost = self._explain(chosen, x, target, request["options"], segments, make_game)
+        if segments is not None:
+            note = f"{len(raw)} superpixels"
+        return self._result(chosen, raw, values, cost, target=target, predicted=int(probabilities.argmax()),
+                            probabilities=probabilities, segments=segments, note=note)
 
     def _boundaries(self, result: ExplorerResult):
         if result.segments is None:

@@ -54,7 +54,7 @@ import torch
 import torch.nn as nn
 
 from .checks import all_finite
-from .scores import broadcast_baseline, class_scores, evaluation_mode, model_device, model_dtype
+from .scores import broadcast_baseline, chunk_rows, class_scores, evaluation_mode, model_device, model_dtype
 
 __all__ = [
     "grid_segments",
@@ -65,6 +65,7 @@ __all__ = [
     "segment_sums",
     "check_game",
     "check_coalitions",
+    "game_values",
     "CountedGame",
     "CoalitionGame",
     "FunctionGame",
@@ -72,13 +73,6 @@ __all__ = [
     "blurred",
 ]
 
-#: When ``batch_size`` is None, a chunk holds at most this many input values (1 MiB in float32), or
-#: ``MIN_AUTO_ROWS`` rows if one row is larger (a photograph). Measured on a CPU: the SimpleCNN runs
-#: 4-5x faster per row in chunks of <= 512 digits than of >= 1024 (its activations leave the cache),
-#: EfficientNet-Lite0 2x faster in chunks of 1-6 photographs than of 24. On a GPU, pass a larger
-#: ``batch_size``.
-AUTO_CHUNK_VALUES = 2**18
-MIN_AUTO_ROWS = 4
 
 
 # --------------------------------------------------------------------------- segmentations
@@ -490,6 +484,43 @@ def check_game(game) -> int:
     return int(n_players)
 
 
+def game_values(game, Z, *, return_dtype: bool = False):
+    """``game(Z)``, checked: one finite value per coalition, as float64 on the CPU.
+
+    The one place where a method reads a game's worths (LIME, the Shapley estimators,
+    occlusion, the deletion curves), so that a game returning the wrong shape or NaN is
+    reported the same way everywhere.
+
+    Parameters
+    ----------
+    game : callable, ``game(Z) -> [n]``
+    Z : bool tensor [n, M]
+    return_dtype : bool, default False
+        Also return the dtype the game computed in (float32 for a float32 model).
+
+    Returns
+    -------
+    torch.Tensor, float64, [n] (and the game's dtype)
+
+    Raises
+    ------
+    ValueError
+        If the game returns another shape than ``[n]``, or NaN or Inf.
+    """
+    values = game(Z)
+    if not isinstance(values, torch.Tensor):
+        values = torch.as_tensor(values)
+    n = Z.shape[0]
+    if values.shape != (n,) or not all_finite(values.detach()):
+        raise ValueError(
+            f"game(Z) must return one finite value per coalition, shape ({n},); got shape {tuple(values.shape)}"
+            + ("" if values.shape != (n,) else " with NaN or Inf")
+        )
+    dtype = values.dtype if torch.is_floating_point(values) else torch.get_default_dtype()
+    values = values.detach().to("cpu", torch.float64)
+    return (values, dtype) if return_dtype else values
+
+
 def check_coalitions(Z, n_players: int, device=None) -> torch.Tensor:
     """Check a batch of coalitions and return it as a bool tensor ``[n, M]``.
 
@@ -697,7 +728,7 @@ class CoalitionGame(CountedGame):
         rows' scores or probabilities.
     batch_size : int, optional
         Rows per forward pass. Default: as many as keep a chunk under
-        ``AUTO_CHUNK_VALUES`` input values (at least ``MIN_AUTO_ROWS``), which
+        :data:`helpers.scores.AUTO_FORWARD_VALUES` input values (:func:`helpers.scores.chunk_rows`), which
         suits CPU caches. The values do not depend on it.
 
     Attributes
@@ -786,8 +817,7 @@ class CoalitionGame(CountedGame):
         self.background = None if background is None else self._background(background)
         self.baseline = 0.0 if baseline is None and background is None else baseline
         self.baseline_input = self.background if background is not None else self._baseline_input(self.baseline)
-        values_per_row = max(1, self.x.numel())
-        self.batch_size = int(batch_size) if batch_size is not None else max(MIN_AUTO_ROWS, AUTO_CHUNK_VALUES // values_per_row)
+        self.batch_size = chunk_rows(batch_size, self.x[None], forward_only=True)
         # the mask of one coalition is Z[:, segments] reshaped to broadcast over the leading dims of x
         self._flat_segments = self.segments.reshape(-1)
         self._mask_view = (1,) * (self.x.ndim - self.segments.ndim) + tuple(self.segments.shape)
@@ -1033,10 +1063,5 @@ def occlusion(game) -> torch.Tensor:
     n_players = check_game(game)
     Z = torch.ones(n_players + 1, n_players, dtype=torch.bool)
     Z[1:].fill_diagonal_(False)  # row 0: everyone; row 1 + i: everyone but i
-    values = torch.as_tensor(game(Z))
-    if values.shape != (n_players + 1,) or not all_finite(values):
-        raise ValueError(
-            f"game(Z) must return one finite value per coalition, shape ({n_players + 1},); got shape "
-            f"{tuple(values.shape)}" + ("" if values.shape != (n_players + 1,) else " with NaN or Inf")
-        )
+    values = game_values(game, Z)
     return values[0] - values[1:]

@@ -75,8 +75,8 @@ import numpy as np
 import torch
 
 from .checks import check_float, check_int, check_positive_float, check_seed
-from .features import check_coalitions, check_game
-from .scores import class_scores, evaluation_mode, model_device, model_dtype
+from .features import check_coalitions, check_game, game_values
+from .scores import chunk_rows, class_scores, evaluation_mode, model_device, model_dtype
 from .seeding import make_generator
 
 __all__ = [
@@ -453,12 +453,7 @@ def lime_explanation(
         Z = check_coalitions(coalitions, n_players, "cpu")
         if Z.shape[0] < 2:
             raise ValueError(f"coalitions must hold at least 2 rows; got {Z.shape[0]}")
-    values = torch.as_tensor(game(Z)).detach().to("cpu", torch.float64)
-    if values.shape != (Z.shape[0],) or not torch.isfinite(values).all():
-        raise ValueError(
-            f"the game must return one finite value per coalition, shape ({Z.shape[0]},); "
-            f"got shape {tuple(values.shape)}" + ("" if values.shape != (Z.shape[0],) else " with NaN/Inf")
-        )
+    values = game_values(game, Z)
     fit = fit_lime(Z, values, kernel_width=kernel_width, alpha=alpha)
     _warn_if_few_effective_samples(fit, n_players)
     return fit
@@ -503,10 +498,12 @@ def _model_placement(model, like: torch.Tensor) -> tuple[torch.device, torch.dty
     return like.device, like.dtype
 
 
-def _class_outputs(model, X: torch.Tensor, output: str, like: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-    """The model's class outputs for rows ``X`` in chunks, without gradients; the rows are cast to the
-    model's device and dtype (``like``'s for a plain function), as the saliency methods do."""
+def _class_outputs(model, X: torch.Tensor, output: str, like: torch.Tensor) -> torch.Tensor:
+    """The model's class outputs for rows ``X`` in chunks (:func:`helpers.scores.chunk_rows`), without
+    gradients; the rows are cast to the model's device and dtype (``like``'s for a plain function), as the
+    saliency methods do."""
     device, dtype = _model_placement(model, like)
+    batch_size = chunk_rows(None, X, forward_only=True)
     parts = []
     with torch.no_grad(), (evaluation_mode(model) if isinstance(model, torch.nn.Module) else contextlib.nullcontext()):
         for start in range(0, X.shape[0], batch_size):

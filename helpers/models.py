@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 from .checks import check_int, check_model, check_positive_float, check_positive_int, check_seed
 from .features import check_segments, segment_sums
-from .scores import evaluation_mode
+from .scores import chunk_rows, evaluation_mode, model_device
 from .seeding import make_generator
 
 __all__ = [
@@ -260,20 +260,24 @@ def train_regressor(
 
 
 @torch.no_grad()
-def predict(model: nn.Module, X: torch.Tensor, *, batch_size: int = 500) -> torch.Tensor:
-    """Model outputs for ``X`` in batches, in eval mode (the model's mode is restored).
+def predict(model: nn.Module, X: torch.Tensor, *, batch_size: int | None = None) -> torch.Tensor:
+    """Model outputs for ``X`` in chunks, in eval mode (the model's mode is restored).
+
+    ``batch_size`` rows per pass; None: as many as :func:`helpers.scores.chunk_rows` allows
+    a pass without gradients.
 
     Returns
     -------
     torch.Tensor, [N, outputs], on the CPU
     """
-    device = next(model.parameters()).device
+    device = model_device(model)
+    rows = chunk_rows(batch_size, X, forward_only=True)
     with evaluation_mode(model):
-        parts = [model(X[i:i + batch_size].to(device)).cpu() for i in range(0, X.shape[0], batch_size)]
+        parts = [model(X[i:i + rows].to(device)).cpu() for i in range(0, X.shape[0], rows)]
     return torch.cat(parts)
 
 
-def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int = 500) -> float:
+def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, batch_size: int | None = None) -> float:
     """Share of ``X`` whose predicted class (arg-max score) equals ``y``.
 
     Examples

@@ -11,15 +11,28 @@ figure, for grids); none calls ``plt.show()``. Conventions:
 - ``clip_percentile`` clips the colour range at that percentile of |map|, so that
   a few extreme pixels do not wash out the rest.
 
+Words coloured by their scores (:func:`words_html`, :func:`show_words`) are HTML
+rather than axes, in shap's red and blue (notebook 08).
+
+For widgets, cheap rendering without a figure: :func:`colourize` (a map in the same
+colours, as uint8 RGB), :func:`overlay_picture`, :func:`rgb_picture`,
+:func:`colour_bar_picture` and :func:`png_bytes` (PNG bytes for an
+``ipywidgets.Image``); the explorers of notebook 07 draw with them.
+
 Used by every notebook.
 """
 
 from __future__ import annotations
 
+import html
+import io
+
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.colors import ListedColormap
+from PIL import Image
 
 __all__ = [
     "to_image",
@@ -34,6 +47,13 @@ __all__ = [
     "show_budget_errors",
     "show_curves",
     "show_randomisation",
+    "words_html",
+    "show_words",
+    "colourize",
+    "png_bytes",
+    "rgb_picture",
+    "overlay_picture",
+    "colour_bar_picture",
     "UNSIGNED_CMAP",
     "SIGNED_CMAP",
     "REGION_COLOURS",
@@ -576,3 +596,238 @@ def show_randomisation(results: dict, measure: str = "spearman_abs", ax=None, *,
         ax.set_title(title)
     ax.legend(fontsize=7)
     return ax
+
+
+# --------------------------------------------------------------------------- cheap rendering: arrays to PNG (widgets)
+
+
+def colourize(values, *, signed: bool, limit: float) -> np.ndarray:
+    """Colour a 2-D map with the course's colour maps: ``[H, W]`` -> uint8 ``[H, W, 3]``.
+
+    The same colours as :func:`show_heatmap`, without a figure: signed maps use :data:`SIGNED_CMAP`
+    symmetric around 0 on ``[-limit, limit]``; magnitudes use :data:`UNSIGNED_CMAP` on ``[0, limit]``.
+    Values beyond the limit are clipped; NaN is drawn as 0. A limit that is not positive counts as 1.
+
+    Parameters
+    ----------
+    values : array [H, W]
+    signed : bool
+    limit : float
+
+    Returns
+    -------
+    numpy.ndarray, uint8, [H, W, 3]
+
+    Raises
+    ------
+    ValueError
+        For ``values`` that are not 2-D.
+
+    Examples
+    --------
+    >>> colourize(np.array([[-1.0, 0.0, 1.0]]), signed=True, limit=1.0).shape
+    (1, 3, 3)
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise ValueError(f"values must be a 2-D map; got shape {values.shape}")
+    limit = float(limit) if limit > 0 else 1.0
+    position = (values / limit + 1) / 2 if signed else values / limit
+    table = _colour_table(SIGNED_CMAP if signed else UNSIGNED_CMAP)
+    return table[np.clip(np.rint(np.nan_to_num(position) * 255), 0, 255).astype(np.intp)]
+
+
+_TABLES: dict[str, np.ndarray] = {}
+
+
+def _colour_table(name: str) -> np.ndarray:
+    """A colour map's 256 colours as uint8 RGB ``[256, 3]`` (computed once per name)."""
+    if name not in _TABLES:
+        _TABLES[name] = (matplotlib.colormaps[name](np.linspace(0, 1, 256))[:, :3] * 255).round().astype(np.uint8)
+    return _TABLES[name]
+
+
+def png_bytes(picture: np.ndarray, *, scale: int = 1) -> bytes:
+    """PNG bytes of a uint8 picture (``[H, W]`` grey or ``[H, W, 3]``), each pixel repeated ``scale`` times.
+
+    Raises
+    ------
+    TypeError
+        For a picture that is not uint8.
+
+    Examples
+    --------
+    >>> png_bytes(np.zeros((2, 2), dtype=np.uint8), scale=3)[:4]
+    b'\\x89PNG'
+    """
+    picture = np.asarray(picture)
+    if picture.dtype != np.uint8:
+        raise TypeError(f"picture must be uint8; got {picture.dtype}")
+    if scale > 1:
+        picture = picture.repeat(scale, axis=0).repeat(scale, axis=1)
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def rgb_picture(picture) -> np.ndarray:
+    """A picture in [0, 1] (``[H, W]`` grey or ``[H, W, 3]``) as uint8 RGB ``[H, W, 3]`` (clipped to [0, 1]).
+
+    Examples
+    --------
+    >>> rgb_picture(np.ones((2, 2)))[0, 0].tolist()
+    [255, 255, 255]
+    """
+    picture = np.clip(np.asarray(picture, dtype=np.float64), 0, 1)
+    if picture.ndim == 2:
+        picture = np.repeat(picture[..., None], 3, axis=-1)
+    return (picture * 255).round().astype(np.uint8)
+
+
+def overlay_picture(picture, values, *, signed: bool, limit: float, boundaries=None) -> np.ndarray:
+    """The picture in grey with the coloured map on top, more opaque where the map is stronger.
+
+    Each pixel mixes the picture's grey with :func:`colourize`'s colour, the colour's share growing
+    with ``|value| / limit`` up to 0.75; pixels where ``boundaries`` is True are drawn yellow.
+
+    Parameters
+    ----------
+    picture : array [H, W] or [H, W, 3], values in [0, 1]
+    values : array [H, W]
+    signed : bool
+    limit : float
+    boundaries : bool array [H, W], optional
+        E.g. :func:`skimage.segmentation.find_boundaries` of the segments.
+
+    Returns
+    -------
+    numpy.ndarray, uint8, [H, W, 3]
+
+    Examples
+    --------
+    >>> overlay_picture(np.zeros((2, 2)), np.zeros((2, 2)), signed=True, limit=1.0).shape
+    (2, 2, 3)
+    """
+    base = np.clip(np.asarray(picture, dtype=np.float64), 0, 1)
+    grey = base if base.ndim == 2 else base.mean(axis=-1)
+    colour = colourize(values, signed=signed, limit=limit).astype(np.float64) / 255
+    strength = np.clip(np.abs(values) / (limit if limit > 0 else 1.0), 0, 1)[..., None] * 0.75
+    mixed = grey[..., None] * (1 - strength) + colour * strength
+    if boundaries is not None:
+        mixed[boundaries] = (1.0, 1.0, 0.0)
+    return (mixed * 255).round().astype(np.uint8)
+
+
+def colour_bar_picture(signed: bool, height: int, width: int = 12) -> np.ndarray:
+    """A vertical colour bar, uint8 ``[height, width, 3]``: the limit at the top, -limit (signed) or 0 at the bottom.
+
+    Examples
+    --------
+    >>> colour_bar_picture(False, 100).shape
+    (100, 12, 3)
+    """
+    ramp = np.linspace(1, -1 if signed else 0, height)[:, None].repeat(width, axis=1)
+    return colourize(ramp, signed=signed, limit=1.0)
+
+
+# --------------------------------------------------------------------------- words in colour (notebook 08)
+
+
+def _word_colour(value: float, scale: float) -> str:
+    """Red for a positive value, blue for a negative one, white at 0 (shap's convention)."""
+    share = 0.0 if scale <= 0 else min(1.0, abs(value) / scale)
+    red, blue = (255, 13, 87), (30, 136, 229)  # shap's red and blue
+    r, g, b = red if value > 0 else blue
+    mix = [round(255 + share * (c - 255)) for c in (r, g, b)]
+    return "#{:02x}{:02x}{:02x}".format(*mix)
+
+
+def _word_rows(words: list, scores) -> dict:
+    """Method name -> float64 array [M] of its word scores; an error names a row that is not M finite values."""
+    if not isinstance(scores, dict) or not scores:
+        raise TypeError(f"scores must be a non-empty dict of method name -> scores [M]; got {type(scores).__name__}")
+    rows = {}
+    for name, values in scores.items():
+        v = np.asarray(torch.as_tensor(values).detach().cpu().double()).reshape(-1)
+        if v.shape != (len(words),) or not np.isfinite(v).all():
+            raise ValueError(f"scores[{name!r}] must hold {len(words)} finite values (one per word); got shape {v.shape}")
+        rows[str(name)] = v
+    return rows
+
+
+def words_html(words, scores: dict, *, title: str | None = None, scale: str = "row", digits: int = 3) -> str:
+    r"""An HTML table: one row per method, every word on a background coloured by its score.
+
+    Red means the word pushes the explained class up, blue that it pushes it
+    down, white that it does not matter; the colour saturates at the largest
+    absolute score of the row (``scale="row"``) or of the whole table
+    (``scale="table"``). Every text (words, method names, title) is escaped
+    with :func:`html.escape`, so a snippet containing ``<script>`` is shown as
+    text and never run. Each word's exact score is in its tooltip. The styles
+    are inline, so JupyterLab and GitHub's notebook view both draw them.
+
+    Parameters
+    ----------
+    words : sequence of str, length M
+    scores : dict of str -> tensor or array [M]
+        Method name -> one score per word.
+    title : str, optional
+    scale : {"row", "table"}, default "row"
+    digits : int, default 3
+        Digits of the scores in the tooltips and the legend.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    TypeError, ValueError
+        For scores that are not a dict, of the wrong length or not finite, or an unknown ``scale``.
+
+    Examples
+    --------
+    >>> "&lt;script&gt;" in words_html(["<script>"], {"m": [1.0]})
+    True
+    """
+    words = [str(w) for w in words]
+    rows = _word_rows(words, scores)
+    if scale not in ("row", "table"):
+        raise ValueError(f'scale must be "row" or "table"; got {scale!r}')
+    table_scale = max(float(np.abs(v).max()) for v in rows.values())
+    cell = "padding:2px 6px;text-align:left;vertical-align:top;border:none"
+    parts = ['<div style="font-family:sans-serif;font-size:13px;line-height:1.9">']
+    if title:
+        parts.append(f"<div><b>{html.escape(title)}</b></div>")
+    parts.append('<table style="border-collapse:collapse">')
+    for name, v in rows.items():
+        s = table_scale if scale == "table" else float(np.abs(v).max())
+        spans = " ".join(
+            f'<span title="{html.escape(w, quote=True)}: {x:+.{digits}f}" style="background-color:{_word_colour(x, s)};'
+            f'color:#000;padding:1px 2px;border-radius:3px">{html.escape(w)}</span>'
+            for w, x in zip(words, v)
+        )
+        parts.append(
+            f'<tr><td style="{cell};white-space:nowrap"><b>{html.escape(name)}</b><br>'
+            f'<span style="font-size:11px;color:#555">max |score| {s:.{digits}g}</span></td>'
+            f'<td style="{cell}">{spans}</td></tr>'
+        )
+    parts.append("</table>")
+    legend = " ".join(
+        f'<span style="background-color:{_word_colour(x, 1.0)};color:#000;padding:1px 6px">{label}</span>'
+        for x, label in ((-1.0, "against the class"), (-0.5, ""), (0.0, "no effect"), (0.5, ""), (1.0, "toward the class"))
+    )
+    parts.append(f'<div style="font-size:11px;color:#333">legend: {legend} (scaled per {scale})</div></div>')
+    return "".join(parts)
+
+
+def show_words(words, scores: dict, **options):
+    """:func:`words_html` as an ``IPython.display.HTML`` object, for a notebook cell to display.
+
+    Examples
+    --------
+    >>> show_words(["a", "gorgeous", "film"], {"shap": [0.0, 0.8, -0.1]})  # doctest: +SKIP
+    """
+    from IPython.display import HTML
+
+    return HTML(words_html(words, scores, **options))

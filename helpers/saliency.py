@@ -99,6 +99,7 @@ __all__ = [
     "IG_MAX_STEPS",
     "GAUSS_LEGENDRE_MAX_STEPS",
     "ZeroGradientWarning",
+    "NoGradientError",
 ]
 
 _NO_GRADIENT = (
@@ -108,6 +109,15 @@ _NO_GRADIENT = (
     "it with; use a method that needs only predictions, such as LIME (helpers.lime) or SHAP "
     "(helpers.shapley)"
 )
+
+
+class NoGradientError(ValueError):
+    """The model's output does not depend differentiably on the input: there is no gradient to explain it with.
+
+    A ``ValueError`` (the model is the right kind of object, but unfit for gradient
+    methods); its own class lets a caller (the explorer) tell it from other bad input
+    without reading the message.
+    """
 
 
 class ZeroGradientWarning(RuntimeWarning):
@@ -223,6 +233,17 @@ def target_gradients(
     targets = check_target(target, inputs.shape[0])
     if layer is not None and not any(module is layer for module in model.modules()):
         raise ValueError(f"layer must be a submodule of the model; got {type(layer).__name__} that is not in it")
+    return _target_gradients(model, inputs, targets, chunk, layer)
+
+
+def _target_gradients(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, chunk: int,
+                      layer: nn.Module | None = None) -> TargetGradients:
+    """The kernel of :func:`target_gradients`, without its checks.
+
+    The methods check their arguments once per call and then call this on every chunk
+    of the rows they build (noisy copies, points on a path), so the inner loop does not
+    scan every chunk for NaN again (a host sync on a GPU) or re-check the model.
+    """
     device = model_device(model, inputs.device)
     dtype = model_dtype(model, inputs.dtype)
     n_rows = inputs.shape[0]
@@ -255,10 +276,10 @@ def target_gradients(
                         )
                     wrt = captured[0]
                 if not score.requires_grad:
-                    raise ValueError(_NO_GRADIENT)
+                    raise NoGradientError(_NO_GRADIENT)
                 (g,) = torch.autograd.grad(score.sum(), wrt, allow_unused=True)
                 if g is None:
-                    raise ValueError(_NO_GRADIENT)
+                    raise NoGradientError(_NO_GRADIENT)
                 grads.append(g.detach())
                 scores.append(score.detach())
                 chosen.append(t.detach())
@@ -466,14 +487,15 @@ def _weighted_gradient_sum(
     r"""Add :math:`\sum_r w_r \, \partial S/\partial x\,(\text{row } r)` into ``total[example_of_row[r]]``.
 
     ``build(start, stop)`` makes the input rows ``start:stop`` (so that at most ``rows``
-    of them exist at a time); each chunk is one call of :func:`target_gradients`.
+    of them exist at a time); each chunk is one call of the kernel of :func:`target_gradients`.
     Returns the target score of every row ([R], on the model's device).
     """
     scores = []
     for start in range(0, example_of_row.shape[0], rows):
         stop = min(start + rows, example_of_row.shape[0])
         examples = example_of_row[start:stop]
-        result = target_gradients(model, build(start, stop), targets[examples])
+        rows_in = build(start, stop)
+        result = _target_gradients(model, rows_in, targets[examples], rows_in.shape[0])
         g = result.gradients.abs() if absolute else result.gradients
         if weight_of_row is not None:
             g = g * weight_of_row[start:stop].to(g.device, g.dtype).reshape(-1, *([1] * (g.ndim - 1)))
@@ -830,7 +852,8 @@ class _Path:
             e = examples[start:start + self.rows]
             a = alphas[start:start + self.rows].to(xs.device, xs.dtype).reshape(-1, *ones)
             ed = e.to(xs.device)
-            result = target_gradients(self.model, torch.addcmul(base[ed], a, xs[ed] - base[ed]), self.targets[e])
+            points = torch.addcmul(base[ed], a, xs[ed] - base[ed])
+            result = _target_gradients(self.model, points, self.targets[e], points.shape[0])
             grads.append(result.gradients)
             scores.append(result.scores.cpu().double())
         return TargetGradients(torch.cat(grads), torch.cat(scores), self.targets[examples])

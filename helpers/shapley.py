@@ -51,7 +51,7 @@ import numpy as np
 import torch
 
 from .checks import check_bool, check_int, check_seed
-from .features import CountedGame, FunctionGame, check_coalitions, check_game
+from .features import CountedGame, FunctionGame, check_coalitions, check_game, game_values
 from .kernelshap import kernel_shap_regression, paired_coalitions, pairs_for_budget
 from .models import PatchForest
 
@@ -87,20 +87,8 @@ def _evaluate(game, Z: torch.Tensor, batch_size: int) -> tuple[np.ndarray, torch
     parts, dtype = [], None
     for start in range(0, Z.shape[0], batch_size):
         chunk = Z[start:start + batch_size] if Z.shape[0] > batch_size else Z
-        values = game(chunk)
-        if not isinstance(values, torch.Tensor):
-            values = torch.as_tensor(values)
-        if values.shape != (chunk.shape[0],):
-            raise ValueError(
-                f"game(Z) must return one worth per coalition, shape ({chunk.shape[0]},); "
-                f"got shape {tuple(values.shape)}"
-            )
-        dtype = values.dtype if torch.is_floating_point(values) else torch.get_default_dtype()
-        values = values.detach().to(_CPU, torch.float64).numpy()
-        # a finite sum proves every worth finite; only otherwise look at them one by one
-        if not math.isfinite(values.sum()) and not np.isfinite(values).all():
-            raise ValueError("game(Z) returned NaN or Inf worths; every coalition needs a finite worth")
-        parts.append(values)
+        values, dtype = game_values(game, chunk, return_dtype=True)
+        parts.append(values.numpy())
     values = np.concatenate(parts) if len(parts) != 1 else parts[0]
     return values, (dtype or torch.get_default_dtype())
 

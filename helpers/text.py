@@ -20,17 +20,20 @@ word to be *absent*?
   words of one text; an absent word is replaced by the model's mask token
   (``[MASK]`` for a BERT model, the zero padding vector for the word model),
   or deleted. It follows the protocol of :mod:`helpers.features` (``game(Z)``
-  for a bool ``Z [n, M]`` gives ``[n]`` scores; ``n_players``; counters), so
-  :func:`helpers.features.occlusion`, :func:`helpers.lime.lime`,
-  :func:`helpers.shapley.exact_shapley` and
+  for a bool ``Z [n, M]`` gives ``[n]`` scores; ``n_players``; the counters of
+  :class:`~helpers.features.CountedGame`), so :func:`helpers.features.occlusion`,
+  :func:`helpers.lime.lime`, :func:`helpers.shapley.exact_shapley` and
   :func:`~helpers.shapley.kernel_shap` explain it as they explain a digit.
-- **Showing words.** :func:`words_html` colours each word by its score (red
-  toward the explained class, blue against it, with a legend), every text
-  escaped; :func:`show_words` wraps it for a notebook.
-- **People's view.** :func:`vader_lexicon` reads the human valence of 7,500
-  words from the installed ``vaderSentiment`` package (Hutto and Gilbert,
-  ICWSM 2014); :func:`word_valences` and :func:`lexicon_agreement` compare an
-  explanation with it.
+- **People's view.** :func:`lexicon_agreement` compares an explanation with the
+  human valences of VADER's lexicon (:func:`helpers.data.word_valences`).
+- **The comparison.** :func:`explain_words` runs every method on one text with
+  its counted cost, :func:`compare_on_texts` on many; :func:`text_claims` turns
+  the figures into the comparison table's claims with :mod:`helpers.verdicts`.
+
+The words and tokens (:func:`~helpers.text_models.split_words`,
+:class:`~helpers.text_models.TokenizedText`) and the two models live in
+:mod:`helpers.text_models`; words coloured by their scores are drawn by
+:func:`helpers.plotting.words_html` and :func:`~helpers.plotting.show_words`.
 
 A *text classifier* here is a ``torch.nn.Module`` with ``forward(ids,
 attention_mask=None, *, embeddings=None) -> scores [B, classes]``, an
@@ -42,43 +45,35 @@ Taught in ``notebooks/08_text.ipynb``.
 
 from __future__ import annotations
 
-import functools
-import html
-import importlib.util
-import re
 from dataclasses import dataclass
 from numbers import Integral
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
 
 from .cost import CostCounter
+from .data import word_valences
 from .features import CountedGame, check_coalitions, occlusion
 from .lime import lime
+from .methods import method
 from .metrics import curve_area, deletion_curve, random_order_curves, rank_correlation
 from .saliency import gradient, gradient_x_input, integrated_gradients
 from .scores import evaluation_mode, model_device
 from .shapley import exact_shapley, kernel_shap
+from .text_models import TokenizedText
+from .verdicts import Claim, Rule, claim_verdict
 
 __all__ = [
-    "split_words",
-    "TokenizedText",
     "check_text_model",
     "WordGame",
     "EmbeddingPath",
     "pool_tokens",
     "gradient_word_scores",
-    "words_html",
-    "show_words",
-    "vader_lexicon",
-    "word_valences",
     "lexicon_agreement",
     "ABSENT",
     "GRADIENT_METHODS",
     "WORD_METHODS",
-    "UNSIGNED_METHODS",
     "WordExplanations",
     "explain_words",
     "TextComparison",
@@ -91,71 +86,13 @@ __all__ = [
 
 #: What an absent word becomes in :class:`WordGame`.
 ABSENT = ("mask", "delete")
-#: The gradient methods of :func:`gradient_word_scores`.
+#: The gradient methods of :func:`gradient_word_scores` (names of :data:`helpers.methods.METHODS`).
 GRADIENT_METHODS = ("gradient", "gradient_x_input", "integrated_gradients")
-
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
-
-
-def split_words(text: str) -> list[str]:
-    """The words of ``text``: lower-cased runs of letters and digits (inner apostrophes kept).
-
-    Punctuation and spacing are dropped, so both models of the course see the
-    same sequence of words and every word is a player of the game.
-
-    Raises
-    ------
-    TypeError
-        If ``text`` is not a string.
-
-    Examples
-    --------
-    >>> split_words("Effective but too-tepid biopic; it doesn't soar.")
-    ['effective', 'but', 'too', 'tepid', 'biopic', 'it', "doesn't", 'soar']
-    """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str; got {type(text).__name__}")
-    return [w.replace("\u2019", "'") for w in _WORD.findall(text.lower())]
-
-
-@dataclass(frozen=True)
-class TokenizedText:
-    """One text as a model sees it: words, token ids and which word every token belongs to.
-
-    Attributes
-    ----------
-    words : tuple of str
-        The players, in order (:func:`split_words`).
-    ids : torch.Tensor, int64, [T]
-        Token ids, special tokens (``[CLS]``, ``[SEP]``) included.
-    word_of_token : torch.Tensor, int64, [T]
-        The word each token belongs to, ``-1`` for a special token. A word may
-        own several sub-word tokens (``tepid`` -> ``te``, ``##pid``).
-    """
-
-    words: tuple
-    ids: torch.Tensor
-    word_of_token: torch.Tensor
-
-    def __post_init__(self):
-        ids, owner = self.ids, self.word_of_token
-        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64 or ids.ndim != 1:
-            raise TypeError(f"ids must be an int64 tensor [T]; got {getattr(ids, 'dtype', type(ids).__name__)}")
-        if not isinstance(owner, torch.Tensor) or owner.shape != ids.shape or owner.dtype != torch.int64:
-            raise ValueError(f"word_of_token must be an int64 tensor shaped like ids {tuple(ids.shape)}")
-        present = set(owner[owner >= 0].tolist())
-        if present != set(range(len(self.words))) or (owner.numel() and int(owner.max()) >= len(self.words)):
-            raise ValueError(
-                f"every word must own at least one token and tokens must point at words 0..{len(self.words) - 1}; "
-                f"the text has {len(self.words)} words and tokens owned by {sorted(present)}"
-            )
-
-    @property
-    def n_words(self) -> int:
-        return len(self.words)
-
-    def __repr__(self) -> str:
-        return f"TokenizedText({len(self.words)} words, {self.ids.shape[0]} tokens: {' '.join(self.words)!r})"
+#: The methods of :func:`explain_words`, in the order the notebook shows them. All but ``"shap"`` are
+#: names of :data:`helpers.methods.METHODS`; ``"shap"`` is a choice made on words, by the text's size:
+#: exact Shapley values (``"exact_shap"``) on a short text, KernelSHAP (``"kernel_shap"``) on a long
+#: one or with a budget (see :func:`explain_words`).
+WORD_METHODS = GRADIENT_METHODS + ("occlusion", "lime", "shap")
 
 
 def check_text_model(model) -> None:
@@ -236,8 +173,10 @@ class WordGame(CountedGame):
     full_score, empty_score : float
         :math:`v(N)` and :math:`v(\emptyset)`.
     n_evaluations, n_calls : int
-        Coalitions evaluated and forward passes made by ``game(Z)`` (the two
-        rows evaluated at construction are not counted).
+        Coalitions evaluated and forward passes of the model made by ``game(Z)``
+        (one per chunk of ``batch_size`` rows), as every game of the course counts
+        them (:class:`~helpers.features.CountedGame`); the two rows evaluated at
+        construction are not counted.
 
     Raises
     ------
@@ -272,7 +211,7 @@ class WordGame(CountedGame):
         self.target = _check_target(target)
         ends = torch.zeros(2, self.n_players, dtype=torch.bool)
         ends[0] = True
-        scores = self._evaluate(ends, all_classes=True)
+        scores = self._scores(ends)  # not counted: the game's cost is what game(Z) evaluates
         self.reset_counts()
         if self.target >= scores.shape[1]:
             raise ValueError(f"target must be a class index in [0, {scores.shape[1]}); got {self.target}")
@@ -297,20 +236,22 @@ class WordGame(CountedGame):
         mask = keep.gather(1, order)
         return torch.where(mask, moved, torch.full_like(moved, int(self.model.pad_id))), mask.to(torch.int64)
 
-    def _evaluate(self, Z: torch.Tensor, all_classes: bool = False) -> torch.Tensor:
-        rows = []
+    def _scores(self, Z: torch.Tensor) -> torch.Tensor:
+        """Every class's score ``[n, classes]`` of the coalitions in ``Z``, one forward pass per ``batch_size`` rows."""
+        chunks = []
         with torch.no_grad(), evaluation_mode(self.model):
             for start in range(0, Z.shape[0], self.batch_size):
                 ids, mask = self.token_batch(Z[start:start + self.batch_size])
                 out = self.model(ids, mask)
                 if not isinstance(out, torch.Tensor) or out.ndim != 2 or out.shape[0] != ids.shape[0]:
                     raise ValueError(f"the model must return scores [B, classes] for ids [B, T]; got {getattr(out, 'shape', out)}")
-                rows.append(out if all_classes else out[:, self.target])
-                self._count(0)
-        return torch.cat(rows) if rows else torch.empty(0)
+                chunks.append(out)
+        return torch.cat(chunks)
 
     def __call__(self, Z) -> torch.Tensor:
         """The target score of every coalition: float tensor ``[n]`` on the CPU.
+
+        Counts ``n`` evaluations and one call per forward pass (:class:`~helpers.features.CountedGame`).
 
         Raises
         ------
@@ -318,8 +259,10 @@ class WordGame(CountedGame):
             For a ``Z`` that is not bool/0-1 or not ``[n, M]``.
         """
         Z = check_coalitions(Z, self.n_players, self.device)
-        values = self._evaluate(Z).detach().cpu()
-        self._count(Z.shape[0], 0)
+        if Z.shape[0] == 0:
+            return torch.empty(0)
+        values = self._scores(Z)[:, self.target].detach().cpu()
+        self._count(Z.shape[0], calls=len(range(0, Z.shape[0], self.batch_size)))
         return values
 
     def __repr__(self) -> str:
@@ -476,150 +419,7 @@ def gradient_word_scores(model, tokens: TokenizedText, method: str = "gradient",
     return pool_tokens(result, tokens)
 
 
-# --------------------------------------------------------------------------- words in colour
-
-
-def _colour(value: float, scale: float) -> str:
-    """Red for a positive value, blue for a negative one, white at 0 (shap's convention)."""
-    share = 0.0 if scale <= 0 else min(1.0, abs(value) / scale)
-    red, blue = (255, 13, 87), (30, 136, 229)  # shap's red and blue
-    r, g, b = red if value > 0 else blue
-    mix = [round(255 + share * (c - 255)) for c in (r, g, b)]
-    return "#{:02x}{:02x}{:02x}".format(*mix)
-
-
-def words_html(words, scores: dict, *, title: str | None = None, scale: str = "row", digits: int = 3) -> str:
-    r"""An HTML table: one row per method, every word on a background coloured by its score.
-
-    Red means the word pushes the explained class up, blue that it pushes it
-    down, white that it does not matter; the colour saturates at the largest
-    absolute score of the row (``scale="row"``) or of the whole table
-    (``scale="table"``). Every text (words, method names, title) is escaped
-    with :func:`html.escape`, so a snippet containing ``<script>`` is shown as
-    text and never run. Each word's exact score is in its tooltip. The styles
-    are inline, so JupyterLab and GitHub's notebook view both draw them.
-
-    Parameters
-    ----------
-    words : sequence of str, length M
-    scores : dict of str -> tensor or array [M]
-        Method name -> one score per word.
-    title : str, optional
-    scale : {"row", "table"}, default "row"
-    digits : int, default 3
-        Digits of the scores in the tooltips and the legend.
-
-    Returns
-    -------
-    str
-
-    Raises
-    ------
-    TypeError, ValueError
-        For scores that are not a dict, of the wrong length or not finite, or an unknown ``scale``.
-
-    Examples
-    --------
-    >>> "&lt;script&gt;" in words_html(["<script>"], {"m": [1.0]})
-    True
-    """
-    words = [str(w) for w in words]
-    if not isinstance(scores, dict) or not scores:
-        raise TypeError(f"scores must be a non-empty dict of method name -> scores [M]; got {type(scores).__name__}")
-    if scale not in ("row", "table"):
-        raise ValueError(f'scale must be "row" or "table"; got {scale!r}')
-    rows = {}
-    for name, values in scores.items():
-        v = np.asarray(torch.as_tensor(values).detach().cpu().double()).reshape(-1)
-        if v.shape != (len(words),) or not np.isfinite(v).all():
-            raise ValueError(f"scores[{name!r}] must hold {len(words)} finite values (one per word); got shape {v.shape}")
-        rows[str(name)] = v
-    table_scale = max(float(np.abs(v).max()) for v in rows.values())
-    cell = "padding:2px 6px;text-align:left;vertical-align:top;border:none"
-    parts = ['<div style="font-family:sans-serif;font-size:13px;line-height:1.9">']
-    if title:
-        parts.append(f"<div><b>{html.escape(title)}</b></div>")
-    parts.append('<table style="border-collapse:collapse">')
-    for name, v in rows.items():
-        s = table_scale if scale == "table" else float(np.abs(v).max())
-        spans = " ".join(
-            f'<span title="{html.escape(w, quote=True)}: {x:+.{digits}f}" style="background-color:{_colour(x, s)};'
-            f'color:#000;padding:1px 2px;border-radius:3px">{html.escape(w)}</span>'
-            for w, x in zip(words, v)
-        )
-        parts.append(
-            f'<tr><td style="{cell};white-space:nowrap"><b>{html.escape(name)}</b><br>'
-            f'<span style="font-size:11px;color:#555">max |score| {s:.{digits}g}</span></td>'
-            f'<td style="{cell}">{spans}</td></tr>'
-        )
-    parts.append("</table>")
-    legend = " ".join(
-        f'<span style="background-color:{_colour(x, 1.0)};color:#000;padding:1px 6px">{label}</span>'
-        for x, label in ((-1.0, "against the class"), (-0.5, ""), (0.0, "no effect"), (0.5, ""), (1.0, "toward the class"))
-    )
-    parts.append(f'<div style="font-size:11px;color:#333">legend: {legend} (scaled per {scale})</div></div>')
-    return "".join(parts)
-
-
-def show_words(words, scores: dict, **options):
-    """:func:`words_html` as an ``IPython.display.HTML`` object, for a notebook cell to display."""
-    from IPython.display import HTML
-
-    return HTML(words_html(words, scores, **options))
-
-
-# --------------------------------------------------------------------------- VADER's human lexicon
-
-
-def _vader_lexicon_file() -> Path:
-    spec = importlib.util.find_spec("vaderSentiment")
-    if spec is None or spec.origin is None:
-        raise FileNotFoundError(
-            "VADER's lexicon comes with the 'vaderSentiment' package, which is not installed; "
-            "run `make venv` (or `pip install -e .`)"
-        )
-    path = Path(spec.origin).parent / "vader_lexicon.txt"
-    if not path.is_file():
-        raise FileNotFoundError(f"VADER's lexicon was expected at {path}; reinstall vaderSentiment==3.3.2")
-    return path
-
-
-@functools.lru_cache(maxsize=1)
-def _lexicon() -> dict:
-    lexicon = {}
-    for line in _vader_lexicon_file().read_text(encoding="utf-8").split("\n"):
-        parts = line.strip("\r").split("\t")
-        if len(parts) >= 2 and parts[0]:
-            lexicon[parts[0]] = float(parts[1])
-    return lexicon
-
-
-def vader_lexicon() -> dict:
-    """VADER's sentiment lexicon: token -> mean human valence in [-4, 4].
-
-    Hutto and Gilbert, "VADER: A Parsimonious Rule-based Model for Sentiment
-    Analysis of Social Media Text", ICWSM 2014: about 7,500 words, emoticons and
-    slang, each rated by ten people. Read from ``vader_lexicon.txt`` inside the
-    installed ``vaderSentiment`` wheel (a new dict on every call).
-
-    Examples
-    --------
-    >>> vader_lexicon()["gorgeous"] > 2
-    True
-    """
-    return dict(_lexicon())
-
-
-def word_valences(words, lexicon: dict | None = None) -> torch.Tensor:
-    """Each word's valence in the lexicon (0 where it has none): float64 ``[M]``.
-
-    Examples
-    --------
-    >>> word_valences(["a", "gorgeous", "bad", "film"]).tolist()
-    [0.0, 3.0, -2.5, 0.0]
-    """
-    lexicon = _lexicon() if lexicon is None else lexicon
-    return torch.tensor([float(lexicon.get(str(w).lower(), 0.0)) for w in words], dtype=torch.float64)
+# --------------------------------------------------------------------------- agreement with people
 
 
 def lexicon_agreement(scores, valences, *, magnitude: bool = False, min_rated: int = 2) -> float:
@@ -660,11 +460,6 @@ def lexicon_agreement(scores, valences, *, magnitude: bool = False, min_rated: i
 
 
 # --------------------------------------------------------------------------- every method on words, compared
-
-#: The methods of :func:`explain_words`, in the order the notebook shows them.
-WORD_METHODS = ("gradient", "gradient_x_input", "integrated_gradients", "occlusion", "lime", "shap")
-#: Methods whose score has no sign (compared with the valences' magnitudes).
-UNSIGNED_METHODS = ("gradient",)
 
 
 @dataclass
@@ -724,7 +519,9 @@ def explain_words(model, tokens: TokenizedText, *, methods=WORD_METHODS, target:
     shap_budget : int, optional
         KernelSHAP's budget; None: exact Shapley values when the text has at
         most ``max_exact_words`` words, else KernelSHAP with budget
-        :math:`\max(2M + 2, 64)`.
+        :math:`\max(2M + 2, 64)`. This choice is what ``"shap"`` means on words
+        (``"exact_shap"`` or ``"kernel_shap"`` of :data:`helpers.methods.METHODS`,
+        as ``shap_exact`` of the result says).
     seed : int
         LIME's and KernelSHAP's seed.
 
@@ -747,24 +544,32 @@ def explain_words(model, tokens: TokenizedText, *, methods=WORD_METHODS, target:
     exact = shap_budget is None and M <= max_exact_words
     budget = shap_budget if shap_budget is not None else max(2 * M + 2, 64)
     scores, rows, backward, seconds, gap = {}, {}, {}, {}, float("nan")
-    for method in methods:
+    for name in methods:
         with CostCounter(model) as cost:
-            if method in GRADIENT_METHODS:
-                if method == "integrated_gradients":
-                    values, info = gradient_word_scores(model, tokens, method, target=target, steps=ig_steps,
+            if name in GRADIENT_METHODS:
+                if name == "integrated_gradients":
+                    values, info = gradient_word_scores(model, tokens, name, target=target, steps=ig_steps,
                                                         return_info=True)
                     gap = float(info.gap[0])
                 else:
-                    values = gradient_word_scores(model, tokens, method, target=target)
-            elif method == "occlusion":
+                    values = gradient_word_scores(model, tokens, name, target=target)
+            elif name == "occlusion":
                 values = occlusion(game)
-            elif method == "lime":
+            elif name == "lime":
                 values = lime(game, n_samples=lime_samples, kernel_width=kernel_width, seed=seed)
             else:
                 values = exact_shapley(game) if exact else kernel_shap(game, budget=budget, seed=seed)
-        scores[method] = torch.as_tensor(values).detach().cpu().double()
-        rows[method], backward[method], seconds[method] = cost.forward_rows, cost.backward_passes, cost.seconds
+        scores[name] = torch.as_tensor(values).detach().cpu().double()
+        rows[name], backward[name], seconds[name] = cost.forward_rows, cost.backward_passes, cost.seconds
     return WordExplanations(tokens.words, scores, rows, backward, seconds, exact, gap, game)
+
+
+def _signed(name: str, *, shap_exact: bool) -> bool:
+    """Whether the word scores of ``name`` (one of :data:`WORD_METHODS`) have a sign, as
+    :data:`helpers.methods.METHODS` says; ``"shap"`` is the estimator :func:`explain_words` chose."""
+    if name == "shap":
+        name = "exact_shap" if shap_exact else "kernel_shap"
+    return method(name).signed
 
 
 def _nanmean(values) -> float:
@@ -784,7 +589,8 @@ class TextComparison:
     n_texts : int
     agreement : dict of str -> numpy array [N]
         :func:`lexicon_agreement` of each text (signed scores against valences;
-        magnitudes for :data:`UNSIGNED_METHODS`); NaN where undefined.
+        magnitudes for a method that :data:`helpers.methods.METHODS` calls unsigned,
+        the gradient norm); NaN where undefined.
     magnitude_agreement : dict of str -> numpy array [N]
         The same on absolute values, for every method.
     deletion_area, random_area : dict / numpy array [N]
@@ -844,7 +650,7 @@ def compare_on_texts(model, texts, *, methods=WORD_METHODS, random_orders: int =
     r"""Run :func:`explain_words` on many texts and measure each method three ways.
 
     - **Agreement with people**: :func:`lexicon_agreement` of the word scores with
-      VADER's valences (:func:`word_valences`).
+      VADER's valences (:func:`helpers.data.word_valences`).
     - **Faithfulness**: the deletion curve (:func:`helpers.metrics.deletion_curve`,
       Petsiuk et al. 2018, arXiv 1806.07421) of the method's ranking on the
       text's :class:`WordGame`, its area normalised to :math:`v(\emptyset) = 0`,
@@ -870,39 +676,48 @@ def compare_on_texts(model, texts, *, methods=WORD_METHODS, random_orders: int =
     if isinstance(texts, str) or not texts:
         raise TypeError("texts must be a non-empty sequence of str")
     methods = tuple(methods)
+    measured = [_measure_text(model, text, methods, orders_seed=i, random_orders=random_orders, min_change=min_change,
+                              options=options) for i, text in enumerate(texts)]
     keys = ("agreement", "magnitude_agreement", "deletion_area", "forward_rows", "backward_passes", "seconds")
-    collected = {k: {m: [] for m in methods} for k in keys}
-    random_area, n_words, exact = [], [], []
-    for i, text in enumerate(texts):
-        tokens = model.tokenize(text)
-        result = explain_words(model, tokens, methods=methods, **options)
-        game = result.game
-        valences = word_valences(tokens.words)
-        change = game.full_score - game.empty_score
-        usable = abs(change) >= min_change
-
-        def area(curve):
-            return float(curve_area((curve.double() - game.empty_score) / change)) if usable else float("nan")
-
-        random_curves = random_order_curves(game, n_orders=random_orders, seed=i) if usable else None
-        random_area.append(float(np.mean([area(c) for c in random_curves])) if usable else float("nan"))
-        n_words.append(tokens.n_words)
-        exact.append(result.shap_exact)
-        for m in methods:
-            s = result.scores[m]
-            collected["agreement"][m].append(lexicon_agreement(s, valences, magnitude=m in UNSIGNED_METHODS))
-            collected["magnitude_agreement"][m].append(lexicon_agreement(s, valences, magnitude=True))
-            collected["deletion_area"][m].append(area(deletion_curve(game, s)) if usable else float("nan"))
-            collected["forward_rows"][m].append(result.forward_rows[m])
-            collected["backward_passes"][m].append(result.backward_passes[m])
-            collected["seconds"][m].append(result.seconds[m])
-    arrays = {k: {m: np.asarray(v, dtype=np.float64) for m, v in d.items()} for k, d in collected.items()}
-    keep = ~np.isnan(np.asarray(random_area))
+    arrays = {k: {m: np.asarray([per_method[m][k] for per_method, *_ in measured], dtype=np.float64) for m in methods}
+              for k in keys}
+    random_area = np.asarray([area for _, area, _, _ in measured])
+    keep = ~np.isnan(random_area)
     for m in methods:  # areas only where defined
         arrays["deletion_area"][m] = arrays["deletion_area"][m][keep]
     return TextComparison(methods, len(texts), arrays["agreement"], arrays["magnitude_agreement"],
-                          arrays["deletion_area"], np.asarray(random_area)[keep], arrays["forward_rows"],
-                          arrays["backward_passes"], arrays["seconds"], np.asarray(n_words), np.asarray(exact))
+                          arrays["deletion_area"], random_area[keep], arrays["forward_rows"],
+                          arrays["backward_passes"], arrays["seconds"], np.asarray([n for *_, n, _ in measured]),
+                          np.asarray([exact for *_, exact in measured]))
+
+
+def _measure_text(model, text: str, methods: tuple, *, orders_seed: int, random_orders: int, min_change: float,
+                  options: dict) -> tuple:
+    """One text of :func:`compare_on_texts`: (method -> its measures, the random orders' mean area, M, shap_exact)."""
+    tokens = model.tokenize(text)
+    result = explain_words(model, tokens, methods=methods, **options)
+    game = result.game
+    valences = word_valences(tokens.words)
+    change = game.full_score - game.empty_score
+    usable = abs(change) >= min_change
+
+    def area(curve):  # normalised to v(empty) = 0, v(N) = 1
+        return float(curve_area((curve.double() - game.empty_score) / change)) if usable else float("nan")
+
+    random_curves = random_order_curves(game, n_orders=random_orders, seed=orders_seed) if usable else None
+    random_area = float(np.mean([area(c) for c in random_curves])) if usable else float("nan")
+    measures = {}
+    for m in methods:
+        s = result.scores[m]
+        measures[m] = {
+            "agreement": lexicon_agreement(s, valences, magnitude=not _signed(m, shap_exact=result.shap_exact)),
+            "magnitude_agreement": lexicon_agreement(s, valences, magnitude=True),
+            "deletion_area": area(deletion_curve(game, s)) if usable else float("nan"),
+            "forward_rows": result.forward_rows[m],
+            "backward_passes": result.backward_passes[m],
+            "seconds": result.seconds[m],
+        }
+    return measures, random_area, tokens.n_words, result.shap_exact
 
 
 def seed_agreement(model, tokens: TokenizedText, method: str, seeds=(0, 1, 2, 3, 4), **options) -> float:
@@ -938,9 +753,19 @@ def edit_agreement(model, text: str, edited: str, *, methods=WORD_METHODS, **opt
     return {m: float(rank_correlation(first.scores[m][None], second.scores[m][None])[0]) for m in methods}
 
 
+# --------------------------------------------------------------------------- the comparison table's claims
+
+
 def text_claims(comparisons: dict, *, lime_seed_rho: float, kernel_shap_seed_rho: float, edit_rho: dict,
                 ig_relative_gap: float, exact_rows: float) -> list:
-    """The comparison table's claims, each next to its figure measured on text, with a verdict.
+    """The comparison table's claims, each with the figures measured on text and the rules that decide it.
+
+    Built on :mod:`helpers.verdicts`, as notebook 06's table: every claim is a
+    :class:`~helpers.verdicts.Claim` whose rules hold the measured figures and their
+    numeric thresholds, and :func:`~helpers.verdicts.claim_verdict` gives its verdict
+    ("holds" if every rule holds, "does not hold" if none does, "partly" otherwise).
+    :func:`format_claims` prints them; :func:`~helpers.verdicts.markdown_table` and
+    :func:`~helpers.verdicts.threshold_sensitivity` take them as they are.
 
     Parameters
     ----------
@@ -957,61 +782,83 @@ def text_claims(comparisons: dict, *, lime_seed_rho: float, kernel_shap_seed_rho
 
     Returns
     -------
-    list of (claim, figure, verdict) str triples; the verdict is "holds", "partly" or
-    "does not hold", from the thresholds written in each figure.
+    list of Claim
+        Seven claims (``row``: the table's row; ``column``: Saliency, LIME or SHAP);
+        each ``note`` is the measured figures in one sentence, the thresholds it names
+        taken from the rules.
     """
-    rows = []
     summaries = {name: c.summary() for name, c in comparisons.items()}
-    any_summary = next(iter(summaries.values()))
+    return (_saliency_claims(summaries, edit_rho, ig_relative_gap) + _lime_claims(summaries, lime_seed_rho)
+            + _shap_claims(summaries, comparisons, kernel_shap_seed_rho, exact_rows))
 
-    def fig(name, method, key, digits=2):
-        return f"{summaries[name][method][key]:.{digits}f}"
 
-    # cost
+def _saliency_claims(summaries: dict, edit_rho: dict, ig_relative_gap: float) -> list:
+    """Saliency is cheap (one backward pass, few rows), extends to text, and is unstable under a typo."""
     grad_rows = max(s["gradient"]["forward_rows"] for s in summaries.values())
+    grad_backward = max(s["gradient"]["backward_passes"] for s in summaries.values())
     lime_rows = min(s["lime"]["forward_rows"] for s in summaries.values())
-    rows.append(("Saliency: low cost, one backpropagation",
-                 f"{grad_rows:.0f} forward row + 1 backward pass per text, against {lime_rows:.0f} rows for LIME",
-                 "holds" if grad_rows < lime_rows else "does not hold"))
-    # extension to text
-    undefined = [n for n, s in summaries.items() if s["gradient"]["defined"] == 0]
+    cost = Claim("Cost", "Saliency", "low cost, one backpropagation", [
+        Rule("backward passes of the gradient per text", grad_backward, 1, 1, higher=False, fmt=".0f"),
+        Rule("forward rows of the gradient / LIME's", grad_rows / lime_rows, 0.1, 1, higher=False)],
+        note=f"{grad_rows:.0f} forward row + {grad_backward:.0f} backward pass per text, against {lime_rows:.0f} rows for LIME")
     defined = {n: s["gradient"]["agreement"] for n, s in summaries.items() if s["gradient"]["defined"] > 0}
-    figure = f"IG completeness gap {100 * ig_relative_gap:.1f}% of S(x) - S(x'); gradient-norm |rho| with VADER: " + ", ".join(
-        [f"{n} {v:.2f}" for n, v in defined.items()] + [f"{n} undefined (every word the same norm)" for n in undefined])
-    verdict = "holds" if ig_relative_gap < 0.05 and not undefined and all(v > 0 for v in defined.values()) else "partly"
-    rows.append(("Saliency: can be extended to text (gradients on embeddings)", figure, verdict))
-    # saliency stability
-    rows.append(("Saliency: unstable", f"rank correlation after a one-letter typo in one snippet: gradient "
-                 f"{edit_rho['gradient']:.2f}, SHAP {edit_rho['shap']:.2f}",
-                 "holds" if edit_rho["gradient"] < edit_rho["shap"] else "does not hold"))
-    # LIME
-    rows.append(("LIME: unstable (different samples, different explanations)",
-                 f"rank correlation between seeds {lime_seed_rho:.2f} (threshold 0.9)",
-                 "holds" if lime_seed_rho < 0.9 else "does not hold"))
+    undefined = [n for n in summaries if n not in defined]
+    agreeing = sum(rho > 0 for rho in defined.values()) / len(summaries)
+    extension = Claim("Use cases", "Saliency", "can be extended to text (gradients on embeddings)", [
+        Rule("IG completeness gap / |S(x) - S(x')|", ig_relative_gap, 0.05, 0.25, higher=False, fmt=".1%"),
+        Rule("share of models whose gradient-norm rho with VADER is defined and positive", agreeing, 1, 0.5)],
+        note=f"IG completeness gap {100 * ig_relative_gap:.1f}% of S(x) - S(x'); gradient-norm |rho| with VADER: "
+             + ", ".join([f"{n} {v:.2f}" for n, v in defined.items()]
+                         + [f"{n} undefined (every word the same norm)" for n in undefined]))
+    stability = Claim("Stability", "Saliency", "unstable", [
+        Rule("SHAP's rank correlation after a typo minus the gradient's", edit_rho["shap"] - edit_rho["gradient"], 0, 0)],
+        note=f"rank correlation after a one-letter typo in one snippet: gradient {edit_rho['gradient']:.2f}, "
+             f"SHAP {edit_rho['shap']:.2f}")
+    return [cost, extension, stability]
+
+
+def _lime_claims(summaries: dict, lime_seed_rho: float) -> list:
+    """LIME changes with its seed, and works on text: close to the best method's agreement, better than random."""
+    seeds = Rule("rank correlation between seeds", lime_seed_rho, 0.9, 0.9, higher=False)
+    stability = Claim("Stability", "LIME", "unstable (different samples, different explanations)", [seeds],
+                      note=f"rank correlation between seeds {seeds.value:.2f} (threshold {seeds.holds:g})")
     best = {n: max(s[m]["agreement"] for m in s if np.isfinite(s[m]["agreement"])) for n, s in summaries.items()}
-    lime_ok = all(summaries[n]["lime"]["agreement"] >= best[n] - 0.05 for n in summaries)
-    below = all(summaries[n]["lime"]["below_random"] > 0 for n in summaries)
-    rows.append(("LIME: general, NLP included",
-                 "VADER rho " + ", ".join(f"{n} {fig(n, 'lime', 'agreement')} (best {best[n]:.2f})" for n in summaries)
-                 + "; deletion area below random: " + ", ".join(f"{n} {fig(n, 'lime', 'below_random')}" for n in summaries),
-                 "holds" if lime_ok and below else "partly"))
-    # SHAP
-    rows.append(("SHAP: stable (unique values)",
-                 f"exact: identical on every run; KernelSHAP rank correlation between seeds {kernel_shap_seed_rho:.2f} (threshold 0.9)",
-                 "holds" if kernel_shap_seed_rho >= 0.9 else "partly"))
+    behind_best = float(np.max([best[n] - s["lime"]["agreement"] for n, s in summaries.items()]))
+    below_random = float(np.min([s["lime"]["below_random"] for s in summaries.values()]))
+    general = Claim("Use cases", "LIME", "general, NLP included", [
+        Rule("largest gap of LIME's VADER rho to the best method's", behind_best, 0.05, 0.2, higher=False),
+        Rule("smallest deletion area below random", below_random, 0, 0)],
+        note="VADER rho " + ", ".join(f"{n} {s['lime']['agreement']:.2f} (best {best[n]:.2f})" for n, s in summaries.items())
+             + "; deletion area below random: " + ", ".join(f"{n} {s['lime']['below_random']:.2f}" for n, s in summaries.items()))
+    return [stability, general]
+
+
+def _shap_claims(summaries: dict, comparisons: dict, kernel_shap_seed_rho: float, exact_rows: float) -> list:
+    """SHAP is stable across seeds, and costly: exact values take 2^M rows, KernelSHAP may cost less than LIME."""
+    seeds = Rule("KernelSHAP rank correlation between seeds", kernel_shap_seed_rho, 0.9, 0.6)
+    stability = Claim("Stability", "SHAP", "stable (unique values)", [seeds],
+                      note=f"exact: identical on every run; KernelSHAP rank correlation between seeds {seeds.value:.2f} "
+                           f"(threshold {seeds.holds:g})")
     sampled = {n: s["shap"]["forward_rows"] for n, s in summaries.items()
                if "shap" in comparisons[n].methods and not comparisons[n].shap_exact.any()}
-    lime_by_model = {n: s["lime"]["forward_rows"] for n, s in summaries.items()}
-    kernel_cheaper = any(rows_ < lime_by_model[n] for n, rows_ in sampled.items())
-    rows.append(("SHAP: high cost (exact is exponential)",
-                 f"exact: {exact_rows:.0f} rows (2^M) for one text; KernelSHAP: "
-                 + (", ".join(f"{n} {r:.0f} rows against LIME's {lime_by_model[n]:.0f}" for n, r in sampled.items())
-                    or "not run"),
-                 "partly" if kernel_cheaper else "holds"))
-    del any_summary
-    return rows
+    lime_rows = {n: s["lime"]["forward_rows"] for n, s in summaries.items()}
+    cheaper = sum(rows < lime_rows[n] for n, rows in sampled.items()) / len(summaries)
+    cost = Claim("Cost", "SHAP", "high cost (exact is exponential)", [
+        Rule("share of models on which KernelSHAP costs fewer rows than LIME", cheaper, 0, 0.5, higher=False)],
+        note=f"exact: {exact_rows:.0f} rows (2^M) for one text; KernelSHAP: "
+             + (", ".join(f"{n} {r:.0f} rows against LIME's {lime_rows[n]:.0f}" for n, r in sampled.items()) or "not run"))
+    return [stability, cost]
 
 
-def format_claims(rows) -> str:
-    """The rows of :func:`text_claims` as plain text, one claim per paragraph."""
-    return "\n".join(f"{claim}\n    measured: {figure}\n    verdict:  {verdict}" for claim, figure, verdict in rows)
+def format_claims(claims) -> str:
+    """The claims of :func:`text_claims` as plain text, one per paragraph: claim, figures, verdict.
+
+    Examples
+    --------
+    >>> print(format_claims([Claim("Stability", "LIME", "unstable", [Rule("seed rho", 0.5, 0.9, 0.9, higher=False)],
+    ...                            note="seed rho 0.50")]))
+    LIME: unstable
+        measured: seed rho 0.50
+        verdict:  holds
+    """
+    return "\n".join(f"{c.column}: {c.claim}\n    measured: {c.note}\n    verdict:  {claim_verdict(c)}" for c in claims)

@@ -1,6 +1,9 @@
-r"""The two text classifiers of notebook 08: a small word model and a real transformer.
+r"""Words, tokens and the two text classifiers of notebook 08: a small word model and a real transformer.
 
-Both follow the interface of :mod:`helpers.text`: ``forward(ids, attention_mask=None,
+- :func:`split_words`, :class:`TokenizedText` -- the words of a text (the players of
+  :mod:`helpers.text`'s games) and the tokens a model reads, each token knowing its word.
+
+Both models follow the interface of :mod:`helpers.text`: ``forward(ids, attention_mask=None,
 *, embeddings=None) -> scores [B, 2]`` (class 1 = positive), an ``embedding_layer``,
 ``mask_id``, ``pad_id`` and ``tokenize(text) -> TokenizedText``. Passing
 ``embeddings`` (the embedding layer's output, ``[B, T, D]``) instead of looking
@@ -28,10 +31,11 @@ Taught in ``notebooks/08_text.ipynb``.
 from __future__ import annotations
 
 import collections
-import contextlib
 import functools
 import importlib.util
 import os
+import re
+from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
@@ -40,9 +44,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .models import train_classifier
-from .text import TokenizedText, split_words
 
 __all__ = [
+    "split_words",
+    "TokenizedText",
     "build_vocabulary",
     "WordModel",
     "train_word_model",
@@ -56,6 +61,72 @@ __all__ = [
 ]
 
 PAD, UNK = "[PAD]", "[UNK]"
+
+_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+
+
+# --------------------------------------------------------------------------- words and tokens
+
+
+def split_words(text: str) -> list[str]:
+    """The words of ``text``: lower-cased runs of letters and digits (inner apostrophes kept).
+
+    Punctuation and spacing are dropped, so both models of the course see the
+    same sequence of words and every word is a player of the game.
+
+    Raises
+    ------
+    TypeError
+        If ``text`` is not a string.
+
+    Examples
+    --------
+    >>> split_words("Effective but too-tepid biopic; it doesn't soar.")
+    ['effective', 'but', 'too', 'tepid', 'biopic', 'it', "doesn't", 'soar']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
+    return [w.replace("\u2019", "'") for w in _WORD.findall(text.lower())]
+
+
+@dataclass(frozen=True)
+class TokenizedText:
+    """One text as a model sees it: words, token ids and which word every token belongs to.
+
+    Attributes
+    ----------
+    words : tuple of str
+        The players, in order (:func:`split_words`).
+    ids : torch.Tensor, int64, [T]
+        Token ids, special tokens (``[CLS]``, ``[SEP]``) included.
+    word_of_token : torch.Tensor, int64, [T]
+        The word each token belongs to, ``-1`` for a special token. A word may
+        own several sub-word tokens (``tepid`` -> ``te``, ``##pid``).
+    """
+
+    words: tuple
+    ids: torch.Tensor
+    word_of_token: torch.Tensor
+
+    def __post_init__(self):
+        ids, owner = self.ids, self.word_of_token
+        if not isinstance(ids, torch.Tensor) or ids.dtype != torch.int64 or ids.ndim != 1:
+            raise TypeError(f"ids must be an int64 tensor [T]; got {getattr(ids, 'dtype', type(ids).__name__)}")
+        if not isinstance(owner, torch.Tensor) or owner.shape != ids.shape or owner.dtype != torch.int64:
+            raise ValueError(f"word_of_token must be an int64 tensor shaped like ids {tuple(ids.shape)}")
+        present = set(owner[owner >= 0].tolist())
+        if present != set(range(len(self.words))) or (owner.numel() and int(owner.max()) >= len(self.words)):
+            raise ValueError(
+                f"every word must own at least one token and tokens must point at words 0..{len(self.words) - 1}; "
+                f"the text has {len(self.words)} words and tokens owned by {sorted(present)}"
+            )
+
+    @property
+    def n_words(self) -> int:
+        return len(self.words)
+
+    def __repr__(self) -> str:
+        return f"TokenizedText({len(self.words)} words, {self.ids.shape[0]} tokens: {' '.join(self.words)!r})"
 
 
 def _check_texts(texts) -> list:
@@ -306,7 +377,7 @@ class SentenceClassifier(nn.Module):
         return self.head(self.sentence_vectors(ids, attention_mask, embeddings=embeddings))
 
     def tokenize(self, text: str, *, max_tokens: int = 512) -> TokenizedText:
-        """``[CLS]``, the word pieces of every word of :func:`~helpers.text.split_words`, ``[SEP]``."""
+        """``[CLS]``, the word pieces of every word of :func:`split_words`, ``[SEP]``."""
         words = split_words(text)
         pieces = [_word_pieces(self.tokenizer, w) for w in words]
         ids = [self._cls] + [i for p in pieces for i in p] + [self._sep]

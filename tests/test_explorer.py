@@ -1,21 +1,30 @@
-"""helpers.explorer without a browser: every control against a direct helper call, supersession, the
-drawing's preprocessing, plain-words errors and no side effects (tests/test_browser.py drives the same
-widgets in JupyterLab and Voilà)."""
+"""helpers.explorer without a browser: every control against a direct helper call, the menu through the
+registry of methods, supersession, plain-words errors, a worker thread that changes nothing process-wide
+and no side effects (tests/test_drawing.py tests the canvas and the drawing's preprocessing;
+tests/test_browser.py drives the same widgets in JupyterLab and Voilà)."""
 
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
+import traitlets
 
 from helpers import explorer as ex
+from helpers.drawing import BLANK_CANVAS_MESSAGE, mnist_from_drawing
 from helpers.features import CoalitionGame, grid_segments, occlusion, superpixels
 from helpers.lime import lime
-from helpers.saliency import gradient, gradient_x_input, grad_cam, integrated_gradients, smoothgrad
+from helpers.methods import METHODS, method
+from helpers.plotting import colourize, png_bytes
+from helpers.saliency import ZeroGradientWarning, gradient, gradient_x_input, grad_cam, integrated_gradients, smoothgrad
 from helpers.shapley import exact_shapley, kernel_shap
+
+SEVEN = [[(80, 50), (200, 50), (120, 250)]]
+ONE = [[(140, 40), (140, 240)]]
 
 # --------------------------------------------------------------------------- fixtures
 
@@ -33,11 +42,11 @@ def explorer(trained_cnn, digits):
     widget.close()
 
 
-def _expected_picture(method: str, values: np.ndarray, signed: bool, scale: int = 6) -> bytes:
+def _expected_picture(name: str, values: np.ndarray, signed: bool, scale: int = 6) -> bytes:
     """The map image, made here independently: 99th percentile of |map| for pixel maps, max for patches."""
     magnitude = np.abs(values)
-    limit = np.percentile(magnitude, 99) if method in ex.GRADIENT_METHODS else magnitude.max()
-    return ex.png_bytes(ex.colourize(values, signed=signed, limit=float(limit)), scale=scale)
+    limit = np.percentile(magnitude, 99) if method(name).kind == "gradient" else magnitude.max()
+    return png_bytes(colourize(values, signed=signed, limit=float(limit)), scale=scale)
 
 
 # --------------------------------------------------------------------------- every control = a direct call
@@ -50,28 +59,28 @@ def _patch_map(weights, segments):
 CASES = {
     "gradient": ({}, lambda m, x, X: gradient(m, x)[0, 0].double().numpy()),
     "gradient, target 3": ({"method": "gradient", "target": 3}, lambda m, x, X: gradient(m, x, 3)[0, 0].double().numpy()),
-    "Gradient×Input": ({"method": "Gradient×Input"}, lambda m, x, X: gradient_x_input(m, x)[0, 0].double().numpy()),
-    "SmoothGrad": ({"method": "SmoothGrad", "noise_level": 0.3, "samples": 20, "seed": 2},
+    "Gradient×Input": ({"method": "gradient_x_input"}, lambda m, x, X: gradient_x_input(m, x)[0, 0].double().numpy()),
+    "SmoothGrad": ({"method": "smoothgrad", "noise_level": 0.3, "samples": 20, "seed": 2},
                    lambda m, x, X: smoothgrad(m, x, noise_level=0.3, n_samples=20, seed=2)[0, 0].double().numpy()),
     "Integrated Gradients, 16 steps, mean digit": (
-        {"method": "Integrated Gradients", "steps": 16, "baseline_pixels": "mean"},
+        {"method": "integrated_gradients", "steps": 16, "baseline_pixels": "mean"},
         lambda m, x, X: integrated_gradients(m, x, baseline=X.mean(dim=0)[None], steps=16)[0, 0].double().numpy()),
     "Integrated Gradients, adaptive": (
-        {"method": "Integrated Gradients", "target": 5},
+        {"method": "integrated_gradients", "target": 5},
         lambda m, x, X: integrated_gradients(m, x, 5, return_info=True)[0][0, 0].double().numpy()),
-    "Grad-CAM": ({"method": "Grad-CAM"}, lambda m, x, X: grad_cam(m, x, layer=m.conv1)[0, 0].double().numpy()),
+    "Grad-CAM": ({"method": "grad_cam"}, lambda m, x, X: grad_cam(m, x, layer=m.conv1)[0, 0].double().numpy()),
     "occlusion, 4x4 patches, segment means": (
         {"method": "occlusion", "patch_size": 4, "baseline": "segment_mean"},
         lambda m, x, X: _patch_map(occlusion(CoalitionGame(m, x[0], grid_segments((28, 28), 4), baseline="segment_mean")),
                                    grid_segments((28, 28), 4))),
-    "LIME": ({"method": "LIME", "kernel_width": 0.5, "lime_samples": 300, "seed": 1, "baseline": "mean"},
+    "LIME": ({"method": "lime", "kernel_width": 0.5, "lime_samples": 300, "seed": 1, "baseline": "mean"},
              lambda m, x, X: _patch_map(lime(CoalitionGame(m, x[0], grid_segments((28, 28), 7), baseline=X.mean(dim=0)),
                                              n_samples=300, kernel_width=0.5, seed=1), grid_segments((28, 28), 7))),
     "KernelSHAP, target 1": (
-        {"method": "KernelSHAP", "budget": 64, "seed": 3, "target": 1},
+        {"method": "kernel_shap", "budget": 64, "seed": 3, "target": 1},
         lambda m, x, X: _patch_map(kernel_shap(CoalitionGame(m, x[0], grid_segments((28, 28), 7), baseline=0.0, target=1),
                                                budget=64, seed=3, design=False), grid_segments((28, 28), 7))),
-    "exact SHAP": ({"method": "exact SHAP (4×4)"},
+    "exact SHAP": ({"method": "exact_shap"},
                    lambda m, x, X: _patch_map(exact_shapley(CoalitionGame(m, x[0], grid_segments((28, 28), 7), baseline=0.0)),
                                               grid_segments((28, 28), 7))),
 }
@@ -88,6 +97,9 @@ def test_each_control_shows_the_helpers_own_map(explorer, trained_cnn, digits, c
     result = explorer.wait()
     assert result.message == "", result.message
     assert result.method == settings.get("method", "gradient")
+    chosen = method(result.method)
+    assert result.label == explorer.method.label == ex.DigitExplorer._LABELS.get(chosen.name, chosen.label)
+    assert result.signed == chosen.signed, "the colour map follows the registry's signed"
     expected = direct(trained_cnn, X[7:8], X)
     np.testing.assert_allclose(result.map, expected, rtol=1e-6, atol=1e-9)
     assert explorer.map_image.value == _expected_picture(result.method, expected, result.signed)
@@ -99,13 +111,15 @@ def test_each_control_shows_the_helpers_own_map(explorer, trained_cnn, digits, c
 
 
 def test_status_line_reports_the_cost(explorer):
-    explorer.method.value = "SmoothGrad"
+    result = explorer.wait()  # the gradient: asking first whether there is one is not part of its cost
+    assert (result.counts["forward_rows"], result.counts["backward_passes"]) == (1, 1)
+    explorer.method.value = "smoothgrad"
     explorer.parameters["samples"].value = 10
     result = explorer.wait()
     assert result.counts["backward_rows"] == 10 and result.counts["backward_passes"] >= 1
     assert "forward rows" in explorer.status.value and "backward pass" in explorer.status.value
     assert " ms" in explorer.status.value
-    explorer.method.value = "LIME"
+    explorer.method.value = "lime"
     explorer.parameters["lime_samples"].value = 200
     assert explorer.wait().counts["forward_rows"] == 201  # the input itself, then 200 coalitions
     assert "cost: 201 forward rows" in explorer.describe() and " ms" not in explorer.describe()
@@ -128,15 +142,15 @@ def test_next_misclassified_jumps_to_a_wrong_prediction(explorer, digits):
 
 
 def test_pinned_maps_share_one_colour_scale(explorer):
-    explorer.method.value = "LIME"
+    explorer.method.value = "lime"
     first = explorer.wait()
     explorer.pin_button.click()
     explorer.target.value = (first.target + 1) % 10
     second = explorer.wait()
     limit = max(first.limit, second.limit)
     assert explorer.scale(second) == (True, limit)
-    assert explorer.map_image.value == ex.png_bytes(ex.colourize(second.map, signed=True, limit=limit), scale=6)
-    assert explorer.pinned_image.value == ex.png_bytes(ex.colourize(first.map, signed=True, limit=limit), scale=6)
+    assert explorer.map_image.value == png_bytes(colourize(second.map, signed=True, limit=limit), scale=6)
+    assert explorer.pinned_image.value == png_bytes(colourize(first.map, signed=True, limit=limit), scale=6)
     assert "shared scale" in explorer.map_title.value
     explorer.unpin_button.click()
     assert explorer.scale(explorer.wait()) == (True, second.limit)
@@ -207,95 +221,27 @@ def test_a_change_while_computing_starts_the_new_request_at_once(trained_cnn, di
         widget.wait()
         model.gate.clear()
         model.entered.clear()
-        widget.method.value = "exact SHAP (4×4)"  # 65,536 coalitions in many forward calls
+        widget.method.value = "exact_shap"  # 65,536 coalitions in many forward calls
         assert model.entered.wait(30)
         widget.method.value = "gradient"
         model.gate.set()
         result = widget.wait(timeout=60)
         assert result.method == "gradient"
-        assert all(r.method != "exact SHAP (4×4)" for _, r in widget.history)
+        assert all(r.method != "exact_shap" for _, r in widget.history)
         assert len(model.seen) < 10, "the exact SHAP computation went on after it was superseded"
     finally:
         model.gate.set()
         widget.close()
 
 
-# --------------------------------------------------------------------------- drawing
-
-
-STROKES = {
-    "one": [[(140, 40), (140, 240)]],
-    "seven": [[(80, 50), (200, 50), (120, 250)]],
-    "small circle off-centre": [[(30 + 20 * np.cos(t), 40 + 20 * np.sin(t)) for t in np.linspace(0, 2 * np.pi, 40)]],
-    "wide dash": [[(20, 200), (260, 220)]],
-}
-
-
-def _centre_of_mass(digit: torch.Tensor) -> tuple[float, float]:
-    image = digit[0].double()
-    total = image.sum()
-    rows, cols = torch.arange(28, dtype=torch.float64), torch.arange(28, dtype=torch.float64)
-    return float((image.sum(dim=1) * rows).sum() / total), float((image.sum(dim=0) * cols).sum() / total)
-
-
-def _ink_box(digit: torch.Tensor, threshold: float = 0.0) -> tuple[int, int]:
-    ink = digit[0] > threshold
-    rows, cols = torch.nonzero(ink.any(dim=1)).flatten(), torch.nonzero(ink.any(dim=0)).flatten()
-    return int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
-
-
-@pytest.mark.parametrize("name", list(STROKES))
-def test_drawing_becomes_an_mnist_like_digit(name):
-    picture = ex.draw_strokes(STROKES[name])
-    digit = ex.mnist_from_drawing(picture)
-    assert digit.shape == (1, 28, 28) and digit.dtype == torch.float32
-    assert float(digit.min()) >= 0.0 and float(digit.max()) == 1.0
-    height, width = _ink_box(digit)
-    assert max(height, width) == 20, "the longer side fills the 20 x 20 box"
-    ink = picture > 0.02
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    drawn_ratio = (rows[-1] - rows[0] + 1) / (cols[-1] - cols[0] + 1)
-    assert abs(height / width - drawn_ratio) <= 2 / 20 * max(1, drawn_ratio), "aspect ratio kept"
-    centre_y, centre_x = _centre_of_mass(digit)
-    assert abs(centre_y - 13.5) <= 0.5 + 1e-6 and abs(centre_x - 13.5) <= 0.5 + 1e-6
-
-
-def test_drawing_does_not_depend_on_where_or_how_large_it_was_drawn():
-    seven = [[(80, 50), (200, 50), (120, 250)]]
-    moved = [[(x - 40, y + 10) for x, y in seven[0]]]  # whole canvas pixels, the stroke kept inside
-    digit, shifted = ex.mnist_from_drawing(ex.draw_strokes(seven)), ex.mnist_from_drawing(ex.draw_strokes(moved))
-    assert float((digit - shifted).abs().max()) < 1e-6
-    half = [[(x / 2, y / 2) for x, y in seven[0]]]
-    smaller = ex.mnist_from_drawing(ex.draw_strokes(half, width=10))
-    assert float((digit - smaller).abs().mean()) < 0.02
-
-
-def test_drawing_preprocessing_errors():
-    with pytest.raises(ValueError, match="blank"):
-        ex.mnist_from_drawing(np.zeros((280, 280)))
-    with pytest.raises(ValueError, match=r"\[H, W\]"):
-        ex.mnist_from_drawing(np.zeros((3, 28, 28)))
-    with pytest.raises(ValueError, match="finite"):
-        ex.mnist_from_drawing(np.full((28, 28), np.nan))
-    with pytest.raises(ValueError, match=r"\[H, W\]"):
-        ex.DrawCanvas().set_image(np.zeros((2, 2, 2)))
-
-
-def test_canvas_round_trip():
-    canvas = ex.DrawCanvas()
-    picture = ex.draw_strokes(STROKES["seven"])
-    canvas.set_image(picture)
-    assert canvas.png.startswith("data:image/png;base64,")
-    np.testing.assert_allclose(canvas.image(), picture, atol=1 / 255 + 1e-6)
-    canvas.clear()
-    assert canvas.image().max() == 0
+# --------------------------------------------------------------------------- a drawn digit
 
 
 def test_drawn_digit_is_explained(explorer):
-    explorer.draw(STROKES["seven"])
+    explorer.draw(SEVEN)
     result = explorer.wait()
     assert result.message == "" and explorer.source.value == "draw"
-    digit = ex.mnist_from_drawing(explorer.canvas.image())[None]
+    digit = mnist_from_drawing(explorer.canvas.image())[None]
     np.testing.assert_allclose(result.map, gradient(explorer.model, digit)[0, 0].double().numpy(), rtol=1e-6)
     assert "your drawing" in explorer.input_title.value
 
@@ -303,8 +249,8 @@ def test_drawn_digit_is_explained(explorer):
 def test_blank_drawing_gives_the_message_in_plain_words(explorer):
     explorer.source.value = "draw"
     result = explorer.wait()
-    assert result.map is None and result.message == ex.BLANK_CANVAS_MESSAGE
-    assert ex.BLANK_CANVAS_MESSAGE in explorer.status.value
+    assert result.map is None and result.message == BLANK_CANVAS_MESSAGE
+    assert BLANK_CANVAS_MESSAGE in explorer.status.value
     assert "Traceback" not in explorer.status.value and explorer.bars.value == ""
 
 
@@ -312,39 +258,122 @@ def test_blank_drawing_gives_the_message_in_plain_words(explorer):
 
 
 class Rounded(nn.Module):
-    """A digit classifier with no gradient: it rounds its input."""
+    """A piecewise-constant digit classifier: it rounds its input, so its gradient is exactly zero."""
 
     def __init__(self, inner):
         super().__init__()
         self.inner = inner
+        self.threads: set[int] = set()
+        self.filters: list[tuple] = []
 
     def forward(self, x):
-        return self.inner(torch.round(x))
+        self.threads.add(threading.get_ident())
+        self.filters.append(tuple(warnings.filters))  # the warning filters this call sees, on its thread
+        return self.inner(self.rounded(x))
+
+    def rounded(self, x):
+        return torch.round(x)
 
 
 class Detached(Rounded):
-    """A digit classifier with no gradient: it detaches its input."""
+    """A digit classifier with no differentiable path: it detaches its input (NoGradientError)."""
 
-    def forward(self, x):
-        return self.inner(x.detach())
+    def rounded(self, x):
+        return x.detach()
+
+
+class Spy(Rounded):
+    """The classifier itself, watched: it leaves its input as it is."""
+
+    def rounded(self, x):
+        return x
+
+
+GRADIENT_METHODS = [name for name in ex.DIGIT_METHODS if method(name).kind == "gradient"]
 
 
 @pytest.mark.parametrize("wrapper", [Rounded, Detached])
-def test_gradient_method_on_a_model_without_gradients(trained_cnn, digits, wrapper):
-    widget = ex.DigitExplorer(wrapper(trained_cnn), *digits, background=False)
+def test_gradient_methods_on_a_model_without_gradients(trained_cnn, digits, wrapper):
+    """No differentiable path and a gradient that is exactly zero give the same plain words, for every
+    method that differentiates at the input; Grad-CAM differentiates at its layer, after the rounding or
+    the detaching, and explains; a coalition method needs only predictions and explains."""
+    X, _ = digits
+    model = wrapper(trained_cnn)
+    widget = ex.DigitExplorer(model, *digits, background=False)
     try:
-        result = widget.wait()
-        assert result.map is None
-        assert result.message == ex.NO_GRADIENT_MESSAGE.format(method="gradient")
-        assert "LIME" in widget.status.value and "Traceback" not in widget.status.value
-        widget.method.value = "LIME"
+        for name in GRADIENT_METHODS:
+            widget.method.value = name
+            result = widget.wait()
+            if name == "grad_cam":
+                assert result.message == ""
+                np.testing.assert_allclose(result.map, grad_cam(model, X[:1], layer=trained_cnn.conv1)[0, 0].double(),
+                                           rtol=1e-6, atol=1e-9)
+                continue
+            assert result.map is None
+            assert result.message == ex.NO_GRADIENT_MESSAGE.format(method=widget.method.label)
+            assert "LIME" in widget.status.value and "Traceback" not in widget.status.value
+        widget.method.value = "lime"
         assert widget.wait().message == ""
     finally:
         widget.close()
 
 
+def test_a_map_that_is_rightly_zero_is_shown(explorer, trained_cnn, digits):
+    """Grad-CAM rectifies: toward a class with only negative evidence its map is zero, and so it is shown
+    (the gradient is not zero, so it is not the no-gradient message)."""
+    X, _ = digits
+    cams = grad_cam(trained_cnn, X.repeat_interleave(10, dim=0), torch.arange(10).repeat(len(X)), layer=trained_cnn.conv1)
+    blank = torch.nonzero(cams.flatten(1).eq(0).all(dim=1)).flatten().tolist()
+    assert blank, "some (digit, class) of the first 60 digits has a zero Grad-CAM map"
+    explorer.method.value = "grad_cam"
+    explorer.index.value, explorer.target.value = divmod(blank[0], 10)
+    result = explorer.wait()
+    assert result.message == "" and result.map is not None and not result.map.any()
+
+
+@pytest.mark.parametrize("wrapper", [Spy, Rounded])
+def test_the_worker_thread_changes_no_warning_filter(trained_cnn, digits, wrapper):
+    """Warning filters are process-wide: the worker thread neither changes them (no catch_warnings there)
+    nor lets a helper's warning through to the learner (a zero gradient is asked for first)."""
+    before = tuple(warnings.filters)
+    model = wrapper(trained_cnn)
+    widget = ex.DigitExplorer(model, *digits)  # on its worker thread
+    try:
+        widget.wait()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            shown = tuple(warnings.filters)
+            model.filters.clear()
+            for name in GRADIENT_METHODS:
+                widget.method.value = name
+                assert (widget.wait().message == "") == (wrapper is Spy or name == "grad_cam")
+        assert widget._worker_ident in model.threads and widget._worker_ident != threading.get_ident()
+        assert model.filters and all(seen == shown for seen in model.filters), "the worker changed the filters"
+        assert not [w for w in caught if issubclass(w.category, ZeroGradientWarning)], [str(w.message) for w in caught]
+        assert not caught, [str(w.message) for w in caught]
+    finally:
+        widget.close()
+    assert tuple(warnings.filters) == before
+
+
+def test_the_menu_shows_the_registrys_labels_and_holds_names(explorer):
+    assert set(ex.DIGIT_METHODS) <= set(METHODS) and set(ex.PHOTO_METHODS) <= set(ex.DIGIT_METHODS)
+    assert list(ex.DIGIT_METHODS) == [name for name in METHODS if name in ex.DIGIT_METHODS], "the registry's order"
+    labels = [(ex.DigitExplorer._LABELS.get(name, method(name).label), name) for name in ex.DIGIT_METHODS]
+    assert list(explorer.method.options) == labels
+    assert ("exact SHAP (4×4)", "exact_shap") in labels and ("Gradient×Input", "gradient_x_input") in labels
+    explorer.method.value = "Gradient×Input"  # a label, as notebook 07 sets it, selects the method
+    assert explorer.method.value == "gradient_x_input" and explorer.method.label == "Gradient×Input"
+    result = explorer.wait()
+    assert (result.method, result.label) == ("gradient_x_input", "Gradient×Input")
+    assert explorer.describe().startswith("method: Gradient×Input; ")
+    assert explorer.status.value.startswith("Gradient×Input toward ") and "Gradient×Input" in explorer.map_title.value
+    with pytest.raises(traitlets.TraitError, match="value not found"):
+        explorer.method.value = "Gradient x Input"
+
+
 def test_budget_too_small_says_so(explorer):
-    explorer.method.value = "KernelSHAP"
+    explorer.method.value = "kernel_shap"
     explorer.parameters["patch_size"].value = 2  # 196 patches
     explorer.parameters["budget"].value = 20
     result = explorer.wait()
@@ -378,10 +407,10 @@ def test_model_and_data_left_unchanged(trained_cnn, mnist_test):
     trained_cnn.train()
     try:
         widget = ex.DigitExplorer(trained_cnn, X, y, background=False)
-        for method in ex.DIGIT_METHODS[:-1]:
-            widget.method.value = method
+        for name in ex.DIGIT_METHODS[:-1]:
+            widget.method.value = name
             assert widget.wait().message == ""
-        widget.draw(STROKES["one"])
+        widget.draw(ONE)
         widget.close()
         assert trained_cnn.training, "the model's mode is restored"
     finally:
@@ -424,6 +453,7 @@ def test_photo_explorer(imagenet):
         assert widget.result is result
         widget.method.value = "LIME"
         result = widget.wait()
+        assert (result.method, result.label) == ("lime", "LIME")
         segments = superpixels(x[0], n_segments=10)
         game = CoalitionGame(model, x[0], segments, baseline="segment_mean", target=top5[1], output="probability")
         torch.testing.assert_close(result.weights, lime(game, n_samples=20, kernel_width=0.25, seed=0))

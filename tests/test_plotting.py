@@ -1,15 +1,20 @@
-"""Plotting functions draw on the given axes, return them, and reject what they cannot draw."""
+"""Plotting functions draw on the given axes, return them, and reject what they cannot draw; the widgets'
+cheap pictures (colourize, png_bytes, the overlay and the colour bar) use the same colour maps."""
 
 from __future__ import annotations
 
+import io
+
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 import torch
 
 from helpers.metrics import digit_regions
-from helpers.plotting import (REGION_COLOURS, SIGNED_CMAP, UNSIGNED_CMAP, show_curves, show_digit, show_grid, show_heatmap,
-                              show_overlay, show_randomisation, show_regions, show_segment_weights, to_image)
+from helpers.plotting import (REGION_COLOURS, SIGNED_CMAP, UNSIGNED_CMAP, colour_bar_picture, colourize, overlay_picture,
+                              png_bytes, rgb_picture, show_curves, show_digit, show_grid, show_heatmap, show_overlay,
+                              show_randomisation, show_regions, show_segment_weights, show_words, to_image, words_html)
 
 
 @pytest.mark.parametrize("shape, expected", [((28, 28), (28, 28)), ((1, 28, 28), (28, 28)), ((1, 1, 28, 28), (28, 28)),
@@ -141,3 +146,100 @@ def test_plots_return_axes(trained_cnn, mnist_test):
     assert len(ax.lines) == 2  # the method and the zero line
     with pytest.raises(ValueError, match="measure must be one of"):
         show_randomisation({"gradient": result}, "pearson")
+
+
+# --------------------------------------------------------------------------- words in colour
+
+
+def test_html_escapes_every_text():
+    words = ["<script>alert('x')</script>", 'say "hi"', "&amp;"]
+    out = words_html(words, {"<b>method</b>": [1.0, -0.5, 0.0]}, title="<img src=x onerror=alert(1)>")
+    assert "<script" not in out and "<img" not in out and "<b>method" not in out
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in out
+    assert "&amp;amp;" in out and "&lt;b&gt;method&lt;/b&gt;" in out
+    assert 'title="say &quot;hi&quot;' in out
+
+
+def test_html_colours_red_up_blue_down_and_checks_scores():
+    out = words_html(["up", "down", "flat"], {"m": torch.tensor([2.0, -2.0, 0.0])})
+    assert "background-color:#ff0d57" in out and "background-color:#1e88e5" in out and "background-color:#ffffff" in out
+    assert "legend" in out
+    with pytest.raises(ValueError, match="3 finite values"):
+        words_html(["a", "b", "c"], {"m": [1.0, 2.0]})
+    with pytest.raises(TypeError):
+        words_html(["a"], [1.0])
+    with pytest.raises(ValueError, match='scale must be "row" or "table"'):
+        words_html(["a"], {"m": [1.0]}, scale="column")
+
+
+def test_html_scales_per_row_or_per_table():
+    scores = {"big": [2.0, 0.0], "small": [1.0, 0.0]}
+    full_red = "background-color:#ff0d57"  # also the legend's "toward the class"
+    assert words_html(["a", "b"], scores).count(full_red) == 3  # each row saturates at its own largest score
+    assert words_html(["a", "b"], scores, scale="table").count(full_red) == 2  # "small" is half as red
+
+
+def test_show_words_wraps_the_html_for_a_notebook():
+    shown = show_words(["a", "gorgeous"], {"m": [0.0, 1.0]}, title="t")
+    assert shown.data == words_html(["a", "gorgeous"], {"m": [0.0, 1.0]}, title="t")
+
+
+# --------------------------------------------------------------------------- cheap rendering (the explorers' pictures)
+
+
+def _decoded(data: bytes) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(data)))
+
+
+def test_colourize_uses_the_course_colour_maps():
+    signed = colourize(np.array([[-2.0, -1.0, 0.0, 1.0, 3.0]]), signed=True, limit=1.0)[0]
+    rdbu = (matplotlib.colormaps[SIGNED_CMAP]([0.0, 0.5, 1.0])[:, :3] * 255).round().astype(np.uint8)
+    assert signed.dtype == np.uint8 and signed.shape == (5, 3)
+    np.testing.assert_array_equal(signed[[1, 2, 3]], rdbu)  # -limit, 0 and +limit: symmetric around 0
+    np.testing.assert_array_equal(signed[0], signed[1])  # clipped beyond the limit
+    np.testing.assert_array_equal(signed[4], signed[3])
+    magnitude = colourize(np.array([[0.0, 2.0, 4.0, np.nan]]), signed=False, limit=2.0)[0]
+    hot = (matplotlib.colormaps[UNSIGNED_CMAP]([0.0, 1.0])[:, :3] * 255).round().astype(np.uint8)
+    np.testing.assert_array_equal(magnitude[[0, 1]], hot)  # 0 to the limit
+    np.testing.assert_array_equal(magnitude[2], hot[1])
+    np.testing.assert_array_equal(magnitude[3], hot[0])  # NaN drawn as 0
+    np.testing.assert_array_equal(colourize(np.ones((1, 1)), signed=False, limit=0.0),
+                                  colourize(np.ones((1, 1)), signed=False, limit=1.0))  # a limit <= 0 counts as 1
+    with pytest.raises(ValueError, match="2-D map"):
+        colourize(np.zeros((1, 2, 2)), signed=True, limit=1.0)
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (3, 4, 3)])
+def test_png_bytes_round_trip_with_each_pixel_repeated(shape):
+    picture = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    np.testing.assert_array_equal(_decoded(png_bytes(picture)), picture)
+    np.testing.assert_array_equal(_decoded(png_bytes(picture, scale=3)), picture.repeat(3, axis=0).repeat(3, axis=1))
+    with pytest.raises(TypeError, match="must be uint8"):
+        png_bytes(picture.astype(np.float32))
+
+
+def test_rgb_picture_and_the_overlay():
+    grey = np.array([[0.0, 0.5], [1.0, 2.0]])
+    rgb = rgb_picture(grey)
+    assert rgb.dtype == np.uint8 and rgb.shape == (2, 2, 3)
+    np.testing.assert_array_equal(rgb[..., 0], [[0, 128], [255, 255]])  # clipped to [0, 1]
+    np.testing.assert_array_equal(rgb_picture(np.stack([grey] * 3, axis=-1)), rgb)
+    # no map: the picture in grey; a map at its limit: 3/4 its colour; boundaries in yellow
+    np.testing.assert_array_equal(overlay_picture(grey, np.zeros((2, 2)), signed=True, limit=1.0), rgb)
+    strong = overlay_picture(np.zeros((2, 2)), np.ones((2, 2)), signed=False, limit=1.0)
+    expected = (0.75 * colourize(np.ones((2, 2)), signed=False, limit=1.0).astype(np.float64)).round()
+    np.testing.assert_array_equal(strong, expected)
+    edges = np.array([[True, False], [False, False]])
+    drawn = overlay_picture(grey, np.zeros((2, 2)), signed=True, limit=1.0, boundaries=edges)
+    assert drawn[0, 0].tolist() == [255, 255, 0] and (drawn[~edges] == rgb[~edges]).all()
+
+
+@pytest.mark.parametrize("signed", [True, False])
+def test_colour_bar_runs_from_the_limit_down(signed):
+    bar = colour_bar_picture(signed, 50)
+    assert bar.shape == (50, 12, 3) and (bar == bar[:, :1]).all()
+    top, bottom = colourize(np.array([[1.0, -1.0 if signed else 0.0]]), signed=signed, limit=1.0)[0]
+    np.testing.assert_array_equal(bar[0, 0], top)
+    np.testing.assert_array_equal(bar[-1, 0], bottom)

@@ -91,3 +91,11 @@ def test_broadcast_baseline_is_a_copy_on_the_inputs_device_and_dtype():
     assert out.shape == (2, 3) and out.dtype == torch.float64
     out[0, 0] = 9.0
     assert float(base[0]) == 1.0
+
+
+def test_running_out_of_memory_is_not_reported_as_a_shape_error():
+    def hungry(x):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    with pytest.raises(torch.OutOfMemoryError, match="out of memory"):
+        class_scores(hungry, torch.zeros(2, 5))

@@ -648,7 +648,7 @@ def test_game_returning_the_wrong_shape_or_nan(method):
         def __call__(self, Z):
             return self.out(Z)
 
-    with pytest.raises(ValueError, match=r"one worth per coalition, shape \(\d+,\); got shape \(\d+, 1\)"):
+    with pytest.raises(ValueError, match=r"one finite value per coalition, shape \(\d+,\); got shape \(\d+, 1\)"):
         call(Wrong(lambda Z: Z.double().sum(dim=1, keepdim=True)))
     with pytest.raises(ValueError, match="NaN or Inf"):
         call(Wrong(lambda Z: torch.full((Z.shape[0],), float("nan"))))

@@ -1,39 +1,40 @@
-"""Tests of helpers.text, helpers.text_models and helpers.data.load_text (notebook 08)."""
+"""Tests of helpers.text: the word game, gradients on embeddings, agreement with people, the claims (notebook 08).
+
+Tokens and models: tests/test_text_models.py; the texts and VADER's lexicon: tests/test_data.py;
+coloured words: tests/test_plotting.py.
+"""
 
 from __future__ import annotations
-
-import io
-import tarfile
 
 import numpy as np
 import pytest
 import torch
 import torch.nn as nn
 
-from helpers.data import TEXT_SETS, extract_text_data, load_text
+from helpers.cost import CostCounter
+from helpers.data import word_valences
 from helpers.features import occlusion
 from helpers.lime import lime
+from helpers.methods import METHODS
 from helpers.saliency import integrated_gradients
 from helpers.shapley import exact_shapley, kernel_shap
 from helpers.text import (
+    GRADIENT_METHODS,
+    WORD_METHODS,
     EmbeddingPath,
-    compare_on_texts,
-    format_claims,
-    text_claims,
-    TokenizedText,
     WordGame,
+    compare_on_texts,
     edit_agreement,
     explain_words,
+    format_claims,
     gradient_word_scores,
     lexicon_agreement,
     pool_tokens,
     seed_agreement,
-    split_words,
-    vader_lexicon,
-    word_valences,
-    words_html,
+    text_claims,
 )
-from helpers.text_models import SentenceClassifier, WordModel, build_vocabulary, train_word_model
+from helpers.text_models import SentenceClassifier, TokenizedText, WordModel, build_vocabulary
+from helpers.verdicts import VERDICTS, Claim, claim_verdict, markdown_table
 
 TEXTS = [
     "a gorgeous and witty film",
@@ -64,99 +65,7 @@ def minilm():
     return model
 
 
-# --------------------------------------------------------------------------- the data
-
-
-def test_load_text_counts_ranges_and_labels():
-    data = load_text("movie_reviews")
-    assert len(data.texts_train) + len(data.texts_test) == TEXT_SETS["movie_reviews"][1] == 10605
-    assert len(data.texts_test) == round(0.2 * 10605)
-    ratings = torch.cat([data.ratings_train, data.ratings_test])
-    assert float(ratings.min()) >= -4 and float(ratings.max()) <= 4
-    assert torch.equal(data.labels_train, (data.ratings_train > 0).long())
-    ids = torch.cat([data.ids_train, data.ids_test])
-    assert sorted(ids.tolist()) == list(range(1, 10606))  # every snippet once, train and test disjoint
-    assert all(isinstance(t, str) and t for t in data.texts_train)
-    assert 0.4 < float(data.labels_train.float().mean()) < 0.6
-
-
-@pytest.mark.parametrize("name", sorted(TEXT_SETS))
-def test_every_text_set_loads_with_its_count(name):
-    data = load_text(name, test_fraction=0.5)
-    assert len(data.texts_train) + len(data.texts_test) == TEXT_SETS[name][1]
-
-
-def test_load_text_is_deterministic_and_returns_fresh_lists():
-    a, b = load_text("movie_reviews"), load_text("movie_reviews")
-    assert a.texts_test == b.texts_test and torch.equal(a.ids_train, b.ids_train)
-    a.texts_test.append("x")
-    assert len(load_text("movie_reviews").texts_test) == len(b.texts_test)
-
-
-def test_load_text_missing_files_say_how_to_fetch_them(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"make venv.*pip download vaderSentiment==3\.3\.2"):
-        load_text("movie_reviews", root=tmp_path)
-
-
-def test_load_text_rejects_bad_arguments_and_files(tmp_path):
-    with pytest.raises(ValueError, match="name must be one of"):
-        load_text("imdb")
-    with pytest.raises(ValueError, match="test_fraction"):
-        load_text("movie_reviews", test_fraction=1.0)
-    (tmp_path / "tweets_GroundTruth.txt").write_text("1\t0.5\tgood\n2\t9.0\tbad\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="must hold 4200 snippets"):
-        load_text("tweets", root=tmp_path)
-
-
-def _fake_sdist(path, files):
-    inner = io.BytesIO()
-    with tarfile.open(fileobj=inner, mode="w:gz") as tar:
-        for name, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"hutto_ICWSM_2014/{name}")
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    with tarfile.open(path, "w:gz") as tar:
-        data = inner.getvalue()
-        info = tarfile.TarInfo("vaderSentiment-3.3.2/additional_resources/hutto_ICWSM_2014.tar.gz")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-
-
-def test_extract_text_data_writes_only_the_ground_truth(tmp_path):
-    files = {name: f"1\t0.5\t{name}\n" for name, _ in TEXT_SETS.values()}
-    files["vader_icwsm2014_final.pdf"] = "not wanted"
-    _fake_sdist(tmp_path / "sdist.tar.gz", files)
-    written = extract_text_data(tmp_path / "sdist.tar.gz", tmp_path / "out")
-    assert sorted(p.name for p in written) == sorted(f for f, _ in TEXT_SETS.values())
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(f for f, _ in TEXT_SETS.values())
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        extract_text_data(tmp_path / "nothing.tar.gz", tmp_path / "out")
-
-
-# --------------------------------------------------------------------------- words and tokens
-
-
-def test_split_words():
-    assert split_words("Effective but too-tepid BIOPIC; it doesn't soar.") == [
-        "effective", "but", "too", "tepid", "biopic", "it", "doesn't", "soar"]
-    with pytest.raises(TypeError):
-        split_words(["a"])
-
-
-def test_tokenized_text_checks_its_parts():
-    with pytest.raises(ValueError, match="every word must own"):
-        TokenizedText(("a", "b"), torch.tensor([5, 6]), torch.tensor([0, 0]))
-    with pytest.raises(TypeError):
-        TokenizedText(("a",), torch.tensor([5.0]), torch.tensor([0]))
-
-
-def test_minilm_tokens_belong_to_their_words(minilm):
-    tokens = minilm.tokenize("Effective but too tepid biopic")
-    assert tokens.words == ("effective", "but", "too", "tepid", "biopic")
-    assert tokens.word_of_token[0] == -1 and tokens.word_of_token[-1] == -1
-    pieces = minilm.tokenizer.convert_ids_to_tokens(tokens.ids[tokens.word_of_token == 3].tolist())
-    assert "".join(p.removeprefix("##") for p in pieces) == "tepid" and len(pieces) >= 2
+# --------------------------------------------------------------------------- tokens to words
 
 
 def test_pool_tokens_sums_and_norms_over_a_words_tokens():
@@ -212,6 +121,19 @@ def test_delete_moves_the_kept_tokens_up_and_keeps_specials(minilm):
     assert ids[2, :2].tolist() == [tokens.ids[0].item(), tokens.ids[-1].item()]
     masked, mask = WordGame(minilm, tokens).token_batch(Z[1:2])
     assert bool(mask.all()) and int((masked == minilm.mask_id).sum()) == int((tokens.word_of_token % 2 == 0).sum())
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 256])
+def test_word_game_counts_what_the_model_is_asked(batch_size):
+    model = _word_model()
+    game = WordGame(model, model.tokenize("the plot is thin but the acting is superb"), batch_size=batch_size)
+    assert (game.n_evaluations, game.n_calls) == (0, 0)  # construction is not counted
+    with CostCounter(model) as cost:
+        exact_shapley(game)
+        game(torch.ones(3, game.n_players, dtype=torch.bool))
+    assert game.n_evaluations == cost.forward_rows == 2**9 + 3
+    assert game.n_calls == cost.forward_calls == -(-2**9 // batch_size) + -(-3 // batch_size)
+    assert game(torch.ones(0, game.n_players, dtype=torch.bool)).shape == (0,) and game.n_evaluations == 2**9 + 3
 
 
 def test_word_game_rejects_bad_input():
@@ -303,38 +225,36 @@ def test_gradient_word_scores_rejects_bad_input():
         EmbeddingPath(model, tokens)(torch.zeros(1, 7, 8))
 
 
-# --------------------------------------------------------------------------- HTML
+# --------------------------------------------------------------------------- agreement with people and comparisons
 
 
-def test_html_escapes_every_text():
-    words = ["<script>alert('x')</script>", 'say "hi"', "&amp;"]
-    out = words_html(words, {"<b>method</b>": [1.0, -0.5, 0.0]}, title="<img src=x onerror=alert(1)>")
-    assert "<script" not in out and "<img" not in out and "<b>method" not in out
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in out
-    assert "&amp;amp;" in out and "&lt;b&gt;method&lt;/b&gt;" in out
-    assert 'title="say &quot;hi&quot;' in out
-
-
-def test_html_colours_red_up_blue_down_and_checks_scores():
-    out = words_html(["up", "down", "flat"], {"m": torch.tensor([2.0, -2.0, 0.0])})
-    assert "background-color:#ff0d57" in out and "background-color:#1e88e5" in out and "background-color:#ffffff" in out
-    assert "legend" in out
-    with pytest.raises(ValueError, match="3 finite values"):
-        words_html(["a", "b", "c"], {"m": [1.0, 2.0]})
-    with pytest.raises(TypeError):
-        words_html(["a"], [1.0])
-
-
-# --------------------------------------------------------------------------- VADER and comparisons
-
-
-def test_vader_lexicon_and_valences():
-    lexicon = vader_lexicon()
-    assert len(lexicon) > 7000 and lexicon["gorgeous"] == 3.0 and lexicon["bad"] == -2.5
-    assert word_valences(["a", "gorgeous", "bad"]).tolist() == [0.0, 3.0, -2.5]
+def test_lexicon_agreement_ranks_scores_against_valences():
     assert lexicon_agreement([0.0, 1.0, -1.0], [0.0, 3.0, -2.5]) == pytest.approx(1.0)
     assert lexicon_agreement([0.0, -1.0, 1.0], [0.0, 3.0, -2.5]) == pytest.approx(-1.0)
     assert np.isnan(lexicon_agreement([1.0, 2.0], [0.0, 3.0]))
+    assert lexicon_agreement([0.0, -1.0, 1.0], [0.0, 3.0, -3.0], magnitude=True) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="one value per word"):
+        lexicon_agreement([1.0, 2.0], [1.0, 2.0, 3.0])
+
+
+def test_word_methods_are_the_registrys_but_shap():
+    assert set(GRADIENT_METHODS) <= set(WORD_METHODS)
+    assert all(METHODS[m].kind == "gradient" for m in GRADIENT_METHODS)
+    assert [m for m in WORD_METHODS if m not in METHODS] == ["shap"]
+    # "shap" is exact SHAP or KernelSHAP by the text's size: both signed, so compared with signed valences
+    assert METHODS["exact_shap"].signed and METHODS["kernel_shap"].signed
+
+
+def test_unsigned_methods_are_compared_on_magnitudes(minilm):
+    texts = ["a gorgeous and brilliant film", "a dull tepid and awful film"]  # two rated words each
+    methods = ("gradient", "occlusion")
+    comparison = compare_on_texts(minilm, texts, methods=methods, random_orders=2)
+    for i, text in enumerate(texts):
+        tokens = minilm.tokenize(text)
+        scores = explain_words(minilm, tokens, methods=methods).scores
+        for m in methods:  # the registry says the gradient (norm) is unsigned, occlusion signed
+            expected = lexicon_agreement(scores[m], word_valences(tokens.words), magnitude=not METHODS[m].signed)
+            assert np.isfinite(expected) and comparison.agreement[m][i] == pytest.approx(expected)
 
 
 def test_explain_words_counts_costs_and_is_efficient():
@@ -353,14 +273,6 @@ def test_explain_words_counts_costs_and_is_efficient():
     assert same["occlusion"] == pytest.approx(1.0)
 
 
-def test_train_word_model_is_deterministic():
-    labels = torch.tensor([1, 0, 1, 1, 0, 1])
-    a = train_word_model(TEXTS, labels, min_count=1, epochs=3, seed=0, dim=4, hidden=None)
-    b = train_word_model(TEXTS, labels, min_count=1, epochs=3, seed=0, dim=4, hidden=None)
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
-    assert not a.training
-
-
 def test_compare_on_texts_and_claims():
     model = _word_model()
     texts = ["a gorgeous and witty film", "a dull tepid and awful film", "not bad at all but a mess"]
@@ -375,9 +287,20 @@ def test_compare_on_texts_and_claims():
     assert not sampled.shap_exact.any()
     claims = text_claims({"word": comparison, "sampled": sampled}, lime_seed_rho=0.5, kernel_shap_seed_rho=0.95,
                          edit_rho={"gradient": 0.2, "shap": 0.9}, ig_relative_gap=0.001, exact_rows=64)
-    assert len(claims) == 7 and all(v in ("holds", "partly", "does not hold") for _, _, v in claims)
-    verdicts = dict((c, v) for c, _, v in claims)
+    assert len(claims) == 7 and all(isinstance(c, Claim) and claim_verdict(c) in VERDICTS for c in claims)
+    verdicts = {f"{c.column}: {c.claim}": claim_verdict(c) for c in claims}
     assert verdicts["LIME: unstable (different samples, different explanations)"] == "holds"
     assert verdicts["SHAP: high cost (exact is exponential)"] == "partly"  # KernelSHAP 16 rows < LIME's 64
     assert verdicts["Saliency: can be extended to text (gradients on embeddings)"] == "partly"
     assert "verdict:  holds" in format_claims(claims)
+    assert markdown_table(claims).count("**") >= 2 * 7  # the same claims render as notebook 06's table
+    assert all(isinstance(t, (int, float)) for c in claims for r in c.rules for t in (r.value, r.holds, r.fails))
+    lime_seeds = next(c for c in claims if (c.row, c.column) == ("Stability", "LIME"))
+    assert "(threshold 0.9)" in lime_seeds.note and [r.holds for r in lime_seeds.rules] == [0.9]
+    settled = text_claims({"word": comparison}, lime_seed_rho=0.95, kernel_shap_seed_rho=0.5,
+                          edit_rho={"gradient": 0.9, "shap": 0.2}, ig_relative_gap=0.001, exact_rows=64)
+    verdicts = {f"{c.column}: {c.claim}": claim_verdict(c) for c in settled}
+    assert verdicts["LIME: unstable (different samples, different explanations)"] == "does not hold"
+    assert verdicts["Saliency: unstable"] == "does not hold"  # the gradient kept its ranking better than SHAP
+    assert verdicts["SHAP: stable (unique values)"] == "does not hold"  # below 0.6 between seeds
+    assert verdicts["SHAP: high cost (exact is exponential)"] == "holds"  # exact SHAP only

@@ -17,19 +17,11 @@ import numpy as np
 import torch
 
 from ..checks import check_int
-from ..features import check_game
+from ..features import check_game, game_values
 from ..seeding import make_generator
 from .ranks import ranking
 
 __all__ = ["curve_fractions", "deletion_curve", "insertion_curve", "random_order_curves", "curve_area"]
-
-
-def _check_step(step) -> int:
-    if isinstance(step, bool) or not isinstance(step, (int, np.integer)):
-        raise TypeError(f"step must be a positive int (features removed per point); got {step!r} of type {type(step).__name__}")
-    if step < 1:
-        raise ValueError(f"step must be a positive int (features removed per point); got {step}")
-    return int(step)
 
 
 def _check_attributions(attributions, n_players: int) -> torch.Tensor:
@@ -63,7 +55,7 @@ def curve_fractions(n_players: int, step: int = 1) -> torch.Tensor:
     [0.0, 0.4, 0.8, 1.0]
     """
     n_players = check_int("n_players", n_players, 1)
-    step = _check_step(step)
+    step = check_int("step (features removed per point)", step, 1)
     counts = torch.arange(0, -(-n_players // step) + 1, dtype=torch.int64) * step
     return counts.clamp(max=n_players).double() / n_players
 
@@ -83,9 +75,9 @@ def _order_coalitions(orders: torch.Tensor, step: int, insertion: bool) -> torch
 def _curve(game, attributions, step, insertion: bool) -> torch.Tensor:
     n_players = check_game(game)
     attributions = _check_attributions(attributions, n_players)
-    step = _check_step(step)
+    step = check_int("step (features removed per point)", step, 1)
     Z = _order_coalitions(ranking(attributions)[None], step, insertion)
-    return torch.as_tensor(game(Z)).detach()
+    return game_values(game, Z)
 
 
 def deletion_curve(game, attributions, *, step: int = 1) -> torch.Tensor:
@@ -191,10 +183,10 @@ def random_order_curves(game, *, kind: str = "deletion", n_orders: int = 20, ste
     if kind not in ("deletion", "insertion"):
         raise ValueError(f'kind must be "deletion" or "insertion"; got {kind!r}')
     n_orders = check_int("n_orders", n_orders, 1)
-    step = _check_step(step)
+    step = check_int("step (features removed per point)", step, 1)
     generator = make_generator(seed)
     orders = torch.stack([torch.randperm(n_players, generator=generator) for _ in range(n_orders)])
-    values = torch.as_tensor(game(_order_coalitions(orders, step, kind == "insertion"))).detach()
+    values = game_values(game, _order_coalitions(orders, step, kind == "insertion"))
     return values.reshape(n_orders, -1)
 
 

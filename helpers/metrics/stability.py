@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..checks import check_batch, check_float, check_int, check_model, check_seed
+from ..checks import check_batch, check_float, check_int, check_interval, check_model, check_seed
 from ..features import CoalitionGame
 from ..lime import lime
 from ..scores import chunk_rows, resolve_targets
@@ -25,19 +25,6 @@ from ..seeding import example_normal
 from .ranks import pair_rank_correlation, rank_correlation, topk_overlap
 
 __all__ = ["noisy_copies", "noise_stability", "SeedStability", "seed_stability", "stability_across_inputs"]
-
-
-def _check_clip(clip):
-    if clip is None:
-        return None
-    if not isinstance(clip, (tuple, list)) or len(clip) != 2 or not all(
-        isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool) for v in clip
-    ):
-        raise TypeError(f"clip must be None or a pair (low, high) of numbers, e.g. (0.0, 1.0); got {clip!r}")
-    low, high = float(clip[0]), float(clip[1])
-    if not (np.isfinite(low) and np.isfinite(high) and low < high):
-        raise ValueError(f"clip must be a pair (low, high) of finite numbers with low < high; got {clip!r}")
-    return low, high
 
 
 def noisy_copies(x: torch.Tensor, *, noise_std: float, seed: int = 0, clip=None) -> torch.Tensor:
@@ -67,7 +54,7 @@ def noisy_copies(x: torch.Tensor, *, noise_std: float, seed: int = 0, clip=None)
     True
     """
     noise_std = check_float("noise_std", noise_std, minimum=0.0)
-    clip = _check_clip(clip)
+    clip = check_interval("clip", clip)
     noisy = x.detach() + noise_std * example_normal(x, seed)
     return noisy if clip is None else noisy.clamp(*clip)
 
@@ -191,8 +178,9 @@ def seed_stability(explain, seeds=(0, 1, 2, 3, 4), *, k: int = 3, players=None) 
     >>> stability = seed_stability(lambda seed: lime(game, seed=seed), seeds=range(5), k=3)  # doctest: +SKIP
     >>> round(stability.rank_correlation, 3)  # doctest: +SKIP
     """
-    if not callable(explain):
-        raise TypeError(f"explain must be a function of the seed, explain(seed) -> tensor; got {explain!r}")
+    if not callable(explain) or hasattr(explain, "n_players"):
+        what = "a coalition game (pass lambda seed: lime(game, seed=seed))" if hasattr(explain, "n_players") else repr(explain)
+        raise TypeError(f"explain must be a function of the seed, explain(seed) -> tensor; got {what}")
     seeds = [check_seed(s) for s in seeds]
     if len(seeds) < 2:
         raise ValueError(f"seeds must hold at least two seeds to compare; got {seeds!r}")
