@@ -252,7 +252,7 @@ def tied_ranks(values: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarr
     return ranks
 
 
-def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def rank_correlation(a: torch.Tensor, b: torch.Tensor, *, tie_tolerance: float = TIE_TOLERANCE) -> torch.Tensor:
     r"""Spearman's rank correlation between two maps, one number per example.
 
     The Pearson correlation of the ranks of the values of ``a[i]`` and ``b[i]``
@@ -263,6 +263,8 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     Parameters
     ----------
     a, b : torch.Tensor, [B, ...], same shape
+    tie_tolerance : float, default :data:`TIE_TOLERANCE`
+        Of :func:`tied_ranks`; 0 gives exact ties (Spearman as in SciPy and Quantus).
 
     Returns
     -------
@@ -283,8 +285,10 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"a and b must be tensors; got {type(a).__name__} and {type(b).__name__}")
     if a.shape != b.shape or a.ndim < 2:
         raise ValueError(f"a and b must be batches [B, ...] of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
-    ra = tied_ranks(a.detach().reshape(a.shape[0], -1).cpu().double().numpy())
-    rb = tied_ranks(b.detach().reshape(b.shape[0], -1).cpu().double().numpy())
+    if isinstance(tie_tolerance, bool) or not isinstance(tie_tolerance, (int, float)) or not tie_tolerance >= 0:
+        raise ValueError(f"tie_tolerance must be a number >= 0; got {tie_tolerance!r}")
+    ra = tied_ranks(a.detach().reshape(a.shape[0], -1).cpu().double().numpy(), tie_tolerance)
+    rb = tied_ranks(b.detach().reshape(b.shape[0], -1).cpu().double().numpy(), tie_tolerance)
     ra -= ra.mean(axis=1, keepdims=True)
     rb -= rb.mean(axis=1, keepdims=True)
     denominator = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))

@@ -187,7 +187,9 @@ def test_ties_within_the_tolerance_are_broken_by_the_lower_index():
 def test_rank_correlation_ignores_monotone_rescaling_and_flags_constant_maps():
     from helpers.metrics import rank_correlation
 
-    a = torch.rand(3, 1, 5, 5)
+    generator = torch.Generator().manual_seed(0)
+    # distinct values 0.04 apart (values closer than the tie tolerance would be ties, by design)
+    a = (torch.stack([torch.randperm(25, generator=generator) for _ in range(3)]).float() / 25).reshape(3, 1, 5, 5)
     assert torch.allclose(rank_correlation(a, torch.exp(3 * a) + 1), torch.ones(3, dtype=torch.float64))
     assert torch.isnan(rank_correlation(torch.zeros(1, 4), torch.rand(1, 4))).all()
 
@@ -405,11 +407,11 @@ def _additive(weights):
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(-5, 5, allow_nan=False), min_size=1, max_size=15), st.integers(1, 6))
 def test_curves_of_an_additive_game_are_known_in_closed_form(weights, step):
-    from helpers.metrics import curve_area, curve_fractions, deletion_curve, insertion_curve
+    from helpers.metrics import curve_area, curve_fractions, deletion_curve, insertion_curve, ranking
 
     w = torch.tensor(weights, dtype=torch.float64)
     game = _additive(w)
-    order = torch.sort(-w, stable=True).indices
+    order = ranking(w)  # highest first, ties (within the tie tolerance) by index: tested on its own above
     counts = (curve_fractions(len(w), step) * len(w)).round().long()
     removed = torch.cat([torch.zeros(1, dtype=torch.float64), w[order].cumsum(0)])[counts]
     deletion, insertion = deletion_curve(game, w, step=step), insertion_curve(game, w, step=step)

@@ -35,6 +35,7 @@ from helpers.metrics import (  # noqa: E402
     abs_rank_correlation,
     cascading_randomisation,
     deletion_curve,
+    rank_correlation,
     structural_similarity,
 )
 from helpers.saliency import gradient  # noqa: E402
@@ -97,11 +98,15 @@ def test_cascading_randomisation_is_quantus_mprt_spearman(trained_cnn, batch, se
     before = {k: v.clone() for k, v in trained_cnn.state_dict().items()}
     theirs = _quantus_mprt(trained_cnn, x, targets, quantus.similarity_func.correlation_spearman,
                            _explain_for_quantus, seed)
-    ours = cascading_randomisation(trained_cnn, x, gradient, targets, seed=seed + 1,
-                                   similarities={"spearman": abs_rank_correlation})
+    exact_ties = {"spearman": lambda a, b: rank_correlation(a.abs(), b.abs(), tie_tolerance=0.0)}  # Quantus's ties
+    ours = cascading_randomisation(trained_cnn, x, gradient, targets, seed=seed + 1, similarities=exact_ties)
     assert ours.stages == ["original", "fc1", "conv1"] and list(theirs) == ours.stages
     for row, stage in enumerate(ours.stages):
         assert np.abs(ours.similarity["spearman"][row].numpy() - np.asarray(theirs[stage])).max() < 1e-6
+    # the course's default ties values equal up to rounding (helpers.metrics.tied_ranks): a small, bounded difference
+    tolerant = cascading_randomisation(trained_cnn, x, gradient, targets, seed=seed + 1,
+                                       similarities={"spearman": abs_rank_correlation})
+    assert np.abs(tolerant.similarity["spearman"].numpy() - ours.similarity["spearman"].numpy()).max() < 0.05
     assert float(ours.similarity["spearman"][-1].median()) < 0.9  # the test is not trivial: the maps do change
     assert all(torch.equal(v, before[k]) for k, v in trained_cnn.state_dict().items())  # neither touched the model
 
