@@ -16,6 +16,9 @@ model, or your own code. For a prediction function that is not a
 ``torch.nn.Module`` (say, the NumPy function the ``lime`` package calls),
 :meth:`CostCounter.wrap` returns a counted version of it.
 
+:class:`CountedGame` is what every coalition game counts of itself (coalitions evaluated,
+calls), the same two quantities seen from the game's side.
+
 Taught in ``notebooks/03_beyond_vanilla_gradients.ipynb``; used again wherever
 methods are compared on cost (``notebooks/06_comparison.ipynb``).
 """
@@ -29,7 +32,7 @@ from typing import Callable
 import torch
 import torch.nn as nn
 
-__all__ = ["CostCounter"]
+__all__ = ["CostCounter", "CountedGame"]
 
 
 def _rows_of(args, kwargs) -> int:
@@ -220,3 +223,35 @@ class CostCounter:
 
     def __repr__(self) -> str:
         return f"CostCounter({self.summary(seconds=True)})"
+
+
+class CountedGame:
+    """What every game of the course counts: coalitions evaluated and calls made.
+
+    The game's side of :class:`CostCounter`'s vocabulary: a coalition evaluated is
+    a forward row of the game (for :class:`~helpers.features.CoalitionGame` without a
+    background, exactly one forward row of its model), a call one forward call.
+    :class:`~helpers.features.CoalitionGame`, :class:`~helpers.features.FunctionGame`,
+    :class:`helpers.shapley.TableGame` and :class:`helpers.text.WordGame` derive from
+    it, so a cost can be read the same way off any of them; a subclass calls
+    :meth:`_count` once per evaluation.
+
+    Attributes
+    ----------
+    n_evaluations : int
+        Coalitions evaluated so far (rows of every ``Z``).
+    n_calls : int
+        Evaluations so far (for :class:`CoalitionGame`, forward passes of the model).
+    """
+
+    n_evaluations: int = 0
+    n_calls: int = 0
+
+    def reset_counts(self) -> None:
+        """Set ``n_evaluations`` and ``n_calls`` back to 0."""
+        self.n_evaluations = 0
+        self.n_calls = 0
+
+    def _count(self, rows: int, calls: int = 1) -> None:
+        self.n_evaluations += int(rows)
+        self.n_calls += int(calls)

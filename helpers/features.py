@@ -54,6 +54,7 @@ import torch
 import torch.nn as nn
 
 from .checks import all_finite
+from .cost import CountedGame
 from .scores import broadcast_baseline, chunk_rows, class_scores, evaluation_mode, model_device, model_dtype
 
 __all__ = [
@@ -66,7 +67,6 @@ __all__ = [
     "check_game",
     "check_coalitions",
     "game_values",
-    "CountedGame",
     "CoalitionGame",
     "FunctionGame",
     "occlusion",
@@ -589,35 +589,6 @@ class _NoGradEval:
         finally:
             self.no_grad.__exit__(*exc)
         return False
-
-
-class CountedGame:
-    """What every game of the course counts: coalitions evaluated and calls made.
-
-    :class:`CoalitionGame`, :class:`FunctionGame` and
-    :class:`helpers.shapley.TableGame` derive from it, so a cost can be read the
-    same way off any of them; a subclass calls :meth:`_count` once per
-    evaluation.
-
-    Attributes
-    ----------
-    n_evaluations : int
-        Coalitions evaluated so far (rows of every ``Z``).
-    n_calls : int
-        Evaluations so far (for :class:`CoalitionGame`, forward passes of the model).
-    """
-
-    n_evaluations: int = 0
-    n_calls: int = 0
-
-    def reset_counts(self) -> None:
-        """Set ``n_evaluations`` and ``n_calls`` back to 0."""
-        self.n_evaluations = 0
-        self.n_calls = 0
-
-    def _count(self, rows: int, calls: int = 1) -> None:
-        self.n_evaluations += int(rows)
-        self.n_calls += int(calls)
 
 
 class FunctionGame(CountedGame):

@@ -788,32 +788,6 @@ class IntegratedGradientsInfo:
     tolerance: float
 
 
-def _path_gradient_sum(model, xs, base, targets, alphas, weights, examples, rows):
-    r"""For every example in ``examples``: :math:`\sum_k w_k\, \partial S/\partial x\,(x' + \alpha_k (x - x'))`.
-
-    Returns the sums [E, ...] and the target scores at the points [E, K] (on the model's device).
-    """
-    n_points = alphas.shape[0]
-    example_of_row = examples.repeat_interleave(n_points)
-    local_of_row = torch.arange(examples.shape[0]).repeat_interleave(n_points)
-    alpha_of_row = alphas.repeat(examples.shape[0])
-    ones = [1] * (xs.ndim - 1)
-    difference = xs - base
-
-    def build(start: int, stop: int) -> torch.Tensor:
-        e = example_of_row[start:stop].to(xs.device)
-        a = alpha_of_row[start:stop].to(xs.device, xs.dtype).reshape(-1, *ones)
-        return torch.addcmul(base[e], a, difference[e])  # x' + alpha (x - x')
-
-    # target_gradients is asked for rows of the original examples; sums go to local positions.
-    total = torch.zeros((examples.shape[0], *xs.shape[1:]), device=xs.device, dtype=xs.dtype)
-    local_targets = targets[examples]
-    scores = _weighted_gradient_sum(
-        model, build, local_of_row, weights.repeat(examples.shape[0]), local_targets, rows, total
-    )
-    return total, scores.reshape(examples.shape[0], n_points)
-
-
 def _completeness(attributions, s_x, s_base, tolerance):
     """gap, relative gap and convergence flag per example (CPU, float64)."""
     total = attributions.reshape(attributions.shape[0], -1).sum(dim=1).cpu().double()
@@ -843,29 +817,46 @@ class _Path:
     def difference(self) -> torch.Tensor:
         return self.xs - self.base
 
+    def at(self, examples: torch.Tensor, alphas: torch.Tensor) -> torch.Tensor:
+        """The points :math:`x'_e + \\alpha (x_e - x'_e)` for rows ``(examples[r], alphas[r])``."""
+        ed = examples.to(self.xs.device)
+        a = alphas.to(self.xs.device, self.xs.dtype).reshape(-1, *([1] * (self.xs.ndim - 1)))
+        return torch.addcmul(self.base[ed], a, self.xs[ed] - self.base[ed])
+
     def points(self, examples: torch.Tensor, alphas: torch.Tensor) -> TargetGradients:
-        """Gradients and scores at :math:`x'_e + \\alpha (x_e - x'_e)` for rows ``(examples[r], alphas[r])``."""
-        xs, base = self.xs, self.base
-        ones = [1] * (xs.ndim - 1)
+        """Gradients and scores at the points of rows ``(examples[r], alphas[r])``, every one kept."""
         grads, scores = [], []
         for start in range(0, examples.shape[0], self.rows):
             e = examples[start:start + self.rows]
-            a = alphas[start:start + self.rows].to(xs.device, xs.dtype).reshape(-1, *ones)
-            ed = e.to(xs.device)
-            points = torch.addcmul(base[ed], a, xs[ed] - base[ed])
+            points = self.at(e, alphas[start:start + self.rows])
             result = _target_gradients(self.model, points, self.targets[e], points.shape[0])
             grads.append(result.gradients)
             scores.append(result.scores.cpu().double())
         return TargetGradients(torch.cat(grads), torch.cat(scores), self.targets[examples])
+
+    def weighted_sum(self, alphas: torch.Tensor, weights: torch.Tensor, examples: torch.Tensor):
+        r"""For every example in ``examples``: :math:`\sum_k w_k\, \partial S/\partial x\,(x' + \alpha_k (x - x'))`.
+
+        The gradients are summed as they come (never all kept). Returns the sums [E, ...]
+        and the target scores at the points [E, K] (on the model's device).
+        """
+        n_points = alphas.shape[0]
+        example_of_row = examples.repeat_interleave(n_points)
+        alpha_of_row = alphas.repeat(examples.shape[0])
+        total = torch.zeros((examples.shape[0], *self.xs.shape[1:]), device=self.xs.device, dtype=self.xs.dtype)
+        scores = _weighted_gradient_sum(
+            self.model, lambda start, stop: self.at(example_of_row[start:stop], alpha_of_row[start:stop]),
+            torch.arange(examples.shape[0]).repeat_interleave(n_points), weights.repeat(examples.shape[0]),
+            self.targets[examples], self.rows, total,
+        )
+        return total, scores.reshape(examples.shape[0], n_points)
 
 
 def _ig_fixed_steps(path: _Path, rule: str, steps: int, need_ends: bool):
     """Regime 1: the same ``steps`` points of ``rule`` for every example."""
     everyone = torch.arange(path.xs.shape[0])
     alphas, weights = path_quadrature(rule, steps)
-    average, scores = _path_gradient_sum(
-        path.model, path.xs, path.base, path.targets, alphas, weights, everyone, path.rows
-    )
+    average, scores = path.weighted_sum(alphas, weights, everyone)
     if not need_ends:
         return average, None, None, None, None, None
     if rule == "trapezoid":  # the ends are points of the rule
@@ -971,9 +962,7 @@ def _ig_adaptive_gauss_legendre(path: _Path, tolerance: float, max_steps: int):
     n = 2
     while active.any() and n <= max_steps:
         examples = everyone[active]
-        level, _ = _path_gradient_sum(
-            path.model, path.xs, path.base, path.targets, *path_quadrature("gauss_legendre", n), examples, path.rows
-        )
+        level, _ = path.weighted_sum(*path_quadrature("gauss_legendre", n), examples)
         index = examples.to(path.xs.device)
         average[index] = level
         n_steps[examples] = n

@@ -51,7 +51,8 @@ import numpy as np
 import torch
 
 from .checks import check_bool, check_int, check_seed
-from .features import CountedGame, FunctionGame, check_coalitions, check_game, game_values
+from .cost import CountedGame
+from .features import FunctionGame, check_coalitions, check_game, game_values
 from .kernelshap import kernel_shap_regression, paired_coalitions, pairs_for_budget
 from .models import PatchForest
 
@@ -540,7 +541,7 @@ class TableGame(CountedGame):
     n_players : int
     players : list of str
     n_evaluations, n_calls : int
-        Coalitions evaluated and calls made so far (:class:`~helpers.features.CountedGame`).
+        Coalitions evaluated and calls made so far (:class:`~helpers.cost.CountedGame`).
 
     Raises
     ------

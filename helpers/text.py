@@ -21,7 +21,7 @@ word to be *absent*?
   (``[MASK]`` for a BERT model, the zero padding vector for the word model),
   or deleted. It follows the protocol of :mod:`helpers.features` (``game(Z)``
   for a bool ``Z [n, M]`` gives ``[n]`` scores; ``n_players``; the counters of
-  :class:`~helpers.features.CountedGame`), so :func:`helpers.features.occlusion`,
+  :class:`~helpers.cost.CountedGame`), so :func:`helpers.features.occlusion`,
   :func:`helpers.lime.lime`, :func:`helpers.shapley.exact_shapley` and
   :func:`~helpers.shapley.kernel_shap` explain it as they explain a digit.
 - **People's view.** :func:`lexicon_agreement` compares an explanation with the
@@ -52,9 +52,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .cost import CostCounter
+from .cost import CostCounter, CountedGame
 from .data import word_valences
-from .features import CountedGame, check_coalitions, occlusion
+from .features import check_coalitions, occlusion
 from .lime import lime
 from .methods import method
 from .metrics import curve_area, deletion_curve, random_order_curves, rank_correlation
@@ -175,7 +175,7 @@ class WordGame(CountedGame):
     n_evaluations, n_calls : int
         Coalitions evaluated and forward passes of the model made by ``game(Z)``
         (one per chunk of ``batch_size`` rows), as every game of the course counts
-        them (:class:`~helpers.features.CountedGame`); the two rows evaluated at
+        them (:class:`~helpers.cost.CountedGame`); the two rows evaluated at
         construction are not counted.
 
     Raises
@@ -251,7 +251,7 @@ class WordGame(CountedGame):
     def __call__(self, Z) -> torch.Tensor:
         """The target score of every coalition: float tensor ``[n]`` on the CPU.
 
-        Counts ``n`` evaluations and one call per forward pass (:class:`~helpers.features.CountedGame`).
+        Counts ``n`` evaluations and one call per forward pass (:class:`~helpers.cost.CountedGame`).
 
         Raises
         ------
