@@ -50,7 +50,7 @@ from .cost import CostCounter
 from .data import PHOTOGRAPHS, load_photograph
 from .drawing import BLANK_CANVAS_MESSAGE, DrawCanvas, draw_strokes, mnist_from_drawing
 from .methods import Method, method
-from .models import imagenet_image
+from .models import imagenet_image, predict
 from .plotting import colour_bar_picture, colourize, overlay_picture, png_bytes, rgb_picture
 from .saliency import NoGradientError, target_gradients
 from .scores import evaluation_mode
@@ -735,8 +735,7 @@ class DigitExplorer(_Explorer):
         super().__init__(model, background=background)
         self.X, self.y = X, y
         self.layer = layer if layer is not None else _last_conv(model)
-        with evaluation_mode(model), torch.no_grad():
-            scores = torch.cat([model(X[start:start + 500]) for start in range(0, len(X), 500)])
+        scores = predict(model, X)  # in chunks of the one policy (helpers.scores.chunk_rows), eval mode, no gradient
         if scores.ndim != 2 or scores.shape[0] != len(X):
             raise ValueError(f"the model must return class scores [B, classes]; got shape {tuple(scores.shape)}")
         self.n_classes = int(scores.shape[1])

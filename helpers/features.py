@@ -55,7 +55,7 @@ import torch.nn as nn
 
 from .checks import all_finite
 from .cost import CountedGame
-from .scores import broadcast_baseline, chunk_rows, class_scores, evaluation_mode, model_device, model_dtype
+from .scores import check_baseline, chunk_rows, class_scores, evaluation_mode, model_device, model_dtype
 
 __all__ = [
     "grid_segments",
@@ -820,17 +820,7 @@ class CoalitionGame(CountedGame):
             if baseline != "segment_mean":
                 raise ValueError(f'baseline must be a number, a tensor shaped like x or "segment_mean"; got {baseline!r}')
             return segment_means(self.x, self.segments)
-        if isinstance(baseline, torch.Tensor):
-            if not torch.is_floating_point(baseline):
-                baseline = baseline.to(self.x.dtype)
-            return broadcast_baseline(baseline, self.x)
-        if isinstance(baseline, bool) or not isinstance(baseline, Real):
-            raise TypeError(
-                f'baseline must be a number, a tensor shaped like x or "segment_mean"; got {type(baseline).__name__}'
-            )
-        if not np.isfinite(float(baseline)):
-            raise ValueError(f"baseline must be finite; got {baseline!r}")
-        return torch.full_like(self.x, float(baseline))
+        return check_baseline(baseline, self.x, accepted='a number, a tensor shaped like x or "segment_mean"')
 
     def _background(self, background) -> torch.Tensor:
         """The background rows ``[K, *x.shape]``: checked, a copy in the model's dtype and device."""

@@ -255,16 +255,29 @@ def broadcast_baseline(baseline: torch.Tensor, like: torch.Tensor) -> torch.Tens
     return result.contiguous().clone()
 
 
-def check_baseline(baseline, xs: torch.Tensor) -> torch.Tensor:
+def check_baseline(baseline, xs: torch.Tensor, *, accepted: str = "None, a number or a tensor shaped like x") -> torch.Tensor:
+    """The baseline :math:`x'` as a tensor shaped like ``xs``: one rule for every method that takes one.
+
+    None is zeros, a number fills ``xs``'s shape, a float tensor is broadcast to it
+    (:func:`broadcast_baseline`). An integer tensor is refused (``TypeError``, the
+    rule of :mod:`helpers.checks`: the wrong kind where real values are needed), so
+    that Integrated Gradients and the coalition games treat the same baseline alike.
+    ``accepted`` says, in the caller's words, what it takes (for the message).
+
+    Examples
+    --------
+    >>> check_baseline(0.5, torch.zeros(1, 2)).tolist()
+    [[0.5, 0.5]]
+    """
     if baseline is None:
         return torch.zeros_like(xs)
     if isinstance(baseline, torch.Tensor):
         if not torch.is_floating_point(baseline):
-            raise TypeError(f"baseline must be a float tensor, a number or None; got dtype {baseline.dtype}")
+            raise TypeError(f"baseline must be a float tensor ({accepted}); got dtype {baseline.dtype}")
         check_tensor("baseline", baseline, floating=False, finite=False)  # not on the meta device
         return broadcast_baseline(baseline, xs)
     if isinstance(baseline, bool) or not isinstance(baseline, Real):
-        raise TypeError(f"baseline must be None, a number or a tensor shaped like x; got {type(baseline).__name__}")
+        raise TypeError(f"baseline must be {accepted}; got {type(baseline).__name__}")
     if not math.isfinite(float(baseline)):
         raise ValueError(f"baseline must be finite; got {baseline!r}")
     return torch.full_like(xs, float(baseline))

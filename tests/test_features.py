@@ -338,6 +338,8 @@ def test_coalition_errors(Z, error, match, image_setup):
         ({"baseline": True}, TypeError, "baseline must be a number"),
         ({"baseline": float("nan")}, ValueError, "baseline must be finite"),
         ({"baseline": torch.full((1, 28, 28), float("inf"))}, ValueError, "baseline must be finite"),
+        # one rule with Integrated Gradients (helpers.scores.check_baseline): an integer tensor is the wrong kind
+        ({"baseline": torch.zeros(1, 28, 28, dtype=torch.int64)}, TypeError, "baseline must be a float tensor"),
         ({"target": 10}, ValueError, r"target must be a class index in \[0, 10\); got 10"),
         ({"target": -1}, ValueError, r"target must be a class index in \[0, 10\); got -1"),
         ({"target": 1.0}, TypeError, "target must be an int class index or None"),
