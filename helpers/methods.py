@@ -25,7 +25,7 @@ from typing import Callable
 
 import torch
 
-from .checks import check_batch
+from .checks import check_batch, check_target
 from .features import CoalitionGame, check_segments, occlusion, segment_sums
 from .lime import lime
 from .saliency import grad_cam, gradient, gradient_x_input, integrated_gradients, smoothgrad
@@ -190,9 +190,13 @@ def coalition_explainer(method: Callable, segments, *, baseline=0.0, output: str
     check_segments(segments, tuple(segments.shape))
 
     def explain(model, x: torch.Tensor, targets) -> torch.Tensor:
-        targets = torch.as_tensor(targets).reshape(-1)
-        if targets.shape[0] != x.shape[0]:
+        check_batch(x)
+        if targets is None:  # each row's predicted class
+            targets = resolve_targets(model, x.detach(), None, chunk_rows(None, x, forward_only=True))
+        elif isinstance(targets, torch.Tensor) and targets.ndim == 1 and targets.shape[0] != x.shape[0]:
             raise ValueError(f"targets must hold one class per row of x ({x.shape[0]}); got {targets.shape[0]}")
+        else:
+            targets = check_target(targets, x.shape[0])  # class indices: a float tensor is the wrong kind
         rows = []
         for row, target in zip(x, targets.tolist()):
             game = CoalitionGame(model, row, segments, baseline=baseline, target=int(target), output=output)

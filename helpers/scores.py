@@ -208,12 +208,18 @@ def chunk_rows(batch_size, x: torch.Tensor, *, forward_only: bool = False) -> in
 
 
 def forward_scores(model: nn.Module, inputs: torch.Tensor, targets, rows: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Target scores [N] and targets [N] (CPU) from forward passes only: no gradient is taken."""
+    """Target scores [N] and targets [N] (CPU) from forward passes only: no gradient is taken.
+
+    The model runs on a copy of each chunk, cast to its device and dtype (as the gradient path
+    does), so a model that writes into its input never reaches the caller's tensor, and a
+    float64 or half-precision model meets float32 inputs without a dtype error.
+    """
     device = model_device(model, inputs.device)
+    dtype = model_dtype(model, inputs.dtype)
     scores, chosen = [], []
     with evaluation_mode(model), torch.no_grad():
         for start in range(0, inputs.shape[0], rows):
-            out = class_scores(model, inputs[start:start + rows].detach().to(device))
+            out = class_scores(model, inputs[start:start + rows].detach().to(device, dtype, copy=True))
             score, t = target_scores(out, None if targets is None else targets[start:start + rows])
             scores.append(score.cpu())
             chosen.append(t.cpu())

@@ -25,7 +25,7 @@ import random
 import numpy as np
 import torch
 
-from .checks import check_int, check_seed
+from .checks import check_bool, check_int, check_seed
 
 __all__ = ["seed_everything", "make_generator", "derive_seed", "indexed_normal", "example_normal"]
 
@@ -55,17 +55,22 @@ def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Gener
     return generator
 
 
-def seed_everything(seed: int = 0) -> torch.Generator:
-    """Seed Python, NumPy and PyTorch, and make PyTorch deterministic.
+def seed_everything(seed: int = 0, *, deterministic: bool = True) -> torch.Generator:
+    """Seed Python, NumPy and PyTorch, and (by default) make PyTorch deterministic.
 
-    Sets :func:`random.seed`, :func:`numpy.random.seed`, :func:`torch.manual_seed`,
-    turns on :func:`torch.use_deterministic_algorithms` (warn-only, so that an
-    operation without a deterministic version still runs) and sets the cuBLAS
-    workspace variable that deterministic matrix products need on a GPU.
+    Sets :func:`random.seed`, :func:`numpy.random.seed`, :func:`torch.manual_seed`.
+    With ``deterministic=True`` it also turns on :func:`torch.use_deterministic_algorithms`
+    (warn-only, so that an operation without a deterministic version still runs), sets
+    cuDNN to its deterministic, non-benchmarking mode and sets the cuBLAS workspace
+    variable that deterministic matrix products need on a GPU. These are process-wide
+    settings and stay on after the call: ``seed_everything(seed, deterministic=False)``
+    seeds only, and turns them back off (PyTorch's defaults).
 
     Parameters
     ----------
     seed : int, default 0
+    deterministic : bool, default True
+        Deterministic algorithms on (True) or back to PyTorch's defaults (False).
 
     Returns
     -------
@@ -84,14 +89,16 @@ def seed_everything(seed: int = 0) -> torch.Generator:
     True
     """
     seed = check_seed(seed)
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    deterministic = check_bool("deterministic", deterministic)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.use_deterministic_algorithms(deterministic, warn_only=True)
     if hasattr(torch.backends, "cudnn"):
         torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.deterministic = deterministic
     return make_generator(seed)
 
 
@@ -107,7 +114,7 @@ def derive_seed(seed: int, *keys: int) -> int:
     True
     """
     seed = check_seed(seed)
-    words = [seed] + [check_int("key", key) for key in keys]
+    words = [seed] + [check_int("key", key, -(2**127), 2**127 - 1) for key in keys]
     data = b"".join(int(word).to_bytes(16, "little", signed=True) for word in words)
     return int.from_bytes(hashlib.blake2b(data, digest_size=4).digest(), "little")
 

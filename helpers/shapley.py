@@ -881,12 +881,14 @@ def shap_tree_explainer(forest, x: torch.Tensor, baseline: torch.Tensor, target:
 
     if not isinstance(forest, PatchForest):
         raise TypeError(f"forest must be a PatchForest; got {type(forest).__name__}")
+    n_classes = len(forest.classifier.classes_)
+    target = check_int("target", target, 0, n_classes - 1)  # -1 is not "the last class"
     features = forest.features(x[None])
     background = forest.features(torch.as_tensor(baseline, dtype=x.dtype).expand_as(x)[None])
     explainer = shap.TreeExplainer(forest.classifier, data=background, feature_perturbation="interventional",
                                    model_output="probability")
-    values = np.asarray(explainer.shap_values(features, check_additivity=False))
-    # shap >= 0.45 returns [n, M, classes]; older versions a list over classes of [n, M]
-    values = values[0, :, target] if values.ndim == 3 and values.shape[0] == 1 and values.shape[-1] != features.shape[1] \
-        else values[target][0]
+    raw = explainer.shap_values(features, check_additivity=False)
+    # the layout by type, never guessed from shapes (10 classes and 10 features look alike):
+    # older shap returns a list over classes of [n, M], shap >= 0.45 one array [n, M, classes]
+    values = raw[target][0] if isinstance(raw, list) else np.asarray(raw)[0, :, target]
     return torch.from_numpy(np.array(values, dtype=np.float64))

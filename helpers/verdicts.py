@@ -13,6 +13,7 @@ with the same rules.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass, field
 from numbers import Real
 
@@ -49,7 +50,10 @@ def verdict(value: float, *, holds: float, fails: float, higher: bool = True) ->
     ('holds', 'partly', 'does not hold')
     """
     for name, number in (("value", value), ("holds", holds), ("fails", fails)):
-        if isinstance(number, bool) or not isinstance(number, Real) or not np.isfinite(float(number)):
+        if isinstance(number, bool) or not isinstance(number, Real):
+            raise TypeError(f"{name} must be a number (a float, not a tensor or a string); got {number!r} "
+                            f"of type {type(number).__name__}")
+        if not np.isfinite(float(number)):
             raise ValueError(f"{name} must be a finite number; got {number!r}")
     if not isinstance(higher, bool):
         raise TypeError(f"higher must be True or False; got {higher!r}")
@@ -117,9 +121,19 @@ class Rule:
 
     def describe(self) -> str:
         if self.fixed:
-            return f"{self.name}: {'yes' if self.value >= self.holds else 'no'}"
+            return f"{self.name}: {'yes' if self.verdict() == 'holds' else 'no'}"
         sign = ">=" if self.higher else "<="
-        return f"{self.name} {format_figure(self.value, self.fmt, floor=self.floor)} (holds {sign} {format(self.holds, self.fmt)})"
+        return f"{self.name} {format_figure(self.value, self.fmt, floor=self.floor)} (holds {sign} {_threshold(self.holds, self.fmt)})"
+
+
+def _threshold(value: float, fmt: str) -> str:
+    """A threshold in the figure's format, or in full where that format would round it (0.5 with ".0f")."""
+    text = format(value, fmt)
+    try:
+        exact = float(text) == float(value)
+    except ValueError:  # a format with a unit or a percent sign
+        exact = True
+    return text if exact else f"{value:g}"
 
 
 @dataclass
@@ -168,7 +182,16 @@ def _check_claims(claims) -> list:
     claims = list(claims)
     if not claims or not all(isinstance(c, Claim) for c in claims):
         raise TypeError("claims must be a non-empty sequence of Claim")
+    cells = [(c.row, c.column) for c in claims]
+    twice = sorted({cell for cell in cells if cells.count(cell) > 1})
+    if twice:
+        raise ValueError(f"claims must hold one Claim per (row, method); got more than one for {twice}")
     return claims
+
+
+def _cell_text(text: str) -> str:
+    """Text inside a Markdown table cell: HTML escaped, ``|`` escaped so that it does not split the cell."""
+    return html.escape(str(text), quote=False).replace("|", "\\|")
 
 
 def verdict_table(claims):
@@ -200,7 +223,7 @@ def markdown_table(claims) -> str:
     rows = list(dict.fromkeys(c.row for c in claims))
     columns = list(dict.fromkeys(c.column for c in claims))
     cells = {(c.row, c.column): c for c in claims}
-    lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    lines = ["| | " + " | ".join(_cell_text(c) for c in columns) + " |", "|---" * (len(columns) + 1) + "|"]
     for row in rows:
         parts = []
         for column in columns:
@@ -208,10 +231,10 @@ def markdown_table(claims) -> str:
             if c is None:
                 parts.append("")
                 continue
-            figures = "; ".join(rule.describe() for rule in c.rules)
-            note = f"; {c.note}" if c.note else ""
-            parts.append(f"*{c.claim}* <br> {figures}{note} <br> **{claim_verdict(c)}**")
-        lines.append(f"| **{row}** | " + " | ".join(parts) + " |")
+            figures = "; ".join(_cell_text(rule.describe()) for rule in c.rules)
+            note = f"; {_cell_text(c.note)}" if c.note else ""
+            parts.append(f"*{_cell_text(c.claim)}* <br> {figures}{note} <br> **{claim_verdict(c)}**")
+        lines.append(f"| **{_cell_text(row)}** | " + " | ".join(parts) + " |")
     return "\n".join(lines)
 
 

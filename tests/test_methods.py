@@ -79,3 +79,14 @@ def test_explain_by_name_is_the_method_itself(trained_cnn, mnist_test):
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_coalition_explainer_takes_class_indices_or_none(trained_cnn, mnist_test):
+    from helpers.lime import lime
+
+    explain = coalition_explainer(lime, PATCHES, n_samples=60, seed=0)
+    X = mnist_test[0][:2]
+    with pytest.raises(TypeError, match="target must hold integer class indices; got dtype torch.float32"):
+        explain(trained_cnn, X, torch.tensor([1.5, 2.0]))
+    predicted = trained_cnn(X).argmax(1)
+    assert torch.equal(explain(trained_cnn, X, None), explain(trained_cnn, X, predicted))

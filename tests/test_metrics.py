@@ -639,7 +639,7 @@ def _faithfulness_error_cases():
         (lambda: agreement({"a": torch.ones(2, 3)}), ValueError, "at least two"),
         (lambda: agreement({"a": torch.ones(2, 3), "b": torch.ones(2, 4)}), ValueError, "same shape"),
         (lambda: budget_to_reach(np.ones((2, 3)), [1, 2, 3], 0.1), ValueError, r"errors must be \[len\(budgets\), seeds\]"),
-        (lambda: budget_to_reach(np.ones((2, 3)), [1, 2], 0), ValueError, "target must be a number > 0"),
+        (lambda: budget_to_reach(np.ones((2, 3)), [1, 2], 0), ValueError, "target must be a finite number > 0"),
     ]
 
 
@@ -700,3 +700,26 @@ def test_shapes_must_match():
         image_edges(torch.rand(2, 3, 8, 8))
     with pytest.raises(TypeError, match="saliency must be a torch.Tensor"):
         edge_alignment([[0.0]], _square())
+
+
+def test_nan_weights_and_fractions_are_refused_not_ranked():
+    from helpers.metrics import curve_area, pair_rank_correlation, topk_overlap
+
+    with pytest.raises(ValueError, match=r"a must be finite; it holds 1 NaN or Inf"):
+        pair_rank_correlation(torch.tensor([1.0, float("nan"), 3.0]), torch.tensor([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match=r"b must be finite"):
+        topk_overlap(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([float("nan")] * 3), 2)
+    with pytest.raises(ValueError, match="fractions must be finite"):
+        curve_area(torch.tensor([1.0, 0.5, 0.0]), torch.tensor([0.0, float("nan"), 1.0]))
+
+
+def test_budget_to_reach_is_the_smallest_budget_in_any_order():
+    from helpers.metrics import budget_to_reach
+
+    errors = np.array([[0.05, 0.05], [0.5, 0.4], [0.02, 0.01]])  # budgets 40, 10, 20
+    assert budget_to_reach(errors, [40, 10, 20], 0.1) == 20
+    assert budget_to_reach(errors, [40, 10, 20], np.float32(0.1)) == 20
+    with pytest.raises(ValueError, match="errors must be finite"):
+        budget_to_reach(np.array([[np.nan, 0.1], [0.01, 0.02]]), [10, 20], 0.1)
+    with pytest.raises(TypeError, match="target must be a number"):
+        budget_to_reach(errors, [40, 10, 20], "0.1")

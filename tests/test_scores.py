@@ -99,3 +99,44 @@ def test_running_out_of_memory_is_not_reported_as_a_shape_error():
 
     with pytest.raises(torch.OutOfMemoryError, match="out of memory"):
         class_scores(hungry, torch.zeros(2, 5))
+
+
+class _DoublesItsInput(nn.Module):
+    """A model whose forward writes into its input (x.mul_(2)): it must never reach the caller's tensor."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+        self.fc = nn.Linear(2 * 28 * 28, 10)
+
+    def forward(self, x):
+        x.mul_(2)
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+
+def test_no_method_lets_a_model_that_writes_into_its_input_change_the_callers_x():
+    from helpers.metrics import cascading_randomisation, noise_stability
+    from helpers.saliency import completeness, gradient, integrated_gradients, smoothgrad
+
+    torch.manual_seed(0)
+    model, X = _DoublesItsInput(), torch.rand(3, 1, 28, 28)
+    before = X.clone()
+    smoothgrad(model, X, n_samples=2)
+    integrated_gradients(model, X, steps=4)
+    noise_stability(gradient, model, X, noise_std=0.01)
+    cascading_randomisation(model, X, gradient, similarities=("spearman_abs",))
+    completeness(model, X, torch.zeros_like(X))
+    assert torch.equal(X, before)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.bfloat16])
+def test_a_model_in_another_precision_meets_float32_inputs_when_the_target_is_predicted(dtype):
+    from helpers.saliency import integrated_gradients, smoothgrad
+
+    torch.manual_seed(0)
+    model = MLP(4, 3, hidden=(8,)).to(dtype)
+    x = torch.rand(5, 4)
+    targets, chosen = forward_scores(model, x, None, 2)
+    assert chosen.shape == (5,)
+    assert smoothgrad(model, x, n_samples=2).dtype == torch.float32
+    assert integrated_gradients(model, x, steps=4).shape == x.shape

@@ -38,3 +38,20 @@ def test_bad_noise_arguments_are_refused():
         example_normal(torch.zeros(2, 3), seed=-1)
     with pytest.raises(ValueError, match=r"x must be a float batch \[B, \.\.\.\]"):
         example_normal(torch.zeros(3), seed=0)
+
+
+def test_seed_everything_has_a_way_out_of_deterministic_mode():
+    try:
+        seed_everything(0)
+        assert torch.are_deterministic_algorithms_enabled() and torch.backends.cudnn.deterministic
+        seed_everything(0, deterministic=False)
+        assert not torch.are_deterministic_algorithms_enabled() and not torch.backends.cudnn.deterministic
+    finally:
+        seed_everything(0)  # the course's setting, for the tests that follow
+    with pytest.raises(TypeError, match="deterministic must be True or False"):
+        seed_everything(0, deterministic="yes")
+
+
+def test_a_key_beyond_128_bits_is_a_clear_error():
+    with pytest.raises(ValueError, match=r"key must be an int <= "):
+        derive_seed(0, 2**200)

@@ -797,3 +797,20 @@ def test_tree_explainer_and_skipping_dummies_refuse_the_wrong_objects():
         shap_tree_explainer("forest", torch.rand(1, 28, 28), torch.zeros(1, 28, 28), 0)
     with pytest.raises(TypeError, match="game must have an attribute n_players"):
         exact_shapley_skipping_dummies(lambda Z: Z)
+
+
+def test_shap_tree_explainer_reads_the_class_layout_when_classes_and_features_are_as_many(mnist_test):
+    from helpers.data import load_mnist
+    from helpers.models import fit_patch_forest
+
+    bands = (torch.arange(28)[:, None] * 10 // 28).expand(28, 28).contiguous()  # 10 horizontal bands: 10 features
+    X, y = load_mnist("train")
+    forest = fit_patch_forest(X[:600], y[:600], bands, n_trees=5, max_depth=4, seed=0)  # 10 classes
+    x = mnist_test[0][0]
+    for target in (0, 3, 9):
+        game = CoalitionGame(forest, x, bands, baseline=0.0, target=target)
+        theirs = shap_tree_explainer(forest, x, torch.zeros_like(x), target)
+        assert float((exact_shapley(game).double() - theirs).abs().max()) < 1e-6
+    for bad in (-1, 10):
+        with pytest.raises(ValueError, match="target must be an int"):
+            shap_tree_explainer(forest, x, torch.zeros_like(x), bad)

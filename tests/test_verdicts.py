@@ -40,7 +40,7 @@ def test_rules_claims_and_the_table():
     assert list(table.index) == ["Cost", "Scope"] and list(table.columns) == ["Saliency", "LIME"]
     assert table.loc["Cost", "Saliency"] == "partly" and table.loc["Scope", "LIME"] == ""
     text = markdown_table(claims)
-    assert text.count("\n") == 3 and "**partly**" in text and "forward rows 50 (holds <= 1)" in text and "refuses: yes" in text
+    assert text.count("\n") == 3 and "**partly**" in text and "forward rows 50 (holds &lt;= 1)" in text and "refuses: yes" in text
     moves = threshold_sensitivity(claims)
     assert list(moves.columns) == ["row", "method", "x0.5", "x1", "x1.5", "moves"]
     assert moves["moves"].tolist() == [False, False, False]
@@ -64,7 +64,7 @@ def test_a_figure_below_its_rounding_floor_is_printed_as_a_bound():
         (lambda: verdict(0.5, holds=0.2, fails=0.8), ValueError, "thresholds in the wrong order"),
         (lambda: verdict(0.5, holds=0.8, fails=0.2, higher=False), ValueError, "thresholds in the wrong order"),
         (lambda: verdict(0.5, holds=0.8, fails=0.2, higher=1), TypeError, "higher must be True or False"),
-        (lambda: verdict("high", holds=0.8, fails=0.2), ValueError, "value must be a finite number"),
+        (lambda: verdict("high", holds=0.8, fails=0.2), TypeError, "value must be a number"),
         (lambda: claim_verdict(Claim("a", "b", "c", [])), ValueError, "at least one Rule"),
         (lambda: verdict_table([]), TypeError, "non-empty sequence of Claim"),
         (lambda: threshold_sensitivity([Claim("a", "b", "c", [Rule("r", 1, 1, 0)])], scales=(0,)), ValueError,
@@ -74,3 +74,28 @@ def test_a_figure_below_its_rounding_floor_is_printed_as_a_bound():
 def test_errors(call, error, message):
     with pytest.raises(error, match=message):
         call()
+
+
+def test_the_markdown_table_escapes_pipes_and_html_in_its_cells():
+    claims = [Claim("Stability", "Saliency", "<b>stable</b>", [Rule("max |autograd - finite differences|", 0.01, 0.1, 1.0,
+                                                                     higher=False)], note="a | b")]
+    text = markdown_table(claims)
+    body = text.splitlines()[2]
+    assert body.count(" | ") == 1  # the row name and one cell: no pipe splits the cell
+    assert "max \\|autograd - finite differences\\|" in body and "&lt;b&gt;stable&lt;/b&gt;" in body and "a \\| b" in body
+
+
+def test_one_claim_per_cell_and_numbers_of_the_right_kind():
+    import torch
+
+    twice = [Claim("Cost", "LIME", "a", [Rule("r", 1, 1, 0)]), Claim("Cost", "LIME", "b", [Rule("r", 1, 1, 0)])]
+    with pytest.raises(ValueError, match=r"one Claim per \(row, method\); got more than one for \[\('Cost', 'LIME'\)\]"):
+        verdict_table(twice)
+    with pytest.raises(TypeError, match="value must be a number"):
+        verdict(torch.tensor(0.9), holds=0.8, fails=0.2)
+
+
+def test_a_fixed_rule_reads_its_direction_and_thresholds_keep_their_digits():
+    assert Rule("gradient refuses it", 0.0, 0.0, 0.0, higher=False, fixed=True).describe() == "gradient refuses it: yes"
+    assert Rule("gradient refuses it", 1.0, 0.0, 0.0, higher=False, fixed=True).describe() == "gradient refuses it: no"
+    assert Rule("passes", 1, 0.5, 2, higher=False, fmt=".0f").describe() == "passes 1 (holds <= 0.5)"

@@ -13,6 +13,7 @@ import itertools
 import numpy as np
 import torch
 
+from ..checks import check_choice, check_float, check_int
 from .ranks import rank_correlation
 
 __all__ = ["agreement", "budget_to_reach"]
@@ -58,7 +59,7 @@ def budget_to_reach(errors: np.ndarray, budgets, target: float, *, statistic: st
     ----------
     errors : array [len(budgets), n_seeds]
         One row per budget (e.g. a value of :func:`helpers.shapley.budget_errors`).
-    budgets : sequence of int, increasing
+    budgets : sequence of int (any order)
     target : float > 0
     statistic : {"median", "max"}, default "median"
 
@@ -72,15 +73,13 @@ def budget_to_reach(errors: np.ndarray, budgets, target: float, *, statistic: st
     20
     """
     errors = np.asarray(errors, dtype=float)
-    budgets = list(budgets)
+    budgets = [check_int("budget", b, 1) for b in budgets]
     if errors.ndim != 2 or errors.shape[0] != len(budgets):
         raise ValueError(f"errors must be [len(budgets), seeds] = [{len(budgets)}, n]; got shape {errors.shape}")
-    if isinstance(target, bool) or not isinstance(target, (int, float)) or not target > 0:
-        raise ValueError(f"target must be a number > 0; got {target!r}")
-    if statistic not in ("median", "max"):
-        raise ValueError(f'statistic must be "median" or "max"; got {statistic!r}')
+    if not np.isfinite(errors).all():
+        raise ValueError(f"errors must be finite; they hold {int((~np.isfinite(errors)).sum())} NaN or Inf value(s)")
+    target = check_float("target", target, positive=True)
+    statistic = check_choice("statistic", statistic, ("median", "max"))
     summary = np.median(errors, axis=1) if statistic == "median" else errors.max(axis=1)
-    for budget, value in zip(budgets, summary):
-        if value <= target:
-            return int(budget)
-    return None
+    reached = [budget for budget, value in zip(budgets, summary) if value <= target]
+    return min(reached) if reached else None  # the smallest, whatever the order the budgets came in

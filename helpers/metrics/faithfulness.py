@@ -229,6 +229,8 @@ def curve_area(values, fractions=None) -> torch.Tensor:
         fractions = torch.as_tensor(fractions, dtype=torch.float64).detach().cpu()
         if fractions.shape != (values.shape[-1],):
             raise ValueError(f"fractions must be a tensor [K + 1] = [{values.shape[-1]}]; got shape {tuple(fractions.shape)}")
+        if not bool(torch.isfinite(fractions).all()):
+            raise ValueError("fractions must be finite; they hold NaN or Inf")
         if abs(float(fractions[0])) > 1e-12 or abs(float(fractions[-1]) - 1) > 1e-12 or bool((fractions.diff() <= 0).any()):
             raise ValueError("fractions must increase from 0 to 1")
     return torch.trapezoid(values, fractions, dim=-1)

@@ -114,6 +114,9 @@ def _check_vector_pair(a, b) -> tuple[torch.Tensor, torch.Tensor]:
     a, b = tensors
     if a.ndim != 1 or a.shape != b.shape or a.numel() < 2:
         raise ValueError(f"a and b must be vectors [M] of the same length >= 2; got {tuple(a.shape)} and {tuple(b.shape)}")
+    for name, value in (("a", a), ("b", b)):
+        if not bool(torch.isfinite(value).all()):
+            raise ValueError(f"{name} must be finite; it holds {int((~torch.isfinite(value)).sum())} NaN or Inf value(s)")
     return a, b
 
 
