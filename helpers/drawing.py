@@ -27,6 +27,8 @@ import torch.nn.functional as F
 import traitlets
 from PIL import Image, ImageDraw
 
+from .checks import check_fraction
+
 __all__ = ["DrawCanvas", "draw_strokes", "mnist_from_drawing", "BLANK_CANVAS_MESSAGE"]
 
 BLANK_CANVAS_MESSAGE = "The canvas is blank: draw a digit with the mouse (press, drag, release), then watch the map."
@@ -226,8 +228,8 @@ def mnist_from_drawing(image, *, ink_threshold: float = 0.02) -> torch.Tensor:
 
     Parameters
     ----------
-    image : array or tensor [H, W], values in [0, 1], ink bright on a dark background
-    ink_threshold : float, default 0.02
+    image : array or tensor [H, W], values in [0, 1] (or uint8, 0-255), ink bright on a dark background
+    ink_threshold : float in (0, 1), default 0.02
 
     Returns
     -------
@@ -248,9 +250,18 @@ def mnist_from_drawing(image, *, ink_threshold: float = 0.02) -> torch.Tensor:
     array = image.detach().cpu().numpy() if isinstance(image, torch.Tensor) else np.asarray(image)
     if array.ndim != 2:
         raise ValueError(f"image must be a grey drawing [H, W]; got shape {array.shape}")
+    ink_threshold = check_fraction("ink_threshold", ink_threshold)
+    if array.dtype == np.uint8:  # a 0-255 picture (a PNG, PIL): brought to [0, 1], not clamped to 0 and 1
+        array = array.astype(np.float32) / 255.0
     array = array.astype(np.float32)
     if not np.isfinite(array).all():
         raise ValueError("image must be finite; it holds NaN or Inf values")
+    if array.min() < 0 or array.max() > 1:
+        raise ValueError(f"image must hold values in [0, 1] (or be uint8, 0-255); got values from {array.min():g} "
+                         f"to {array.max():g}")
+    if float(np.median(array)) > 0.5:
+        raise ValueError("image must be bright ink on a dark background, as MNIST digits are; this one is mostly "
+                         "bright: invert it first (1 - image)")
     ink = array > ink_threshold
     if not ink.any():
         raise ValueError(BLANK_CANVAS_MESSAGE)

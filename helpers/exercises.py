@@ -21,6 +21,7 @@ from .lime import cosine_distances, exponential_kernel, fit_lime, sample_coaliti
 from .metrics import deletion_curve, top_mass_share
 from .models import MLP, predict
 from .saliency import gradient, gradient_x_input, integrated_gradients, path_quadrature
+from .seeding import seeded_global_rng
 from .shapley import TableGame, exact_shapley, relative_error
 from .text import WordGame, pool_tokens
 from .text_models import TokenizedText, WordModel, build_vocabulary
@@ -562,8 +563,7 @@ def check_baseline_background(background_worths) -> bool:
     name = "Exercise 4 (a background of rows)"
     if _not_attempted(background_worths, name):
         return False
-    with torch.random.fork_rng(devices=[]):  # the test model must not move the notebook's random state
-        torch.manual_seed(21)
+    with seeded_global_rng(21):  # the test model must not move the notebook's random state
         model = MLP(5, 3, hidden=(16,)).eval()
     generator = torch.Generator().manual_seed(22)
     x = torch.randn(5, generator=generator)
@@ -637,8 +637,8 @@ def check_deletion_curve(my_deletion_curve) -> bool:
 
 def _toy_text():
     """A word model and a text with special tokens and a word of two tokens (for the text exercises)."""
-    torch.manual_seed(0)
-    model = WordModel(build_vocabulary(["a b c d e f g h"], min_count=1), dim=4, hidden=None).eval()
+    with seeded_global_rng(0):  # the toy model must not move the notebook's random state
+        model = WordModel(build_vocabulary(["a b c d e f g h"], min_count=1), dim=4, hidden=None).eval()
     tokens = TokenizedText(("sea", "shore", "now"), torch.tensor([2, 3, 4, 5, 6, 7]),
                            torch.tensor([-1, 0, 1, 1, 2, -1]))
     return model, tokens

@@ -18,6 +18,7 @@ generator per row, keyed in one of two ways:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import random
@@ -27,7 +28,7 @@ import torch
 
 from .checks import check_bool, check_int, check_seed
 
-__all__ = ["seed_everything", "make_generator", "derive_seed", "indexed_normal", "example_normal"]
+__all__ = ["seed_everything", "make_generator", "seeded_global_rng", "derive_seed", "indexed_normal", "example_normal"]
 
 
 def make_generator(seed: int, device: torch.device | str = "cpu") -> torch.Generator:
@@ -100,6 +101,35 @@ def seed_everything(seed: int = 0, *, deterministic: bool = True) -> torch.Gener
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = deterministic
     return make_generator(seed)
+
+
+@contextlib.contextmanager
+def seeded_global_rng(seed: int, *, devices=()):
+    """Inside the block the global generators are seeded with ``seed``; after it they are as before.
+
+    For code that draws from PyTorch's global random state and cannot take a generator
+    (a layer's ``reset_parameters``, a module's initial weights). The CPU generator is
+    always seeded and restored, and so are the CUDA devices in ``devices``; no other
+    device's state changes (``torch.manual_seed`` inside ``torch.random.fork_rng(devices=[])``
+    would reseed every GPU and restore none).
+
+    Examples
+    --------
+    >>> with seeded_global_rng(0):
+    ...     a = torch.rand(1)
+    >>> with seeded_global_rng(0):
+    ...     b = torch.rand(1)
+    >>> bool(a == b)
+    True
+    """
+    seed = check_seed(seed)
+    cuda = sorted({torch.device(d).index or 0 for d in devices if torch.device(d).type == "cuda"})
+    with torch.random.fork_rng(devices=cuda):
+        torch.default_generator.manual_seed(seed)
+        for index in cuda:
+            with torch.cuda.device(index):
+                torch.cuda.manual_seed(seed)
+        yield
 
 
 def derive_seed(seed: int, *keys: int) -> int:

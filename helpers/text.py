@@ -52,6 +52,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from .checks import check_int
 from .cost import CostCounter, CountedGame
 from .data import word_valences
 from .features import check_coalitions, occlusion
@@ -122,9 +123,7 @@ def _check_tokens(tokens) -> TokenizedText:
 
 
 def _check_target(target) -> int:
-    if isinstance(target, bool) or not isinstance(target, Integral) or target < 0:
-        raise TypeError(f"target must be a class index, a non-negative int; got {target!r}")
-    return int(target)
+    return check_int("target (a class index)", target, 0)
 
 
 # --------------------------------------------------------------------------- coalitions of words

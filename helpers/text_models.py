@@ -44,6 +44,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .models import train_classifier
+from .seeding import seeded_global_rng
 
 __all__ = [
     "split_words",
@@ -257,8 +258,7 @@ def train_word_model(texts, labels: torch.Tensor, *, dim: int = 32, hidden: int 
     """
     texts = _check_texts(texts)
     vocabulary = build_vocabulary(texts, min_count=min_count)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_global_rng(seed):
         model = WordModel(vocabulary, dim=dim, hidden=hidden, n_classes=int(labels.max()) + 1)
     train_classifier(model, model.encode(texts), labels, epochs=epochs, seed=seed, batch_size=batch_size, lr=lr,
                      weight_decay=weight_decay, progress=False)
@@ -292,13 +292,25 @@ def minilm_folder() -> Path:
 def load_sentence_encoder():
     """``(encoder, tokenizer)`` of all-MiniLM-L6-v2, loaded once per process from the package, offline.
 
-    ``HF_HUB_OFFLINE=1`` is set before ``transformers`` is imported and every
-    file is read with ``local_files_only=True``: nothing is downloaded. The
+    ``HF_HUB_OFFLINE=1`` is set while ``transformers`` is imported and the model
+    loaded (the caller's setting is put back after), and every file is read with
+    ``local_files_only=True``: nothing is downloaded. The
     encoder is a ``transformers`` ``BertModel`` in eval mode; its parameters do not
     require gradients (gradients still flow to its inputs).
     """
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     folder = minilm_folder()
+    offline = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"  # for the import and the loading only: put back below
+    try:
+        return _load_sentence_encoder(folder)
+    finally:
+        if offline is None:
+            del os.environ["HF_HUB_OFFLINE"]
+        else:
+            os.environ["HF_HUB_OFFLINE"] = offline
+
+
+def _load_sentence_encoder(folder):
     import transformers
     from transformers import AutoModel, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -435,7 +447,8 @@ def sentence_embeddings(texts, *, batch_size: int = 64) -> torch.Tensor:
     texts = _check_texts(texts)
     if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
-    model = SentenceClassifier()
+    with torch.random.fork_rng(devices=[]):  # its default head draws initial weights: leave the caller's RNG alone
+        model = SentenceClassifier()
     todo = sorted({t for t in texts if t not in _EMBEDDING_CACHE}, key=lambda t: (len(split_words(t)), t))
     with torch.inference_mode():
         for start in range(0, len(todo), batch_size):
@@ -460,8 +473,7 @@ def train_sentence_head(embeddings: torch.Tensor, labels: torch.Tensor, *, epoch
     """
     if not isinstance(embeddings, torch.Tensor) or embeddings.ndim != 2:
         raise TypeError(f"embeddings must be a float tensor [N, D]; got {getattr(embeddings, 'shape', embeddings)!r}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded_global_rng(seed):
         head = nn.Linear(embeddings.shape[1], int(labels.max()) + 1)
     train_classifier(head, embeddings.detach().float(), labels, epochs=epochs, seed=seed, batch_size=64, lr=lr,
                      weight_decay=weight_decay, progress=False)

@@ -94,3 +94,21 @@ def test_a_new_canvas_is_blank_and_rejects_what_is_not_a_png():
     canvas.png = "data:image/jpeg;base64,AAAA"
     with pytest.raises(ValueError, match="PNG data URL"):
         canvas.image()
+
+
+def test_a_0_255_drawing_keeps_its_grey_levels_and_bad_drawings_are_refused():
+    import numpy as np
+
+    from helpers.drawing import draw_strokes, mnist_from_drawing
+
+    drawing = draw_strokes([[(140, 40), (140, 240)]])  # floats in [0, 1]
+    as_bytes = (drawing * 255).round().astype(np.uint8)
+    digit = mnist_from_drawing(as_bytes)
+    assert len(torch.unique(digit)) > 10  # grey levels, not clamped to 0 and 1
+    assert torch.allclose(digit, mnist_from_drawing(drawing), atol=0.01)
+    with pytest.raises(ValueError, match="bright ink on a dark background"):
+        mnist_from_drawing(1.0 - drawing)
+    with pytest.raises(ValueError, match=r"ink_threshold must be in \(0, 1\); got nan"):
+        mnist_from_drawing(drawing, ink_threshold=float("nan"))
+    with pytest.raises(ValueError, match=r"image must hold values in \[0, 1\]"):
+        mnist_from_drawing(drawing * 255)

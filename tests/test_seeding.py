@@ -55,3 +55,30 @@ def test_seed_everything_has_a_way_out_of_deterministic_mode():
 def test_a_key_beyond_128_bits_is_a_clear_error():
     with pytest.raises(ValueError, match=r"key must be an int <= "):
         derive_seed(0, 2**200)
+
+
+def test_seeded_global_rng_seeds_the_block_and_reseeds_no_gpu(monkeypatch):
+    from helpers.seeding import seeded_global_rng
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(("all", seed)))
+    before = torch.get_rng_state()
+    with seeded_global_rng(5):
+        a = torch.rand(3)
+    with seeded_global_rng(5):
+        b = torch.rand(3)
+    assert torch.equal(a, b) and torch.equal(torch.get_rng_state(), before) and calls == []
+
+
+def test_the_helpers_that_seed_layers_leave_every_generator_alone(monkeypatch, trained_cnn, mnist_test):
+    from helpers.metrics import cascading_randomisation
+    from helpers.saliency import gradient
+    from helpers.text_models import train_sentence_head
+
+    calls = []
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: calls.append(seed))  # what torch.manual_seed calls
+    embeddings = torch.rand(20, 8)
+    before = torch.get_rng_state()
+    cascading_randomisation(trained_cnn, mnist_test[0][:2], gradient, similarities=("spearman_abs",))
+    train_sentence_head(embeddings, torch.arange(20) % 2, epochs=1)
+    assert calls == [] and torch.equal(torch.get_rng_state(), before)

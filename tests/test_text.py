@@ -304,3 +304,12 @@ def test_compare_on_texts_and_claims():
     assert verdicts["Saliency: unstable"] == "does not hold"  # the gradient kept its ranking better than SHAP
     assert verdicts["SHAP: stable (unique values)"] == "does not hold"  # below 0.6 between seeds
     assert verdicts["SHAP: high cost (exact is exponential)"] == "holds"  # exact SHAP only
+
+
+def test_a_negative_target_is_a_bad_value_not_the_wrong_kind():
+    model = WordModel(build_vocabulary(TEXTS, min_count=1), dim=4)
+    tokens = model.tokenize(TEXTS[0])
+    with pytest.raises(ValueError, match=r"target \(a class index\) must be an int >= 0; got -1"):
+        WordGame(model, tokens, target=-1)
+    with pytest.raises(TypeError, match=r"target \(a class index\) must be an int"):
+        WordGame(model, tokens, target=1.0)

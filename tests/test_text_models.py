@@ -60,3 +60,17 @@ def test_train_word_model_is_deterministic():
     b = train_word_model(TEXTS, labels, min_count=1, epochs=3, seed=0, dim=4, hidden=None)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not a.training
+
+
+def test_loading_the_encoder_leaves_the_environment_and_embedding_leaves_the_rng(monkeypatch):
+    import os
+
+    from helpers.text_models import load_sentence_encoder, sentence_embeddings
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    load_sentence_encoder.cache_clear()
+    load_sentence_encoder()
+    assert "HF_HUB_OFFLINE" not in os.environ  # set for the loading only
+    before = torch.get_rng_state()
+    sentence_embeddings(["a brand new sentence for the cache"])
+    assert torch.equal(torch.get_rng_state(), before)

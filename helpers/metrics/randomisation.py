@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 from ..checks import check_batch, check_model, check_seed
-from ..scores import chunk_rows, resolve_targets
-from ..seeding import make_generator
+from ..scores import chunk_rows, model_device, resolve_targets
+from ..seeding import make_generator, seeded_global_rng
 from .ranks import rank_correlation
 
 __all__ = ["abs_rank_correlation", "structural_similarity", "SIMILARITIES", "randomisable_layers", "Randomisation",
@@ -203,8 +203,7 @@ def cascading_randomisation(model, x: torch.Tensor, explain, target=None, *, lay
     original = explain(copy_, x, targets).detach()
     stages, maps = ["original"], [original]
     for name in layers:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded_global_rng(seed, devices=[model_device(copy_)]):
             modules[name].reset_parameters()
         stages.append(name)
         maps.append(explain(copy_, x, targets).detach())
