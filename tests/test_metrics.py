@@ -13,7 +13,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.metrics import REGIONS, digit_regions, edge_alignment, image_edges, region_shares
+from helpers.metrics import REGIONS, digit_regions, edge_alignment, image_edges, region_shares, top_mass_share
 
 
 def _square_digit():
@@ -723,3 +723,35 @@ def test_budget_to_reach_is_the_smallest_budget_in_any_order():
         budget_to_reach(np.array([[np.nan, 0.1], [0.01, 0.02]]), [10, 20], 0.1)
     with pytest.raises(TypeError, match="target must be a number"):
         budget_to_reach(errors, [40, 10, 20], "0.1")
+
+
+def test_a_curve_of_a_game_with_the_wrong_shape_or_nan_is_refused():
+    from helpers.metrics import deletion_curve, random_order_curves
+
+    class Game:  # any callable with n_players is a game: its worths are checked where they are read
+        n_players = 3
+
+        def __init__(self, worths):
+            self.worths = worths
+
+        def __call__(self, Z):
+            return self.worths(Z)
+
+    two_columns = Game(lambda Z: torch.stack([Z.sum(1), Z.sum(1)], dim=1).double())
+    with pytest.raises(ValueError, match=r"game\(Z\) must return one finite value per coalition, shape \(4,\); got shape \(4, 2\)"):
+        deletion_curve(two_columns, torch.tensor([3.0, 2.0, 1.0]))
+    nan = Game(lambda Z: torch.full((Z.shape[0],), float("nan"), dtype=torch.float64))
+    with pytest.raises(ValueError, match="with NaN or Inf"):
+        deletion_curve(nan, torch.tensor([3.0, 2.0, 1.0]))
+    with pytest.raises(ValueError, match="with NaN or Inf"):
+        random_order_curves(nan, n_orders=2)
+
+
+def test_a_map_with_nan_gets_an_error_not_nan_shares(mnist_test):
+    x = mnist_test[0][:1]
+    bad = torch.rand_like(x)
+    bad[0, 0, 3, 3] = float("nan")
+    with pytest.raises(ValueError, match="saliency must be finite"):
+        region_shares(bad, x)
+    with pytest.raises(ValueError, match="saliency must be finite"):
+        top_mass_share(bad)

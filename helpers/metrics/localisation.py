@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..checks import all_finite
 from .ranks import rank_correlation
 
 __all__ = ["REGIONS", "digit_regions", "region_shares", "top_mass_share", "image_edges", "edge_alignment"]
@@ -121,6 +122,8 @@ def region_shares(
     maps, images = _as_images(saliency, "saliency"), _as_images(x, "x")
     if maps.shape != images.shape:
         raise ValueError(f"saliency and x must have the same shape; got {tuple(maps.shape)} and {tuple(images.shape)}")
+    if not all_finite(maps):
+        raise ValueError("saliency must be finite; it holds NaN or Inf values")
     if (maps < 0).any():
         raise ValueError("saliency must be non-negative (take .abs() of a signed map first)")
     total = maps.sum(dim=(1, 2, 3))
@@ -168,6 +171,8 @@ def top_mass_share(saliency: torch.Tensor, fraction: float = 0.05) -> torch.Tens
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}")
     flat = saliency.detach().reshape(saliency.shape[0], -1).float()
+    if not all_finite(flat):
+        raise ValueError("saliency must be finite; it holds NaN or Inf values")
     if (flat < 0).any():
         raise ValueError("saliency must be non-negative (take .abs() of a signed map first)")
     total = flat.sum(dim=1)
