@@ -755,3 +755,21 @@ def test_a_map_with_nan_gets_an_error_not_nan_shares(mnist_test):
         region_shares(bad, x)
     with pytest.raises(ValueError, match="saliency must be finite"):
         top_mass_share(bad)
+
+
+def test_ssim_refuses_maps_it_cannot_window_before_any_layer_is_randomised(trained_cnn, mnist_test):
+    from helpers.metrics import cascading_randomisation, structural_similarity
+
+    for shape in ((2, 3, 28, 28), (2, 5), (2, 1), (2, 16)):
+        with pytest.raises(ValueError, match="structural_similarity compares grey maps"):
+            structural_similarity(torch.rand(shape), torch.rand(shape)) if shape != (2, 16) else \
+                structural_similarity(torch.rand(2, 4, 4), torch.rand(2, 4, 4))
+    stages_run = []
+
+    def coalition_like(model, x, targets):  # a [B, 16] map, as a coalition method gives
+        stages_run.append(1)
+        return torch.rand(x.shape[0], 4, 4)
+
+    with pytest.raises(ValueError, match="structural_similarity compares grey maps"):
+        cascading_randomisation(trained_cnn, mnist_test[0][:2], coalition_like, similarities=("ssim",))
+    assert len(stages_run) == 1  # only the original map was computed

@@ -72,6 +72,11 @@ def structural_similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"a and b must be tensors; got {type(a).__name__} and {type(b).__name__}")
     if a.shape != b.shape or a.ndim < 2:
         raise ValueError(f"a and b must be batches [B, ...] of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
+    one_map = tuple(n for n in a.shape[1:] if n != 1)
+    if len(one_map) not in (1, 2) or min(one_map) < 7:
+        raise ValueError(f"structural_similarity compares grey maps, 1-D or 2-D with every side >= 7 (its 7-wide window); "
+                         f"got maps of shape {tuple(a.shape[1:])}: use spearman_abs for colour maps, small tables "
+                         f"and coalition maps")
     out = []
     for aa, bb in zip(a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()):
         aa, bb = aa.squeeze(), bb.squeeze()
@@ -201,6 +206,8 @@ def cascading_randomisation(model, x: torch.Tensor, explain, target=None, *, lay
     copy_.requires_grad_(False)
     modules = dict(copy_.named_modules())
     original = explain(copy_, x, targets).detach()
+    for f in measures.values():  # a similarity that cannot compare these maps fails now, before any layer is randomised
+        f(original, original)
     stages, maps = ["original"], [original]
     for name in layers:
         with seeded_global_rng(seed, devices=[model_device(copy_)]):
