@@ -46,6 +46,7 @@ import torch
 import torch.nn as nn
 
 from . import features
+from .checks import check_int
 from .cost import CostCounter
 from .data import PHOTOGRAPHS, load_photograph
 from .drawing import BLANK_CANVAS_MESSAGE, DrawCanvas, draw_strokes, mnist_from_drawing
@@ -594,8 +595,7 @@ def _check_digits(X, y, index) -> None:
         raise ValueError(f"X must be float digits [N, 1, 28, 28]; got shape {tuple(X.shape)}, dtype {X.dtype}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must hold one label per digit, shape ({X.shape[0]},); got {tuple(y.shape)}")
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(X):
-        raise ValueError(f"index must be an int in [0, {len(X)}); got {index!r}")
+    check_int("index", index, 0, len(X) - 1)  # NumPy integers too
 
 
 def _last_conv(model: nn.Module):
@@ -604,8 +604,8 @@ def _last_conv(model: nn.Module):
 
 
 def _probabilities(model: nn.Module, x: torch.Tensor) -> np.ndarray:
-    with evaluation_mode(model), torch.no_grad():
-        return model(x).softmax(dim=1)[0].double().cpu().numpy()
+    with evaluation_mode(model), torch.no_grad():  # on a copy: the digit shown must not drift
+        return model(x.clone()).softmax(dim=1)[0].double().cpu().numpy()
 
 
 def _check_gradient(model: nn.Module, x: torch.Tensor, target, chosen: Method, options: dict) -> None:
@@ -732,6 +732,7 @@ class DigitExplorer(_Explorer):
     def __init__(self, model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, layer: nn.Module | None = None,
                  index: int = 0, background: bool = True):
         _check_digits(X, y, index)
+        index = int(index)
         super().__init__(model, background=background)
         self.X, self.y = X, y
         self.layer = layer if layer is not None else _last_conv(model)

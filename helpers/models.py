@@ -273,7 +273,8 @@ def predict(model: nn.Module, X: torch.Tensor, *, batch_size: int | None = None)
     device = model_device(model)
     rows = chunk_rows(batch_size, X, forward_only=True)
     with evaluation_mode(model):
-        parts = [model(X[i:i + rows].to(device)).cpu() for i in range(0, X.shape[0], rows)]
+        # a copy of each chunk: a model that writes into its input never reaches the caller's X
+        parts = [model(X[i:i + rows].to(device, copy=True)).cpu() for i in range(0, X.shape[0], rows)]
     return torch.cat(parts)
 
 

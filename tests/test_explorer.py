@@ -470,3 +470,29 @@ def test_photo_explorer(imagenet):
         assert widget.target.value == int(model(cat).argmax()) == result.target == result.predicted
     finally:
         widget.close()
+
+
+class _NormalisesInPlace(nn.Module):
+    """A digit model whose forward normalises its input in place (x.sub_(mean).div_(std)): it must never reach X."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        x.sub_(0.1307).div_(0.3081)
+        return self.model(x)
+
+
+def test_the_explorer_never_lets_the_model_change_the_digits(trained_cnn, digits):
+    X, y = digits[0].clone(), digits[1]
+    before = X.clone()
+    widget = ex.DigitExplorer(_NormalisesInPlace(trained_cnn), X, y, index=np.int64(3), background=False)
+    try:
+        assert widget.index.value == 3  # a NumPy integer is an index
+        for method in ("gradient", "occlusion"):
+            widget.method.value = method
+            widget.wait(30)
+        assert torch.equal(X, before)
+    finally:
+        widget.close()
