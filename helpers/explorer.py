@@ -587,15 +587,15 @@ def _design_checkbox():
                             indent=False, layout=widgets.Layout(width="360px"))
 
 
-def _check_digits(X, y, index) -> None:
-    """The digit explorer's data: float digits ``[N, 1, 28, 28]``, one label each, a first index among them."""
+def _check_digits(X, y, index) -> int:
+    """The digit explorer's data: float digits ``[N, 1, 28, 28]``, one label each; returns the first index, an int."""
     if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor):
         raise TypeError(f"X and y must be tensors; got {type(X).__name__} and {type(y).__name__}")
     if X.ndim != 4 or tuple(X.shape[1:]) != (1, 28, 28) or not torch.is_floating_point(X):
         raise ValueError(f"X must be float digits [N, 1, 28, 28]; got shape {tuple(X.shape)}, dtype {X.dtype}")
     if y.shape != (X.shape[0],):
         raise ValueError(f"y must hold one label per digit, shape ({X.shape[0]},); got {tuple(y.shape)}")
-    check_int("index", index, 0, len(X) - 1)  # NumPy integers too
+    return check_int("index", index, 0, len(X) - 1)  # NumPy integers too
 
 
 def _last_conv(model: nn.Module):
@@ -731,8 +731,7 @@ class DigitExplorer(_Explorer):
 
     def __init__(self, model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, layer: nn.Module | None = None,
                  index: int = 0, background: bool = True):
-        _check_digits(X, y, index)
-        index = int(index)
+        index = _check_digits(X, y, index)
         super().__init__(model, background=background)
         self.X, self.y = X, y
         self.layer = layer if layer is not None else _last_conv(model)

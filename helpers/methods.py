@@ -150,9 +150,8 @@ def explain(name: str, model, x: torch.Tensor, target=None, *, segments=None, ba
         return chosen.function(model, x, target, **options)
     if segments is None:
         raise ValueError(f"{chosen.name} is a coalition method: it needs segments=, the players (e.g. grid_segments)")
-    check_batch(x)
-    targets = resolve_targets(model, x.detach(), target, chunk_rows(None, x))  # None: each row's predicted class
-    return coalition_explainer(chosen.function, segments, baseline=baseline, output=output, **options)(model, x, targets)
+    # the explainer checks x and resolves the targets (None: each row's predicted class) once
+    return coalition_explainer(chosen.function, segments, baseline=baseline, output=output, **options)(model, x, target)
 
 
 def coalition_explainer(method: Callable, segments, *, baseline=0.0, output: str = "score", **options) -> Callable:
