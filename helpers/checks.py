@@ -46,6 +46,8 @@ __all__ = [
     "check_model",
     "check_tensor",
     "check_batch",
+    "check_maps",
+    "check_explanation",
     "check_target",
     "all_finite",
 ]
@@ -377,9 +379,70 @@ def check_batch(x, name: str = "x") -> torch.Tensor:
     torch.Size([2, 1, 28, 28])
     """
     check_tensor(name, x, floating=True, finite=False)
+    return _check_batched(name, x, "(e.g. [B, C, H, W] for images, [B, F] for tables)")
+
+
+def check_maps(name: str, maps) -> torch.Tensor:
+    """``maps`` if it is a finite real batch of maps ``[B, ...]`` with ``B >= 1`` (float or integer values).
+
+    What every measure that compares or summarises explanations checks first,
+    so that an empty batch, a map without values or a NaN is named, not met
+    as an error from deep inside a reshape or a ranking.
+
+    Raises
+    ------
+    TypeError
+        If ``maps`` is not a tensor, or holds booleans or complex numbers.
+    ValueError
+        If it has fewer than 2 dimensions, no map, sits on the meta device or
+        holds NaN/Inf.
+
+    Examples
+    --------
+    >>> check_maps("a", torch.zeros(0, 16))
+    Traceback (most recent call last):
+    ...
+    ValueError: a must hold at least one example; got shape (0, 16)
+    """
+    check_tensor(name, maps, floating=False, finite=False)
+    if maps.dtype == torch.bool or maps.is_complex():
+        raise TypeError(f"{name} must hold real values (float or integer); got dtype {maps.dtype}")
+    return _check_batched(name, maps, "(one map per example)")
+
+
+def check_explanation(name: str, maps, batch: int) -> torch.Tensor:
+    """What an explanation method returned, as a tensor of ``batch`` maps ``[batch, ...]``.
+
+    A NumPy array is taken as it is (``torch.from_numpy``); anything else, or
+    a number of maps that differs from the number of inputs, is refused with
+    the method's name, so the fault is not met later in a ranking or a reshape.
+
+    Raises
+    ------
+    TypeError
+        If ``maps`` is neither a tensor nor a NumPy array.
+    ValueError
+        If it does not hold one map per input.
+
+    Examples
+    --------
+    >>> check_explanation("gradient", np.zeros((2, 4)), 2).shape
+    torch.Size([2, 4])
+    """
+    if isinstance(maps, np.ndarray):
+        maps = torch.from_numpy(maps)
+    if not isinstance(maps, torch.Tensor):
+        raise TypeError(f"{name} must return a torch.Tensor (or NumPy array) of maps [B, ...]; "
+                        f"got {type(maps).__name__}")
+    if maps.ndim < 2 or maps.shape[0] != batch:
+        raise ValueError(f"{name} must return one map per input, [{batch}, ...]; got shape {tuple(maps.shape)}")
+    return maps
+
+
+def _check_batched(name: str, x: torch.Tensor, example: str) -> torch.Tensor:
     if x.ndim < 2:
         raise ValueError(
-            f"{name} must be batched, [B, ...] (e.g. [B, C, H, W] for images, [B, F] for tables); "
+            f"{name} must be batched, [B, ...] {example}; "
             f"got shape {tuple(x.shape)}; add a batch dimension with {name}.unsqueeze(0)"
         )
     if x.shape[0] == 0:

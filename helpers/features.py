@@ -53,7 +53,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .checks import all_finite
+from .checks import all_finite, check_maps
 from .cost import CountedGame
 from .scores import check_baseline, chunk_rows, class_scores, evaluation_mode, model_device, model_dtype
 
@@ -391,6 +391,7 @@ def segment_sums(saliency: torch.Tensor, segments) -> torch.Tensor:
     if maps.ndim <= segments.ndim:
         raise ValueError(f"saliency must be [B, ..., *segments.shape] = [B, ..., {', '.join(map(str, segments.shape))}]; "
                          f"got shape {tuple(saliency.shape)}")
+    check_maps("saliency", maps)
     segments, n_players = check_segments(segments, tuple(maps.shape))
     flat = maps.detach().reshape(maps.shape[0], -1, segments.numel()).sum(dim=1)
     sums = _segment_totals(flat, segments.reshape(-1).to(flat.device), n_players)

@@ -25,7 +25,7 @@ from typing import Callable
 
 import torch
 
-from .checks import check_batch, check_target
+from .checks import check_batch, check_explanation, check_target
 from .features import CoalitionGame, check_segments, occlusion, segment_sums
 from .lime import lime
 from .saliency import grad_cam, gradient, gradient_x_input, integrated_gradients, smoothgrad
@@ -218,6 +218,7 @@ def segment_explainer(method: Callable, segments, **options) -> Callable:
         raise TypeError(f"method must be a gradient method method(model, x, target) -> maps; got {method!r}")
 
     def explain(model, x: torch.Tensor, targets) -> torch.Tensor:
-        return segment_sums(method(model, x, targets, **options), segments).to("cpu", torch.float64)
+        maps = check_explanation("method", method(model, x, targets, **options), x.shape[0])
+        return segment_sums(maps, segments).to("cpu", torch.float64)
 
     return explain

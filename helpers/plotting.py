@@ -744,6 +744,8 @@ def _word_colour(value: float, scale: float) -> str:
 
 def _word_rows(words: list, scores) -> dict:
     """Method name -> float64 array [M] of its word scores; an error names a row that is not M finite values."""
+    if not words:
+        raise ValueError("words must hold at least one word to show; got none (a text without words, split_words)")
     if not isinstance(scores, dict) or not scores:
         raise TypeError(f"scores must be a non-empty dict of method name -> scores [M]; got {type(scores).__name__}")
     rows = {}

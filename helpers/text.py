@@ -114,11 +114,18 @@ def check_text_model(model) -> None:
             )
 
 
-def _check_tokens(tokens) -> TokenizedText:
+def _check_tokens(tokens, model=None) -> TokenizedText:
+    """``tokens`` if it is a text with words; with a ``model``, one whose ids its embedding table holds."""
     if not isinstance(tokens, TokenizedText):
         raise TypeError(f"tokens must be a TokenizedText (from model.tokenize(text)); got {type(tokens).__name__}")
     if tokens.n_words == 0:
         raise ValueError("the text has no words to explain")
+    if model is not None:
+        size = model.embedding_layer.num_embeddings
+        outside = tokens.ids[(tokens.ids < 0) | (tokens.ids >= size)]
+        if outside.numel():
+            raise ValueError(f"tokens holds ids outside the model's vocabulary [0, {size}): {outside.tolist()[:5]}; "
+                             f"tokenize the text with this model (model.tokenize(text))")
     return tokens
 
 
@@ -191,7 +198,7 @@ class WordGame(CountedGame):
 
     def __init__(self, model, tokens: TokenizedText, *, target: int = 1, absent: str = "mask", batch_size: int = 256):
         check_text_model(model)
-        tokens = _check_tokens(tokens)
+        tokens = _check_tokens(tokens, model)
         if absent not in ABSENT:
             raise ValueError(f"absent must be one of {ABSENT}; got {absent!r}")
         if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
@@ -299,7 +306,7 @@ class EmbeddingPath(nn.Module):
     def __init__(self, model, tokens: TokenizedText):
         super().__init__()
         check_text_model(model)
-        tokens = _check_tokens(tokens)
+        tokens = _check_tokens(tokens, model)
         self.model = model
         self.tokens = tokens
         device = model_device(model)

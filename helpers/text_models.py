@@ -31,18 +31,21 @@ Taught in ``notebooks/08_text.ipynb``.
 from __future__ import annotations
 
 import collections
+import copy
 import functools
 import importlib.util
 import os
-import re
+import unicodedata
 from dataclasses import dataclass
 from numbers import Integral
 from pathlib import Path
 
+import regex
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .checks import check_int
 from .models import train_classifier
 from .seeding import seeded_global_rng
 
@@ -63,17 +66,23 @@ __all__ = [
 
 PAD, UNK = "[PAD]", "[UNK]"
 
-_WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
+#: A word: a number with decimal or thousands separators ("4.5", "1,000"), or a letter or digit followed
+#: by letters, digits and combining marks (accents, Devanagari vowel signs), inner apostrophes kept.
+_WORD = regex.compile(r"\p{N}+(?:[.,]\p{N}+)+|[\p{L}\p{N}][\p{L}\p{N}\p{M}]*(?:['\u2019][\p{L}\p{N}][\p{L}\p{N}\p{M}]*)*")
 
 
 # --------------------------------------------------------------------------- words and tokens
 
 
 def split_words(text: str) -> list[str]:
-    """The words of ``text``: lower-cased runs of letters and digits (inner apostrophes kept).
+    """The words of ``text``: lower-cased runs of letters, digits and combining marks, in Unicode NFC.
 
-    Punctuation and spacing are dropped, so both models of the course see the
-    same sequence of words and every word is a player of the game.
+    The text is lower-cased and put in normal form C, so a word typed with a
+    combining accent and the same word typed precomposed are one word, and the
+    marks that are part of a letter (accents, the vowel signs of Devanagari) stay
+    in it. Inner apostrophes and the separators of a number (``4.5``, ``1,000``)
+    are kept; other punctuation and spacing are dropped, so both models of the
+    course see the same sequence of words and every word is a player of the game.
 
     Raises
     ------
@@ -84,10 +93,13 @@ def split_words(text: str) -> list[str]:
     --------
     >>> split_words("Effective but too-tepid biopic; it doesn't soar.")
     ['effective', 'but', 'too', 'tepid', 'biopic', 'it', "doesn't", 'soar']
+    >>> split_words("Rated 4.5 at the Ecole du cinéma")
+    ['rated', '4.5', 'at', 'the', 'ecole', 'du', 'cinéma']
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str; got {type(text).__name__}")
-    return [w.replace("\u2019", "'") for w in _WORD.findall(text.lower())]
+    text = unicodedata.normalize("NFC", text.lower())
+    return [w.replace("\u2019", "'") for w in _WORD.findall(text)]
 
 
 @dataclass(frozen=True)
@@ -288,15 +300,27 @@ def minilm_folder() -> Path:
     return folder
 
 
-@functools.lru_cache(maxsize=1)
 def load_sentence_encoder():
-    """``(encoder, tokenizer)`` of all-MiniLM-L6-v2, loaded once per process from the package, offline.
+    """``(encoder, tokenizer)`` of all-MiniLM-L6-v2, from the package, offline: a fresh encoder on every call.
+
+    The files are read once per process (:func:`_read_sentence_encoder`); every
+    call returns its own copy of the encoder (about 0.1 s), so changing one
+    model's weights in place changes no other model, nor the embeddings that
+    :func:`sentence_embeddings` caches. The tokenizer is shared (it holds no
+    weights). The encoder is a ``transformers`` ``BertModel`` in eval mode; its
+    parameters do not require gradients (gradients still flow to its inputs).
+    """
+    encoder, tokenizer = _read_sentence_encoder()
+    return copy.deepcopy(encoder), tokenizer
+
+
+@functools.lru_cache(maxsize=1)
+def _read_sentence_encoder():
+    """The encoder and tokenizer as read from the package, once per process; never handed out uncopied.
 
     ``HF_HUB_OFFLINE=1`` is set while ``transformers`` is imported and the model
     loaded (the caller's setting is put back after), and every file is read with
-    ``local_files_only=True``: nothing is downloaded. The
-    encoder is a ``transformers`` ``BertModel`` in eval mode; its parameters do not
-    require gradients (gradients still flow to its inputs).
+    ``local_files_only=True``: nothing is downloaded.
     """
     folder = minilm_folder()
     offline = os.environ.get("HF_HUB_OFFLINE")
@@ -347,7 +371,8 @@ class SentenceClassifier(nn.Module):
     Attributes
     ----------
     encoder, tokenizer
-        From :func:`load_sentence_encoder` (shared by every instance).
+        From :func:`load_sentence_encoder`: the encoder is this model's own copy,
+        the tokenizer is shared.
     embedding_layer : torch.nn.Embedding
         The word-piece embeddings (30,522 x 384); position and token-type
         embeddings are added after it, inside the encoder.
@@ -389,20 +414,33 @@ class SentenceClassifier(nn.Module):
         return self.head(self.sentence_vectors(ids, attention_mask, embeddings=embeddings))
 
     def tokenize(self, text: str, *, max_tokens: int = 512) -> TokenizedText:
-        """``[CLS]``, the word pieces of every word of :func:`split_words`, ``[SEP]``."""
+        """``[CLS]``, the word pieces of every word of :func:`split_words`, ``[SEP]``.
+
+        ``max_tokens`` may not exceed the encoder's 512 positions.
+        """
+        max_tokens = self._check_max_tokens(max_tokens)
         words = split_words(text)
-        pieces = [_word_pieces(self.tokenizer, w) for w in words]
-        ids = [self._cls] + [i for p in pieces for i in p] + [self._sep]
+        ids, owner = self._token_ids(words)
         if len(ids) > max_tokens:
             raise ValueError(f"the text has {len(ids)} tokens; at most {max_tokens} fit the model")
-        owner = [-1] + [k for k, p in enumerate(pieces) for _ in p] + [-1]
         return TokenizedText(tuple(words), torch.tensor(ids, dtype=torch.int64), torch.tensor(owner, dtype=torch.int64))
+
+    def _check_max_tokens(self, max_tokens) -> int:
+        return check_int("max_tokens", max_tokens, 3, self.encoder.config.max_position_embeddings)
+
+    def _token_ids(self, words) -> tuple[list, list]:
+        """The ids of ``[CLS]``, the words' pieces and ``[SEP]``, and the word that owns each (-1: special)."""
+        pieces = [_word_pieces(self.tokenizer, w) for w in words]
+        ids = [self._cls] + [i for p in pieces for i in p] + [self._sep]
+        owner = [-1] + [k for k, p in enumerate(pieces) for _ in p] + [-1]
+        return ids, owner
 
     def encode(self, texts, *, max_tokens: int = 128) -> tuple[torch.Tensor, torch.Tensor]:
         """Padded ids and attention masks ``[N, T]`` of many texts (cut at ``max_tokens``, ``[SEP]`` kept)."""
+        max_tokens = self._check_max_tokens(max_tokens)
         rows = []
         for t in _check_texts(texts):
-            ids = self.tokenize(t, max_tokens=10**9).ids.tolist()
+            ids, _ = self._token_ids(split_words(t))
             rows.append(ids if len(ids) <= max_tokens else ids[:max_tokens - 1] + [self._sep])
         width = max(len(r) for r in rows)
         ids = torch.full((len(rows), width), self.pad_id, dtype=torch.int64)
@@ -428,8 +466,15 @@ def _word_pieces(tokenizer, word: str) -> tuple:
     return _pieces_cached(id(tokenizer), word)
 
 
-#: Sentence embeddings computed in this process, by text (in memory only; never written to disk).
+#: Sentence embeddings computed in this process, by text (in memory only; never written to disk), all
+#: by the encoder of :func:`_embedding_model`, which no caller can reach, so no cached vector goes stale.
 _EMBEDDING_CACHE: dict = {}
+
+
+@functools.lru_cache(maxsize=1)
+def _embedding_model() -> SentenceClassifier:
+    with torch.random.fork_rng(devices=[]):  # its default head draws initial weights: leave the caller's RNG alone
+        return SentenceClassifier()
 
 
 def sentence_embeddings(texts, *, batch_size: int = 64) -> torch.Tensor:
@@ -447,8 +492,7 @@ def sentence_embeddings(texts, *, batch_size: int = 64) -> torch.Tensor:
     texts = _check_texts(texts)
     if isinstance(batch_size, bool) or not isinstance(batch_size, Integral) or batch_size < 1:
         raise ValueError(f"batch_size must be a positive int; got {batch_size!r}")
-    with torch.random.fork_rng(devices=[]):  # its default head draws initial weights: leave the caller's RNG alone
-        model = SentenceClassifier()
+    model = _embedding_model()
     todo = sorted({t for t in texts if t not in _EMBEDDING_CACHE}, key=lambda t: (len(split_words(t)), t))
     with torch.inference_mode():
         for start in range(0, len(todo), batch_size):

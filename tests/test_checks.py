@@ -93,3 +93,18 @@ def test_checks_return_canonical_values():
 
 def test_all_finite_survives_an_overflowing_sum():
     assert all_finite(torch.full((4,), 3e38)) and not all_finite(torch.tensor([3e38, float("inf")]))
+
+
+def test_check_maps_and_check_explanation():
+    from helpers.checks import check_explanation, check_maps
+
+    assert check_maps("a", torch.zeros(2, 3, dtype=torch.int64)).shape == (2, 3)
+    with pytest.raises(TypeError, match="a must hold real values"):
+        check_maps("a", torch.zeros(2, 3, dtype=torch.bool))
+    with pytest.raises(ValueError, match=r"a must be finite; it holds 1 NaN"):
+        check_maps("a", torch.tensor([[1.0, float("nan")]]))
+    with pytest.raises(ValueError, match="must be batched"):
+        check_maps("a", torch.zeros(3))
+    assert check_explanation("m", np.ones((2, 4)), 2).dtype == torch.float64
+    with pytest.raises(TypeError, match="m must return a torch.Tensor .*; got float"):
+        check_explanation("m", 1.0, 2)

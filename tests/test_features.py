@@ -18,6 +18,7 @@ from helpers.features import (
     grid_segments,
     occlusion,
     segment_means,
+    segment_sums,
     superpixels,
     tabular_segments,
 )
@@ -747,3 +748,11 @@ def test_an_inputs_explanation_does_not_depend_on_the_other_inputs_explained(nam
         explain(x)
     torch.manual_seed(123)  # and whatever the global generator holds
     assert torch.equal(explain(X[2]), alone)
+
+
+def test_segment_sums_names_an_empty_or_meta_batch():
+    segments = grid_segments((28, 28), 7)
+    with pytest.raises(ValueError, match=r"saliency must hold at least one example; got shape \(0, 1, 28, 28\)"):
+        segment_sums(torch.zeros(0, 1, 28, 28), segments)
+    with pytest.raises(ValueError, match="saliency is on the meta device"):
+        segment_sums(torch.zeros(2, 28, 28, device="meta"), segments)

@@ -88,7 +88,7 @@ def test_top_mass_share_extremes():
 @pytest.mark.parametrize(
     "saliency, fraction, message",
     [
-        (torch.ones(10), 0.1, r"batched tensor \[B, \.\.\.\]; got \(10,\)"),
+        (torch.ones(10), 0.1, r"must be batched, \[B, \.\.\.\] \(one map per example\); got shape \(10,\)"),
         (torch.ones(2, 10), 0.0, r"fraction must be in \(0, 1\]; got 0.0"),
         (-torch.ones(2, 10), 0.1, "non-negative"),
         (torch.zeros(2, 10), 0.1, "zero everywhere for 2 map"),
@@ -360,7 +360,7 @@ def _stability_error_cases():
         (lambda: pair_rank_correlation(a, torch.ones(3)), ValueError, "same length"),
         (lambda: pair_rank_correlation(a, a.bool()), TypeError, "b must hold real weights"),
         (lambda: rank_correlation(torch.zeros(2, 3), torch.zeros(2, 4)), ValueError, "a and b must be batches"),
-        (lambda: rank_correlation(np.zeros((2, 3)), torch.zeros(2, 3)), TypeError, "a and b must be tensors"),
+        (lambda: rank_correlation(np.zeros((2, 3)), torch.zeros(2, 3)), TypeError, "a must be a torch.Tensor; got ndarray"),
         (lambda: seed_stability(lambda seed: torch.rand(6), seeds=[0]), ValueError, "at least two seeds"),
         (lambda: seed_stability(lambda seed: torch.rand(6), k=7), ValueError, "k must be at most M = 6"),
         (lambda: seed_stability(lambda seed: torch.rand(6), players=torch.ones(5, dtype=torch.bool)), ValueError,
@@ -773,3 +773,34 @@ def test_ssim_refuses_maps_it_cannot_window_before_any_layer_is_randomised(train
     with pytest.raises(ValueError, match="structural_similarity compares grey maps"):
         cascading_randomisation(trained_cnn, mnist_test[0][:2], coalition_like, similarities=("ssim",))
     assert len(stages_run) == 1  # only the original map was computed
+
+
+# --------------------------------------------------------------------------- degenerate batches (issue 18, 23)
+
+
+@pytest.mark.parametrize("call", [
+    lambda maps: __import__("helpers.metrics", fromlist=["x"]).rank_correlation(maps, maps),
+    lambda maps: __import__("helpers.metrics", fromlist=["x"]).agreement({"a": maps, "b": maps}),
+    lambda maps: top_mass_share(maps, 0.25),
+])
+def test_empty_and_meta_batches_of_maps_are_named(call):
+    with pytest.raises(ValueError, match=r"must hold at least one example; got shape \(0, 16\)"):
+        call(torch.zeros(0, 16))
+    with pytest.raises(ValueError, match="on the meta device"):
+        call(torch.zeros(2, 16, device="meta"))
+
+
+def test_gradient_methods_may_return_numpy_and_must_return_one_map_per_input(trained_cnn, mnist_test):
+    from helpers.metrics import cascading_randomisation, noise_stability
+    from helpers.saliency import gradient
+
+    x = mnist_test[0][:2]
+    as_numpy = lambda model, x, targets: gradient(model, x, targets).numpy()  # noqa: E731
+    expected = noise_stability(gradient, trained_cnn, x, noise_std=0.1)
+    assert torch.equal(noise_stability(as_numpy, trained_cnn, x, noise_std=0.1), expected)
+    assert cascading_randomisation(trained_cnn, x, as_numpy, layers=["fc1"], similarities=("spearman_abs",)).stages == [
+        "original", "fc1"]
+    with pytest.raises(TypeError, match="method must return a torch.Tensor .* got list"):
+        noise_stability(lambda model, x, targets: [0.0], trained_cnn, x, noise_std=0.1)
+    with pytest.raises(ValueError, match=r"explain must return one map per input, \[2, \.\.\.\]; got shape \(1, 784\)"):
+        cascading_randomisation(trained_cnn, x, lambda model, x, targets: torch.zeros(1, 784))

@@ -243,3 +243,8 @@ def test_colour_bar_runs_from_the_limit_down(signed):
     top, bottom = colourize(np.array([[1.0, -1.0 if signed else 0.0]]), signed=signed, limit=1.0)[0]
     np.testing.assert_array_equal(bar[0, 0], top)
     np.testing.assert_array_equal(bar[-1, 0], bottom)
+
+
+def test_words_html_names_a_text_without_words():
+    with pytest.raises(ValueError, match="words must hold at least one word"):
+        words_html([], {"m": np.zeros(0)})

@@ -313,3 +313,11 @@ def test_a_negative_target_is_a_bad_value_not_the_wrong_kind():
         WordGame(model, tokens, target=-1)
     with pytest.raises(TypeError, match=r"target \(a class index\) must be an int"):
         WordGame(model, tokens, target=1.0)
+
+
+def test_word_game_refuses_ids_outside_the_vocabulary():
+    model = _word_model()
+    tokens = model.tokenize("a gorgeous film")
+    foreign = TokenizedText(tokens.words, torch.tensor([0, 10**6, 2]), tokens.word_of_token)
+    with pytest.raises(ValueError, match=r"ids outside the model's vocabulary \[0, \d+\): \[1000000\]"):
+        WordGame(model, foreign)

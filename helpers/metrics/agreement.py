@@ -13,7 +13,7 @@ import itertools
 import numpy as np
 import torch
 
-from ..checks import check_choice, check_float, check_int
+from ..checks import check_choice, check_float, check_int, check_maps
 from .ranks import rank_correlation
 
 __all__ = ["agreement", "budget_to_reach"]
@@ -42,6 +42,8 @@ def agreement(explanations: dict) -> tuple[list, torch.Tensor]:
     if not isinstance(explanations, dict) or len(explanations) < 2:
         raise ValueError("explanations must be a dict of at least two name -> tensor [B, M]")
     names = list(explanations)
+    for name in names:
+        check_maps(f"explanations[{name!r}]", torch.as_tensor(explanations[name]))
     shapes = {tuple(torch.as_tensor(v).shape) for v in explanations.values()}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
         raise ValueError(f"every explanation must be a tensor [B, M] of the same shape; got shapes {sorted(shapes)}")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ..checks import all_finite
+from ..checks import all_finite, check_maps
 from .ranks import rank_correlation
 
 __all__ = ["REGIONS", "digit_regions", "region_shares", "top_mass_share", "image_edges", "edge_alignment"]
@@ -165,14 +165,10 @@ def top_mass_share(saliency: torch.Tensor, fraction: float = 0.05) -> torch.Tens
     >>> top_mass_share(torch.tensor([[1.0, 1.0, 1.0, 1.0]]), 0.25)
     tensor([0.2500])
     """
-    if not isinstance(saliency, torch.Tensor) or saliency.ndim < 2:
-        shape = tuple(saliency.shape) if isinstance(saliency, torch.Tensor) else type(saliency).__name__
-        raise ValueError(f"saliency must be a batched tensor [B, ...]; got {shape}")
+    check_maps("saliency", saliency)
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}")
     flat = saliency.detach().reshape(saliency.shape[0], -1).float()
-    if not all_finite(flat):
-        raise ValueError("saliency must be finite; it holds NaN or Inf values")
     if (flat < 0).any():
         raise ValueError("saliency must be non-negative (take .abs() of a signed map first)")
     total = flat.sum(dim=1)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..checks import check_batch, check_model, check_seed
+from ..checks import check_batch, check_explanation, check_model, check_seed
 from ..scores import chunk_rows, model_device, resolve_targets
 from ..seeding import make_generator, seeded_global_rng
 from .ranks import rank_correlation
@@ -205,7 +205,7 @@ def cascading_randomisation(model, x: torch.Tensor, explain, target=None, *, lay
     copy_ = copy.deepcopy(model)
     copy_.requires_grad_(False)
     modules = dict(copy_.named_modules())
-    original = explain(copy_, x, targets).detach()
+    original = check_explanation("explain", explain(copy_, x, targets), x.shape[0]).detach()
     for f in measures.values():  # a similarity that cannot compare these maps fails now, before any layer is randomised
         f(original, original)
     stages, maps = ["original"], [original]
@@ -213,7 +213,7 @@ def cascading_randomisation(model, x: torch.Tensor, explain, target=None, *, lay
         with seeded_global_rng(seed, devices=[model_device(copy_)]):
             modules[name].reset_parameters()
         stages.append(name)
-        maps.append(explain(copy_, x, targets).detach())
+        maps.append(check_explanation("explain", explain(copy_, x, targets), x.shape[0]).detach())
     similarity = {key: torch.stack([f(original, m) for m in maps]) for key, f in measures.items()}
     return Randomisation(stages, maps, similarity)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..checks import check_float, check_int
+from ..checks import check_float, check_int, check_maps
 
 __all__ = ["TIE_TOLERANCE", "tied_ranks", "rank_correlation", "pair_rank_correlation", "topk_overlap", "ranking"]
 
@@ -79,16 +79,17 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor, *, tie_tolerance: float =
     Raises
     ------
     TypeError, ValueError
-        For non-tensors or shapes that differ.
+        For non-tensors, empty batches, maps with NaN/Inf or without values
+        (:func:`~helpers.checks.check_maps`), or shapes that differ.
 
     Examples
     --------
     >>> float(rank_correlation(torch.tensor([[1., 2., 3.]]), torch.tensor([[10., 20., 30.]]))[0])
     1.0
     """
-    if not isinstance(a, torch.Tensor) or not isinstance(b, torch.Tensor):
-        raise TypeError(f"a and b must be tensors; got {type(a).__name__} and {type(b).__name__}")
-    if a.shape != b.shape or a.ndim < 2:
+    check_maps("a", a)
+    check_maps("b", b)
+    if a.shape != b.shape:
         raise ValueError(f"a and b must be batches [B, ...] of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
     tie_tolerance = check_float("tie_tolerance", tie_tolerance, minimum=0.0)
     ra = tied_ranks(a.detach().reshape(a.shape[0], -1).cpu().double().numpy(), tie_tolerance)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..checks import check_batch, check_float, check_int, check_interval, check_model, check_seed
+from ..checks import check_batch, check_explanation, check_float, check_int, check_interval, check_model, check_seed
 from ..features import CoalitionGame
 from ..lime import lime
 from ..scores import chunk_rows, resolve_targets
@@ -124,8 +124,8 @@ def noise_stability(
     check_batch(x)
     noisy = noisy_copies(x, noise_std=noise_std, seed=seed, clip=clip)
     targets = resolve_targets(model, x, target, chunk_rows(None, x))
-    clean = method(model, x, targets, **options)
-    changed = method(model, noisy, targets, **options)
+    clean = check_explanation("method", method(model, x, targets, **options), x.shape[0])
+    changed = check_explanation("method", method(model, noisy, targets, **options), x.shape[0])
     return rank_correlation(clean, changed)
 
 
