@@ -18,7 +18,9 @@ Taught in ``notebooks/07_explorer.ipynb``.
 from __future__ import annotations
 
 import base64
+import binascii
 import io
+import struct
 
 import anywidget
 import numpy as np
@@ -29,7 +31,11 @@ from PIL import Image, ImageDraw
 
 from .checks import check_fraction
 
-__all__ = ["DrawCanvas", "draw_strokes", "mnist_from_drawing", "BLANK_CANVAS_MESSAGE"]
+__all__ = ["DrawCanvas", "draw_strokes", "mnist_from_drawing", "BLANK_CANVAS_MESSAGE", "MAX_CANVAS_SIDE"]
+
+#: The largest side, in pixels, of a picture that :meth:`DrawCanvas.image` decodes (the canvas sends its own
+#: ``size``, 280 by default): a larger PNG is refused from its header, before its pixels are decoded.
+MAX_CANVAS_SIDE = 2048
 
 BLANK_CANVAS_MESSAGE = "The canvas is blank: draw a digit with the mouse (press, drag, release), then watch the map."
 
@@ -136,13 +142,33 @@ class DrawCanvas(anywidget.AnyWidget):
     line_width = traitlets.Float(20.0).tag(sync=True)
 
     def image(self) -> np.ndarray:
-        """The drawing as a float array ``[size, size]`` in [0, 1] (0 where nothing is drawn)."""
+        """The drawing as a float array ``[size, size]`` in [0, 1] (0 where nothing is drawn).
+
+        Raises
+        ------
+        ValueError
+            If :attr:`png` is not a PNG data URL, does not decode, or declares a picture larger than
+            :data:`MAX_CANVAS_SIDE` pixels a side (checked on the header, before any pixel is decoded).
+        """
         if not self.png:
             return np.zeros((self.size, self.size), dtype=np.float32)
         header, _, data = self.png.partition(",")
         if not header.startswith("data:image/png;base64"):
             raise ValueError(f"the canvas must hold a PNG data URL; got one starting {self.png[:30]!r}")
-        picture = Image.open(io.BytesIO(base64.b64decode(data))).convert("L")
+        try:
+            raw = base64.b64decode(data, validate=True)
+        except binascii.Error as error:
+            raise ValueError(f"the canvas's PNG data URL is not valid base64 ({error})") from None
+        if raw[:8] != b"\x89PNG\r\n\x1a\n" or raw[12:16] != b"IHDR":
+            raise ValueError("the canvas's data URL does not hold a PNG image (no PNG signature and header)")
+        width, height = struct.unpack(">II", raw[16:24])
+        if max(width, height) > MAX_CANVAS_SIDE:
+            raise ValueError(f"the canvas's picture must be at most {MAX_CANVAS_SIDE} x {MAX_CANVAS_SIDE} pixels; "
+                             f"got {width} x {height}")
+        try:
+            picture = Image.open(io.BytesIO(raw), formats=["PNG"]).convert("L")
+        except (OSError, SyntaxError, ValueError):  # PIL: corrupt or truncated data
+            raise ValueError("the canvas's PNG image does not decode: its data is corrupt or truncated") from None
         return np.asarray(picture, dtype=np.float32) / 255.0
 
     def set_image(self, image) -> None:

@@ -27,17 +27,29 @@ How they stay responsive:
   stopped at the model's next forward call, and a result is shown only if no newer request was made
   since it started (no queue of stale computations; a stale result never overwrites a newer one).
 - Errors (a blank canvas, a method that needs gradients on a model without them, a budget too small
-  for the number of features) appear in the status line in plain words, never as a traceback. The
+  for the number of features, a drawing that does not decode, a model whose probabilities are NaN)
+  appear in the status line in plain words, never as a traceback, and every display then shows the
+  failed request (blank map, no bars), never a mix of old and new. No error stops the worker. The
   worker thread changes nothing process-wide (no warning filters).
+- Each explorer explains its own copy of the model (``copy.deepcopy`` when it is made): the worker
+  never runs the learner's model, so a :class:`~helpers.cost.CostCounter` or a hook in a cell counts
+  only the cell's own calls, and the model's mode, BatchNorm statistics and gradients stay the
+  learner's. Later changes to the model (more training) are not seen: make a new explorer.
+- The worker thread exists only while there is something to compute (it exits when nothing is
+  pending, and refers to its explorer weakly in between), so explorers that are dropped without
+  :meth:`close`, as when a cell is run again, leave no threads behind.
 
 Taught (used) in ``notebooks/07_explorer.ipynb``; every method it calls is explained in notebooks 02-05.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import functools
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
 import ipywidgets as widgets
@@ -203,20 +215,31 @@ class _Explorer(widgets.VBox):
     _KEYWORDS = {"samples": "n_samples", "lime_samples": "n_samples", "baseline_pixels": "baseline"}
     _PICTURE = 168  # displayed side of the pictures, in pixels
 
-    def __init__(self, model: nn.Module, *, background: bool = True):
+    def __init__(self, model: nn.Module, *, layer: nn.Module | None = None, background: bool = True):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
+        own_model, own_layer = _own_copy(model, layer)  # before any widget exists: a refusal leaves nothing open
         super().__init__()
-        self.model = model
-        self.background = bool(background)
-        self._start_engine()
-        self._make_display()
-        self.method.observe(self._on_method, names="value")
-        for name, control in self.parameters.items():
-            control.observe(functools.partial(self._on_parameter, name), names="value")
-        self.pin_button.on_click(self._pin)
-        self.unpin_button.on_click(self._unpin)
-        self._show_parameters()
+        with self._closed_on_failure():
+            self.model, self.layer = own_model, own_layer
+            self.background = bool(background)
+            self._start_engine()
+            self._make_display()
+            self.method.observe(self._on_method, names="value")
+            for name, control in self.parameters.items():
+                control.observe(functools.partial(self._on_parameter, name), names="value")
+            self.pin_button.on_click(self._pin)
+            self.unpin_button.on_click(self._unpin)
+            self._show_parameters()
+
+    @contextlib.contextmanager
+    def _closed_on_failure(self):
+        """Construction that fails closes the widgets made so far (they would stay open, and half made)."""
+        try:
+            yield
+        except BaseException:
+            self.close()
+            raise
 
     def _start_engine(self):
         """The worker's state: requests numbered by generation, the one pending, what is shown."""
@@ -226,7 +249,7 @@ class _Explorer(widgets.VBox):
         self._pending = None
         self._running = False
         self._closed = False
-        self._worker: threading.Thread | None = None
+        self._worker: threading.Thread | None = None  # None while nothing is pending (see _work)
         self._worker_ident: int | None = None
         self._muted = 0
         self.result: ExplorerResult | None = None
@@ -308,6 +331,8 @@ class _Explorer(widgets.VBox):
                 game = make_game()
                 raw = chosen.function(game, **options)
                 values, note = raw.double()[segments].cpu().numpy(), ""
+        if not np.isfinite(values).all():
+            raise ValueError("the map has NaN or infinite values, so it cannot be drawn")
         return raw, values, note, cost
 
     def _result(self, chosen: Method, raw, values, cost: CostCounter, **shown) -> ExplorerResult:
@@ -362,40 +387,23 @@ class _Explorer(widgets.VBox):
             self._generation += 1
             generation = self._generation
             self._requested_at = time.perf_counter()
-            self._pending = (generation, request, self._requested_at)
-            if not self.background:
-                self._pending = None
-                self._running = True
-        if not self.background:
-            try:
-                self._run(generation, request, self._requested_at)
-            finally:
-                with self._lock:
-                    self._running = False
-            return
-        with self._lock:
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(target=self._work, name=f"{type(self).__name__}-worker", daemon=True)
-                self._worker.start()
-            self._wake.notify_all()
-
-    def _work(self):
-        self._worker_ident = threading.get_ident()
-        while True:
+            if self.background:
+                self._pending = (generation, request, self._requested_at)
+                self._start_worker()
+                return
+            self._running = True
+        try:
+            self._run(generation, request, self._requested_at)
+        finally:
             with self._lock:
-                while self._pending is None and not self._closed:
-                    self._wake.wait()
-                if self._closed:
-                    return
-                generation, request, requested_at = self._pending
-                self._pending = None
-                self._running = True
-            try:
-                self._run(generation, request, requested_at)
-            finally:
-                with self._lock:
-                    self._running = False
-                    self._wake.notify_all()
+                self._running = False
+
+    def _start_worker(self):
+        """Start a worker thread unless one is running (called with the lock held, as the worker exits)."""
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=_work, args=(weakref.ref(self),), daemon=True,
+                                            name=f"{type(self).__name__}-worker")
+            self._worker.start()
 
     def wait(self, timeout: float = 120.0) -> ExplorerResult | None:
         """Block until the latest request has been shown (or ``timeout`` seconds pass); return the result.
@@ -410,6 +418,8 @@ class _Explorer(widgets.VBox):
         deadline = time.monotonic() + timeout
         with self._lock:
             while self._pending is not None or self._running:
+                if self._pending is not None and not self._closed:
+                    self._start_worker()  # a request never waits for a thread that died
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError(f"the explorer was still computing after {timeout} s")
@@ -428,22 +438,21 @@ class _Explorer(widgets.VBox):
         try:
             try:
                 result = self._compute(request)
+                view = self._view(request, result)
             except _Superseded:
                 return
-            except Exception as error:  # shown in plain words in the status line, never as a traceback
+            except Exception as error:  # any error: in plain words in the status line, never a traceback
                 if self._stale(generation):
                     return
-                name = request["method"]
-                result = ExplorerResult(method=name, label=self._label(name),
-                                        message=_plain_words(method(name), self._label(name), error))
-            pictures = self._pictures(request, result)
+                result = self._failed(request, error)
+                view = self._view(request, result)
         finally:
             if handle is not None:
                 handle.remove()
         with self._lock:  # a newer request made meanwhile wins: this result is dropped
             if self._stale(generation):
                 return
-            self._publish(request, result, pictures)
+            self._publish(view)
             self.result = result
             self.history.append((generation, result))
             del self.history[:-20]
@@ -486,59 +495,60 @@ class _Explorer(widgets.VBox):
 
     # -- rendering (on the worker thread) and publishing
 
-    def _pictures(self, request: dict, result: ExplorerResult) -> dict:
-        side = self._PICTURE
+    def _failed(self, request: dict, error: Exception) -> ExplorerResult:
+        """The result of a computation that raised: no map, the error in plain words as its message."""
+        name = request["method"]
+        return ExplorerResult(method=name, label=self._label(name),
+                              message=_plain_words(method(name), self._label(name), error))
+
+    def _view(self, request: dict, result: ExplorerResult) -> dict:
+        """What every display shows for a result: {widget attribute: new value}, rendered on the worker thread.
+
+        A failed result blanks the map, the overlay and the bars and puts its message in the status line,
+        so that no display goes on showing an earlier request. Publishing only sets these values.
+        """
+        side, scale = self._PICTURE, request.get("scale", 1)
         picture = request.get("picture")
-        pictures = {"input": png_bytes(rgb_picture(picture), scale=request.get("scale", 1)) if picture is not None
-                    else _blank(side, side)}
+        drawable = picture is not None and bool(np.isfinite(picture).all())
+        view = {"input_image": png_bytes(rgb_picture(picture), scale=scale) if drawable else _blank(side, side),
+                "input_title": f"<b>{_escape(request.get('title', 'input'))}</b>"}
         if result.map is None:
-            pictures.update(map=_blank(side, side), overlay=_blank(side, side), pinned=None, bar=None)
-            return pictures
+            view.update(map_image=_blank(side, side), overlay_image=_blank(side, side), map_title="<b>map</b>",
+                        bar_labels="", bars="",
+                        status=f"<span style='color:#b00020'>&#9888; {_escape(result.message)}</span>")
+            return view
         signed, limit = self.scale(result)
-        scale = request.get("scale", 1)
-        pictures["map"] = png_bytes(colourize(result.map, signed=signed, limit=limit), scale=scale)
-        pictures["overlay"] = png_bytes(
+        pinned = self.pinned if self.pinned is not None and self.pinned.map is not None else None
+        view["map_image"] = png_bytes(colourize(result.map, signed=signed, limit=limit), scale=scale)
+        view["overlay_image"] = png_bytes(
             overlay_picture(picture, result.map, signed=signed, limit=limit, boundaries=self._boundaries(result)),
             scale=scale)
-        pictures["bar"] = _colour_bar(signed, side)
-        pictures["signed"], pictures["limit"] = signed, limit
-        pinned = self.pinned
-        pictures["pinned"] = None if pinned is None or pinned.map is None else png_bytes(
-            colourize(pinned.map, signed=signed, limit=limit), scale=scale)
-        return pictures
-
-    def _publish(self, request: dict, result: ExplorerResult, pictures: dict):
-        self.input_image.value = pictures["input"]
-        self.input_title.value = f"<b>{_escape(request.get('title', 'input'))}</b>"
-        self.map_image.value = pictures["map"]
-        self.overlay_image.value = pictures["overlay"]
-        if result.map is None:
-            self.map_title.value = "<b>map</b>"
-            self.bar_labels.value = ""
-            self.bars.value = ""
-            self.status.value = f"<span style='color:#b00020'>&#9888; {_escape(result.message)}</span>"
-            return
-        self.colour_bar.value = pictures["bar"]
-        limit, signed = pictures["limit"], pictures["signed"]
-        shared = " (shared scale)" if self.pinned is not None and self.pinned.map is not None else ""
-        self.bar_labels.value = (
-            f"<div style='display:flex;flex-direction:column;justify-content:space-between;height:{self._PICTURE}px;"
+        view["colour_bar"] = _colour_bar(signed, side)
+        view["bar_labels"] = (
+            f"<div style='display:flex;flex-direction:column;justify-content:space-between;height:{side}px;"
             f"font-size:11px'><span>{_format_limit(limit)}</span><span>{'0' if signed else ''}</span>"
             f"<span>{'-' + _format_limit(limit) if signed else '0'}</span></div>"
         )
-        self.map_title.value = f"<b>{_escape(result.label)}</b> toward {_escape(self._class_name(result.target))}{shared}"
-        if pictures["pinned"] is not None:
-            self.pinned_image.value = pictures["pinned"]
-            self.pinned_title.value = (f"<b>pinned: {_escape(self.pinned.label)}</b> toward "
-                                       f"{_escape(self._class_name(self.pinned.target))}")
-        self.bars.value = _probability_bars(result.probabilities, self._class_names(len(result.probabilities)),
-                                            result.predicted, result.target)
+        shared = " (shared scale)" if pinned is not None else ""
+        view["map_title"] = f"<b>{_escape(result.label)}</b> toward {_escape(self._class_name(result.target))}{shared}"
+        if pinned is not None:
+            view["pinned_image"] = png_bytes(colourize(pinned.map, signed=signed, limit=limit), scale=scale)
+            view["pinned_title"] = (f"<b>pinned: {_escape(pinned.label)}</b> toward "
+                                    f"{_escape(self._class_name(pinned.target))}")
+        view["bars"] = self._bars(result)
         note = f"; {result.note}" if result.note else ""
-        self.status.value = (f"{_escape(result.label)} toward {_escape(self._class_name(result.target))}: "
-                             f"{_escape(result.cost)}; {1000 * result.seconds:.0f} ms{_escape(note)}")
+        view["status"] = (f"{_escape(result.label)} toward {_escape(self._class_name(result.target))}: "
+                          f"{_escape(result.cost)}; {1000 * result.seconds:.0f} ms{_escape(note)}")
+        return view
 
-    def _class_names(self, n: int) -> list:
-        return [str(k) for k in range(n)]
+    def _publish(self, view: dict):
+        for name, value in view.items():
+            getattr(self, name).value = value
+
+    def _bars(self, result: ExplorerResult) -> str:
+        """The prediction bars: one per class."""
+        names = [str(k) for k in range(len(result.probabilities))]
+        return _probability_bars(result.probabilities, names, result.predicted, result.target)
 
     def _class_name(self, k) -> str:
         return str(k)
@@ -557,22 +567,57 @@ class _Explorer(widgets.VBox):
                 f"explained: {self._class_name(result.target)}; cost: {result.cost}")
 
     def close(self):
-        """Stop the worker thread and close the widgets."""
-        if not hasattr(self, "_lock"):  # construction failed before the worker existed
-            return super().close()
-        with self._lock:
-            self._closed = True
-            self._generation += 1
-            self._wake.notify_all()
-        for child in self._all_widgets():
+        """Stop the worker thread and close the widgets (also those of a construction that failed half-way)."""
+        if hasattr(self, "_lock"):
+            with self._lock:
+                self._closed = True
+                self._pending = None
+                self._generation += 1
+                self._wake.notify_all()
+        for child in self._own_widgets():
             child.close()
         super().close()
 
-    def _all_widgets(self) -> list:
-        return [self.method, self.pin_button, self.unpin_button, self.input_image, self.map_image,
-                self.overlay_image, self.pinned_image, self.colour_bar, self.bar_labels, self.input_title,
-                self.map_title, self.pinned_title, self.bars, self.status, self.parameter_box,
-                *self.parameters.values()]
+    def _own_widgets(self) -> list:
+        """The widgets this explorer made, as far as they exist: its attributes, parameters, their children,
+        layouts and styles."""
+        found, todo = {}, [*vars(self).values(), *getattr(self, "parameters", {}).values(), *self.children, self.layout]
+        while todo:
+            item = todo.pop()
+            if isinstance(item, widgets.Widget) and item is not self and id(item) not in found:
+                found[id(item)] = item
+                todo.extend([*getattr(item, "children", ()), getattr(item, "layout", None), getattr(item, "style", None)])
+        return list(found.values())
+
+
+def _work(explorer_ref: weakref.ref) -> None:
+    """A worker thread: compute the pending request (always the newest), until none is pending; then exit.
+
+    It holds its explorer only through ``explorer_ref`` between requests, and it exits when nothing is
+    pending or the explorer is closed or collected: the next :meth:`_Explorer.refresh` starts a new one.
+    A computation's errors become results (:meth:`_Explorer._run`), so none ends the thread.
+    """
+    while True:
+        explorer = explorer_ref()
+        if explorer is None:
+            return
+        with explorer._lock:
+            if explorer._pending is None or explorer._closed:
+                if explorer._worker is threading.current_thread():
+                    explorer._worker = None
+                explorer._wake.notify_all()
+                return
+            generation, request, requested_at = explorer._pending
+            explorer._pending = None
+            explorer._running = True
+            explorer._worker_ident = threading.get_ident()
+        try:
+            explorer._run(generation, request, requested_at)
+        finally:
+            with explorer._lock:
+                explorer._running = False
+                explorer._wake.notify_all()
+        del explorer
 
 
 def _slider(kind, description, value, low, high, step, style, **extra):
@@ -603,9 +648,37 @@ def _last_conv(model: nn.Module):
     return convs[-1] if convs else None
 
 
+def _own_copy(model: nn.Module, layer: nn.Module | None):
+    """An explorer's own copy of the model, and Grad-CAM's layer in it (default: the copy's last ``Conv2d``).
+
+    Raises
+    ------
+    TypeError
+        For a model that ``copy.deepcopy`` cannot copy.
+    ValueError
+        For a layer that is not a module of the model.
+    """
+    memo: dict = {}
+    try:
+        own = copy.deepcopy(model, memo)
+    except Exception as error:
+        raise TypeError(f"an explorer explains its own copy of the model (copy.deepcopy), and this "
+                        f"{type(model).__name__} cannot be copied: {error}") from None
+    if layer is None:
+        return own, _last_conv(own)
+    if not isinstance(layer, nn.Module) or id(layer) not in memo:
+        raise ValueError(f"layer must be a module of the model (Grad-CAM's layer); got {type(layer).__name__}")
+    return own, memo[id(layer)]
+
+
 def _probabilities(model: nn.Module, x: torch.Tensor) -> np.ndarray:
-    with evaluation_mode(model), torch.no_grad():  # on a copy: the digit shown must not drift
-        return model(x.clone()).softmax(dim=1)[0].double().cpu().numpy()
+    """The class probabilities of a batch of one, on a copy of it (the input shown must not drift)."""
+    with evaluation_mode(model), torch.no_grad():
+        probabilities = model(x.clone()).softmax(dim=1)[0].double().cpu().numpy()
+    if not np.isfinite(probabilities).all():
+        raise ValueError("the model's class probabilities for this input are not finite (its scores are NaN or "
+                         "infinite), so there is nothing to explain")
+    return probabilities
 
 
 def _check_gradient(model: nn.Module, x: torch.Tensor, target, chosen: Method, options: dict) -> None:
@@ -679,14 +752,19 @@ class DigitExplorer(_Explorer):
     Parameters
     ----------
     model : torch.nn.Module
-        Maps ``[B, 1, 28, 28]`` to class scores ``[B, classes]``. Left unchanged (mode, parameters,
-        gradients).
+        Maps ``[B, 1, 28, 28]`` to class scores ``[B, classes]``. The explorer explains its own copy
+        (``copy.deepcopy``, made now), so it explains the model *as it was when the explorer was made*:
+        train the model further and make a new explorer to see the change. The model itself is never
+        run by the explorer (its mode, parameters, gradients, hooks and BatchNorm statistics are left
+        as they are, and a hook or :class:`~helpers.cost.CostCounter` put on it afterwards counts only
+        the caller's calls; hooks it had already are copied with it, as part of what it computes).
     X : torch.Tensor, float, [N, 1, 28, 28]
         Digits in [0, 1] (e.g. ``load_mnist("test")[0]``). Left unchanged.
     y : torch.Tensor, int, [N]
         Their labels.
     layer : torch.nn.Module, optional
-        Grad-CAM's layer; default the model's last ``Conv2d``.
+        Grad-CAM's layer, a module of ``model`` (its copy in the explorer's model is used); default the
+        model's last ``Conv2d``.
     index : int, default 0
         The first digit shown.
     background : bool, default True
@@ -697,16 +775,18 @@ class DigitExplorer(_Explorer):
     ----------
     source, index, next_button, method, target, parameters (dict of the parameter widgets), canvas,
     status : the widgets
+    model, layer : torch.nn.Module
+        The explorer's own copy of the model, and Grad-CAM's layer in it.
     result : ExplorerResult
-        What is shown now.
+        What is shown now (after a failure: ``map`` None and the error in ``message``).
 
     Raises
     ------
     TypeError
-        For a model that is not a module, or X / y not tensors.
+        For a model that is not a module or cannot be copied, or X / y not tensors.
     ValueError
-        For X not ``[N, 1, 28, 28]``, y not ``[N]``, an index out of range, or a model that does not
-        return ``[B, classes]``.
+        For X not ``[N, 1, 28, 28]``, y not ``[N]``, an index out of range, a layer that is not a module
+        of the model, or a model that does not return ``[B, classes]``.
 
     Examples
     --------
@@ -732,20 +812,20 @@ class DigitExplorer(_Explorer):
     def __init__(self, model: nn.Module, X: torch.Tensor, y: torch.Tensor, *, layer: nn.Module | None = None,
                  index: int = 0, background: bool = True):
         index = _check_digits(X, y, index)
-        super().__init__(model, background=background)
-        self.X, self.y = X, y
-        self.layer = layer if layer is not None else _last_conv(model)
-        scores = predict(model, X)  # in chunks of the one policy (helpers.scores.chunk_rows), eval mode, no gradient
-        if scores.ndim != 2 or scores.shape[0] != len(X):
-            raise ValueError(f"the model must return class scores [B, classes]; got shape {tuple(scores.shape)}")
-        self.n_classes = int(scores.shape[1])
-        self.predictions = scores.argmax(dim=1)
-        self.mean_digit = X.mean(dim=0)  # [1, 28, 28]
-        self._make_input_controls(index)
-        controls = widgets.VBox([self.source, self.digit_box, self.method, self.target, self.parameter_box,
-                                 widgets.HBox([self.pin_button, self.unpin_button])])
-        self.children = [widgets.HBox([controls, self.canvas_box]), self._pictures_row(), self.status]
-        self.refresh()
+        super().__init__(model, layer=layer, background=background)
+        with self._closed_on_failure():
+            self.X, self.y = X, y
+            scores = predict(self.model, X)  # in chunks of the one policy (helpers.scores.chunk_rows), eval mode
+            if scores.ndim != 2 or scores.shape[0] != len(X):
+                raise ValueError(f"the model must return class scores [B, classes]; got shape {tuple(scores.shape)}")
+            self.n_classes = int(scores.shape[1])
+            self.predictions = scores.argmax(dim=1)
+            self.mean_digit = X.mean(dim=0)  # [1, 28, 28]
+            self._make_input_controls(index)
+            controls = widgets.VBox([self.source, self.digit_box, self.method, self.target, self.parameter_box,
+                                     widgets.HBox([self.pin_button, self.unpin_button])])
+            self.children = [widgets.HBox([controls, self.canvas_box]), self._pictures_row(), self.status]
+            self.refresh()
 
     def _make_input_controls(self, index: int):
         """The input's widgets (test digit or drawing, the canvas) and the target class, observed."""
@@ -790,10 +870,6 @@ class DigitExplorer(_Explorer):
             "baseline_pixels": widgets.Dropdown(options=baselines[:2], value="black", description="baseline",
                                                 style=style),
         }
-
-    def _all_widgets(self) -> list:
-        return super()._all_widgets() + [self.source, self.index, self.next_button, self.canvas, self.target,
-                                         self.digit_box, self.canvas_box]
 
     # -- controls
 
@@ -866,7 +942,11 @@ class DigitExplorer(_Explorer):
         request.update(method=self.method.value, options=self._options(self.method.value), target=target,
                        source=self.source.value, scale=self._SCALE)
         if self.source.value == "draw":
-            request.update(drawing=self.canvas.image(), title="your drawing, as the model sees it")
+            try:
+                drawing = self.canvas.image()
+            except ValueError as error:  # a PNG that does not decode, or too large: the computation says so
+                drawing = error
+            request.update(drawing=drawing, title="your drawing, as the model sees it")
         else:
             i = self.index.value
             request.update(index=i, title=f"test digit {i} (label {int(self.y[i])})")
@@ -874,8 +954,13 @@ class DigitExplorer(_Explorer):
         return request
 
     def input_of(self, request: dict) -> torch.Tensor:
-        """The digit ``[1, 1, 28, 28]`` that a request explains (raises ValueError for a blank drawing)."""
+        """The digit ``[1, 1, 28, 28]`` that a request explains.
+
+        Raises ValueError for a blank drawing, or a canvas picture that :meth:`DrawCanvas.image` refused.
+        """
         if request["source"] == "draw":
+            if isinstance(request["drawing"], ValueError):
+                raise request["drawing"]
             return mnist_from_drawing(request["drawing"])[None]
         return self.X[request["index"]:request["index"] + 1]
 
@@ -921,6 +1006,7 @@ class PhotoExplorer(_Explorer):
     ----------
     model : torch.nn.Module
         Maps ``[B, 3, H, W]`` to class scores (e.g. from :func:`helpers.models.load_imagenet_model`).
+        As in :class:`DigitExplorer`, the explorer explains its own copy, made now.
     preprocess : callable
         uint8 photograph H x W x 3 -> ``[1, 3, H, W]`` in [-1, 1] (:func:`helpers.models.preprocess_imagenet`).
     class_names : sequence of str
@@ -928,15 +1014,17 @@ class PhotoExplorer(_Explorer):
     photographs : sequence of str, optional
         Names for :func:`helpers.data.load_photograph`; default all bundled ones.
     layer : torch.nn.Module, optional
-        Grad-CAM's layer; default the model's last ``Conv2d``.
+        Grad-CAM's layer, a module of ``model``; default the model's last ``Conv2d``.
     background : bool, default True
         As in :class:`DigitExplorer`.
 
     Raises
     ------
     TypeError, ValueError
-        For a model that is not a module, a preprocess that is not callable, an unknown photograph, or
-        class names that do not match the model's classes.
+        For a model that is not a module or cannot be copied, a layer that is not in it, a preprocess
+        that is not callable or fails on the first photograph, an unknown photograph, or class names
+        that do not match the model's classes. A preprocess that fails on a photograph chosen later
+        is an error in the status line.
 
     Examples
     --------
@@ -962,24 +1050,24 @@ class PhotoExplorer(_Explorer):
         unknown = [name for name in names if name not in PHOTOGRAPHS]
         if not names or unknown:
             raise ValueError(f"photographs must be names among {sorted(PHOTOGRAPHS)}; got {names!r}")
-        super().__init__(model, background=background)
-        self.preprocess = preprocess
-        self.class_names = list(class_names)
-        self.layer = layer if layer is not None else _last_conv(model)
-        self._photos: dict = {}
-        self._segments: dict = {}
-        style = {"description_width": "110px"}
-        self.photo = widgets.Dropdown(options=names, value="coffee" if "coffee" in names else names[0],
-                                      description="photograph", style=style)
-        self.target = widgets.Dropdown(description="class (top 5)", style=style,
-                                       layout=widgets.Layout(width="360px"))
-        self._load(self.photo.value)
-        self.photo.observe(self._on_photo, names="value")
-        self.target.observe(self._on_change, names="value")
-        controls = widgets.VBox([self.photo, self.method, self.target, self.parameter_box,
-                                 widgets.HBox([self.pin_button, self.unpin_button])])
-        self.children = [controls, self._pictures_row(), self.status]
-        self.refresh()
+        super().__init__(model, layer=layer, background=background)
+        with self._closed_on_failure():
+            self.preprocess = preprocess
+            self.class_names = list(class_names)
+            self._photos: dict = {}
+            self._segments: dict = {}
+            style = {"description_width": "110px"}
+            self.photo = widgets.Dropdown(options=names, value="coffee" if "coffee" in names else names[0],
+                                          description="photograph", style=style)
+            self.target = widgets.Dropdown(description="class (top 5)", style=style,
+                                           layout=widgets.Layout(width="360px"))
+            self._load(self.photo.value)
+            self.photo.observe(self._on_photo, names="value")
+            self.target.observe(self._on_change, names="value")
+            controls = widgets.VBox([self.photo, self.method, self.target, self.parameter_box,
+                                     widgets.HBox([self.pin_button, self.unpin_button])])
+            self.children = [controls, self._pictures_row(), self.status]
+            self.refresh()
 
     def _make_parameters(self, style) -> dict:
         return {
@@ -995,17 +1083,12 @@ class PhotoExplorer(_Explorer):
                                            layout=widgets.Layout(width="220px")),
         }
 
-    def _all_widgets(self) -> list:
-        return super()._all_widgets() + [self.photo, self.target]
-
-    def _class_names(self, n: int) -> list:
-        return self.class_names
-
     def _class_name(self, k) -> str:
         return self.class_names[k] if k is not None else "?"
 
-    def _load(self, name: str):
-        """Read and preprocess a photograph, and list the model's top 5 classes for it in the class menu."""
+    def _photo(self, name: str) -> tuple:
+        """A photograph read and preprocessed ``[1, 3, H, W]``, the model's probabilities and top 5 classes for it
+        (computed once per photograph)."""
         if name not in self._photos:
             x = self.preprocess(load_photograph(name))
             if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.shape[:2] != (1, 3):
@@ -1016,7 +1099,11 @@ class PhotoExplorer(_Explorer):
                                  f"got {len(self.class_names)} names")
             top = np.argsort(-probabilities, kind="stable")[:5]
             self._photos[name] = (x, probabilities, [int(k) for k in top])
-        _, probabilities, top = self._photos[name]
+        return self._photos[name]
+
+    def _load(self, name: str):
+        """Read and preprocess a photograph, and list the model's top 5 classes for it in the class menu."""
+        _, probabilities, top = self._photo(name)
         self._muted += 1
         try:
             self.target.options = [(f"{self.class_names[k]} ({probabilities[k]:.3f})", k) for k in top]
@@ -1025,14 +1112,21 @@ class PhotoExplorer(_Explorer):
             self._muted -= 1
 
     def _on_photo(self, _change):
-        self._load(self.photo.value)
+        try:
+            self._load(self.photo.value)
+        except Exception:  # preprocess failed: the computation meets the same error and shows it in the status line
+            self._muted += 1
+            try:
+                self.target.options = []
+            finally:
+                self._muted -= 1
         self._on_change()
 
     def segments_of(self, name: str, n_segments: int) -> torch.Tensor:
         """SLIC superpixels of a photograph (computed once per photograph and number)."""
         key = (name, int(n_segments))
         if key not in self._segments:
-            self._segments[key] = features.superpixels(self._photos[name][0][0], n_segments=int(n_segments))
+            self._segments[key] = features.superpixels(self._photo(name)[0][0], n_segments=int(n_segments))
         return self._segments[key]
 
     def _fixed_options(self, name: str) -> dict:
@@ -1049,9 +1143,10 @@ class PhotoExplorer(_Explorer):
         return request
 
     def _compute(self, request: dict) -> ExplorerResult:
-        x, probabilities, _ = self._photos[request["photo"]]
+        x, probabilities, top = self._photo(request["photo"])
         request["picture"] = imagenet_image(x)
-        chosen, target = method(request["method"]), int(request["target"])
+        chosen = method(request["method"])
+        target = top[0] if request["target"] is None else int(request["target"])
         segments = None
         if chosen.kind == "coalition":
             segments = self.segments_of(request["photo"], request["n_segments"])
@@ -1073,12 +1168,11 @@ class PhotoExplorer(_Explorer):
 
         return find_boundaries(result.segments.cpu().numpy(), mode="inner")
 
-    def _publish(self, request: dict, result: ExplorerResult, pictures: dict):
-        super()._publish(request, result, pictures)
-        if result.map is not None:
-            top = np.argsort(-result.probabilities, kind="stable")[:5]
-            rows = [(self.class_names[k], float(result.probabilities[k]), int(k)) for k in top]
-            self.bars.value = _top_bars(rows, result.predicted, result.target)
+    def _bars(self, result: ExplorerResult) -> str:
+        """The prediction bars: the top 5 classes."""
+        top = np.argsort(-result.probabilities, kind="stable")[:5]
+        rows = [(self.class_names[k], float(result.probabilities[k]), int(k)) for k in top]
+        return _top_bars(rows, result.predicted, result.target)
 
 
 def _top_bars(rows, predicted: int, target: int) -> str:

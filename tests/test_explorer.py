@@ -5,8 +5,16 @@ tests/test_browser.py drives the same widgets in JupyterLab and Voilà)."""
 
 from __future__ import annotations
 
+import base64
+import copy
+import gc
+import io
+import sys
 import threading
+import time
 import warnings
+
+from ipywidgets.widgets import widget as ipywidgets_registry
 
 import numpy as np
 import pytest
@@ -15,7 +23,9 @@ import torch.nn as nn
 import traitlets
 
 from helpers import explorer as ex
-from helpers.drawing import BLANK_CANVAS_MESSAGE, mnist_from_drawing
+from helpers.cost import CostCounter
+from helpers.data import load_photograph
+from helpers.drawing import BLANK_CANVAS_MESSAGE, MAX_CANVAS_SIDE, DrawCanvas, mnist_from_drawing
 from helpers.features import CoalitionGame, grid_segments, occlusion, superpixels
 from helpers.lime import lime
 from helpers.methods import METHODS, method
@@ -159,17 +169,29 @@ def test_pinned_maps_share_one_colour_scale(explorer):
 # --------------------------------------------------------------------------- supersession
 
 
+class _Shared:
+    """What a test model shares with the explorer's copy of it (copy.deepcopy keeps this one object)."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 class GatedCNN(nn.Module):
-    """Wraps a model; records the first pixel sum of every forward batch and can hold a call at a gate."""
+    """Wraps a model; records the first pixel sum of every forward batch and can hold a call at a gate.
+
+    The record and the gate are shared with the explorer's copy of the model, which is the one it runs."""
 
     def __init__(self, inner):
         super().__init__()
         self.inner = inner
-        self.seen: list[float] = []
-        self.entered = threading.Event()
-        self.gate = threading.Event()
-        self.gate.set()
+        self.probe = _Shared()
+        self.probe.seen, self.probe.entered, self.probe.gate = [], threading.Event(), threading.Event()
+        self.probe.gate.set()
         self.conv1 = inner.conv1
+
+    seen = property(lambda self: self.probe.seen)
+    entered = property(lambda self: self.probe.entered)
+    gate = property(lambda self: self.probe.gate)
 
     def forward(self, x):
         self.seen.append(round(float(x[0].detach().sum()), 3))
@@ -207,7 +229,7 @@ def test_a_superseded_computation_never_overwrites_a_newer_one(trained_cnn, digi
         assert 2 not in computed and 3 not in computed, f"stale requests were computed: {computed}"
         assert computed.count(1) == 1, "A was stopped at its next forward call"
         assert [r for _, r in widget.history[shown_before:]] == [result], "A, B and C never reached the display"
-        assert not model._forward_pre_hooks, "the superseding hook is removed after every computation"
+        assert not widget.model._forward_pre_hooks, "the superseding hook is removed after every computation"
     finally:
         model.gate.set()
         widget.close()
@@ -343,12 +365,13 @@ def test_the_worker_thread_changes_no_warning_filter(trained_cnn, digits, wrappe
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             shown = tuple(warnings.filters)
-            model.filters.clear()
+            watched = widget.model  # the explorer's own copy of the model is the one its worker runs
+            watched.filters.clear()
             for name in GRADIENT_METHODS:
                 widget.method.value = name
                 assert (widget.wait().message == "") == (wrapper is Spy or name == "grad_cam")
-        assert widget._worker_ident in model.threads and widget._worker_ident != threading.get_ident()
-        assert model.filters and all(seen == shown for seen in model.filters), "the worker changed the filters"
+        assert widget._worker_ident in watched.threads and widget._worker_ident != threading.get_ident()
+        assert watched.filters and all(seen == shown for seen in watched.filters), "the worker changed the filters"
         assert not [w for w in caught if issubclass(w.category, ZeroGradientWarning)], [str(w.message) for w in caught]
         assert not caught, [str(w.message) for w in caught]
     finally:
@@ -395,6 +418,12 @@ def test_constructor_errors(trained_cnn, digits):
         ex.PhotoExplorer(trained_cnn, None, [])
     with pytest.raises(ValueError, match="photographs"):
         ex.PhotoExplorer(trained_cnn, lambda p: p, [], photographs=["moon"])
+    with pytest.raises(ValueError, match="layer must be a module of the model"):
+        ex.DigitExplorer(trained_cnn, X, y, layer=nn.Conv2d(1, 1, 3))
+    uncopyable = copy.deepcopy(trained_cnn)
+    uncopyable.lock = threading.Lock()
+    with pytest.raises(TypeError, match="own copy of the model .* cannot be copied"):
+        ex.DigitExplorer(uncopyable, X, y)
 
 
 # --------------------------------------------------------------------------- no side effects
@@ -496,3 +525,244 @@ def test_the_explorer_never_lets_the_model_change_the_digits(trained_cnn, digits
         assert torch.equal(X, before)
     finally:
         widget.close()
+
+
+# --------------------------------------------------------------------------- the explorer's own model
+
+
+def test_the_explorer_explains_its_own_copy_of_the_model(trained_cnn, digits):
+    """The worker never runs the caller's model: a hook or a CostCounter put on it in a later cell sees only
+    the caller's calls, and its train mode and BatchNorm statistics stay the caller's while the worker computes."""
+    X, y = digits
+    model = nn.Sequential(nn.BatchNorm2d(1), copy.deepcopy(trained_cnn)).train()
+    statistics = {k: v.clone() for k, v in model[0].state_dict().items()}
+    widget = ex.DigitExplorer(model, X, y, layer=model[1].conv1)  # on its worker thread
+    calls = []
+    model.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    try:
+        assert widget.model is not model and widget.layer is widget.model[1].conv1
+        for name in ("gradient", "grad_cam", "occlusion"):
+            widget.method.value = name
+            assert widget.wait(60).message == ""
+        widget.method.value = "exact_shap"  # thousands of rows on the worker, while the caller runs the model
+        with CostCounter(model) as cost, torch.no_grad():
+            model.eval()
+            model(X[:8])
+            model.train()
+        assert (cost.counts()["forward_rows"], cost.counts()["forward_calls"]) == (8, 1)
+        assert widget.wait(120).message == ""
+        assert calls == [8], "only the caller's own call reached the caller's model"
+        assert model.training, "the caller's model keeps its train mode"
+        assert all(torch.equal(v, statistics[k]) for k, v in model[0].state_dict().items()), "BatchNorm statistics"
+        model(X[:8])  # the caller trains on: the explorer explains the model as it was when it was made
+        assert not all(torch.equal(v, statistics[k]) for k, v in model[0].state_dict().items())
+        assert all(torch.equal(v, statistics[k]) for k, v in widget.model[0].state_dict().items())
+    finally:
+        widget.close()
+
+
+# --------------------------------------------------------------------------- a computation that fails
+
+
+class _NonFiniteFor(nn.Module):
+    """A digit classifier whose scores are all shifted by ``value`` (NaN or inf) for one digit: their gradient
+    is the classifier's, their probabilities are NaN. The other digits get the classifier's scores."""
+
+    def __init__(self, inner, digit, value):
+        super().__init__()
+        self.inner, self.digit_sum, self.value = inner, float(digit.sum()), value
+
+    def forward(self, x):
+        bad = (x.flatten(1).sum(dim=1) - self.digit_sum).abs() < 1e-3
+        return self.inner(x) + torch.where(bad, self.value, 0.0)[:, None]
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_scores_are_an_error_and_the_next_change_is_shown(trained_cnn, digits, value):
+    """Scores that make the probabilities NaN are an error in the status line (no bars drawn); the worker
+    goes on, and the next change is shown, every display agreeing."""
+    X, y = digits
+    widget = ex.DigitExplorer(_NonFiniteFor(trained_cnn, X[5], value), X, y)
+    try:
+        widget.wait(30)
+        widget.index.value = 5
+        failed = widget.wait(5)
+        assert failed.map is None and "not finite" in failed.message
+        assert "not finite" in widget.status.value and widget.bars.value == ""
+        assert "test digit 5" in widget.input_title.value and widget.map_title.value == "<b>map</b>"
+        widget.index.value = 6
+        result = widget.wait(5)
+        assert result.message == "" and widget.result is result
+        np.testing.assert_allclose(result.map, gradient(trained_cnn, X[6:7])[0, 0].double().numpy(), rtol=1e-6)
+        assert result.predicted == int(trained_cnn(X[6:7]).argmax())
+        assert "test digit 6" in widget.input_title.value and "course-probabilities" in widget.bars.value
+        assert widget.status.value.startswith("gradient toward ")
+    finally:
+        widget.close()
+
+
+def _png_data_url(picture) -> str:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+@pytest.fixture(scope="module")
+def huge_png():
+    """A PNG that declares 12000 x 12000 pixels (a 1-bit black picture: 18 MB raw, a few kB compressed)."""
+    from PIL import Image
+
+    return _png_data_url(Image.new("1", (12000, 12000)))
+
+
+@pytest.mark.parametrize("case", ["not a PNG", "not base64", "truncated", "too large"])
+def test_a_canvas_picture_that_does_not_decode_is_an_error_in_the_status(explorer, huge_png, case):
+    """A drawing sent to the canvas that does not decode, or that would decode to a huge picture, is
+    refused before its pixels are decoded; the observer does not raise and the displays show the failure."""
+    explorer.draw(SEVEN)
+    assert explorer.wait().message == ""
+    good = explorer.canvas.png
+    raw = base64.b64decode(good.partition(",")[2])
+    bad, expected = {
+        "not a PNG": ("data:image/png;base64," + base64.b64encode(b"GIF89a" + bytes(40)).decode(), "does not hold a PNG"),
+        "not base64": ("data:image/png;base64,@@@@", "not valid base64"),
+        "truncated": ("data:image/png;base64," + base64.b64encode(raw[:60]).decode(), "does not decode"),
+        "too large": (huge_png, f"at most {MAX_CANVAS_SIDE} x {MAX_CANVAS_SIDE} pixels; got 12000 x 12000"),
+    }[case]
+    canvas = DrawCanvas(png=bad)
+    start = time.perf_counter()
+    with pytest.raises(ValueError, match=expected):
+        canvas.image()
+    assert time.perf_counter() - start < 1, "refused from the header, not after decoding the pixels"
+    canvas.close()
+    explorer.canvas.png = bad  # as the browser sends it: the observer computes, and must not raise
+    result = explorer.wait()
+    assert result.map is None and expected.split(";")[0] in result.message
+    assert expected.split(";")[0] in explorer.status.value and "Traceback" not in explorer.status.value
+    assert explorer.bars.value == "" and explorer.map_image.value == ex._blank(168, 168)
+    assert explorer.input_image.value == ex._blank(168, 168) and "your drawing" in explorer.input_title.value
+    explorer.canvas.png = good
+    assert explorer.wait().message == ""
+
+
+# --------------------------------------------------------------------------- photo explorer, no ImageNet model
+
+
+class _TinyPhotoModel(nn.Module):
+    """Five classes from a photograph [B, 3, H, W]; ``in_place`` makes its forward write into its input."""
+
+    def __init__(self, in_place=False):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.head = nn.Linear(4, 5)
+        self.in_place = in_place
+
+    def forward(self, x):
+        if self.in_place:
+            x.mul_(2).sub_(0.5)
+        return self.head(torch.relu(self.conv(x)).mean(dim=(2, 3)))
+
+
+def _small_photo(photo):
+    """A photograph, subsampled 16 times, as [1, 3, H, W] in [-1, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(photo[::16, ::16])).permute(2, 0, 1)[None].float() / 127.5 - 1
+
+
+TINY_CLASSES = [f"class {k}" for k in range(5)]
+
+
+def test_the_photo_explorer_never_lets_the_model_change_its_photographs():
+    widget = ex.PhotoExplorer(_TinyPhotoModel(in_place=True), _small_photo, TINY_CLASSES,
+                              photographs=["coffee"], background=False)
+    try:
+        for name in ex.PHOTO_METHODS:
+            widget.method.value = name
+            assert widget.wait().message == "", name
+            assert torch.equal(widget._photos["coffee"][0], _small_photo(load_photograph("coffee"))), name
+    finally:
+        widget.close()
+
+
+def test_a_preprocess_that_fails_later_is_an_error_in_the_status():
+    def preprocess(photo):
+        if photo.shape[:2] == load_photograph("chelsea").shape[:2]:
+            raise RuntimeError("this preprocess cannot read the cat")
+        return _small_photo(photo)
+
+    widget = ex.PhotoExplorer(_TinyPhotoModel(), preprocess, TINY_CLASSES, photographs=["coffee", "chelsea"],
+                              background=False)
+    try:
+        assert widget.wait().message == ""
+        widget.photo.value = "chelsea"  # the observer does not raise
+        for change in (None, "lime"):
+            if change:
+                widget.method.value = change
+            result = widget.wait()
+            assert result.map is None and "cannot read the cat" in result.message
+            assert "cannot read the cat" in widget.status.value and widget.bars.value == ""
+            assert "chelsea" in widget.input_title.value and widget.input_image.value == ex._blank(224, 224)
+            assert widget.map_image.value == ex._blank(224, 224)
+        widget.photo.value = "coffee"
+        result = widget.wait()
+        assert result.message == "" and widget.target.value == result.target
+    finally:
+        widget.close()
+
+
+# --------------------------------------------------------------------------- lifetime
+
+
+def _workers() -> list:
+    return [t for t in threading.enumerate() if t.name.endswith("Explorer-worker")]
+
+
+def test_explorers_dropped_without_close_leave_no_threads(trained_cnn, digits):
+    """Running a cell again drops its explorer without closing it: no worker thread stays behind (a worker
+    exits when nothing is pending, and the next change starts one)."""
+    made = []
+    try:
+        for _ in range(5):
+            widget = ex.DigitExplorer(trained_cnn, *digits)  # as a cell run 5 times: the last one is shown
+            made.append(widget)
+            widget.wait(30)
+        gc.collect()
+        deadline = time.monotonic() + 10
+        while _workers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _workers(), f"{len(_workers())} worker threads left behind"
+        widget.index.value = 3  # the next change starts a worker again
+        assert "test digit 3" in widget.input_title.value or widget.wait(30).message == ""
+        assert "test digit 3" in widget.input_title.value
+    finally:
+        for widget in made:
+            widget.close()
+
+
+def test_a_failed_construction_leaves_nothing_open():
+    """An explorer whose construction raises closes what it made, and deleting it raises nothing."""
+    before = set(ipywidgets_registry._instances)
+    unraisable = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        failures = [
+            (TypeError, dict(preprocess=_small_photo, class_names=None)),
+            (ValueError, dict(preprocess=_small_photo, class_names=["one"])),
+            (ZeroDivisionError, dict(preprocess=lambda photo: 1 / 0, class_names=TINY_CLASSES)),
+        ]
+        for kind, kwargs in failures:
+            try:
+                ex.PhotoExplorer(_TinyPhotoModel(), photographs=["coffee"], **kwargs)
+            except kind:
+                pass
+            else:
+                pytest.fail(f"{kwargs} did not raise {kind.__name__}")
+        left = [ipywidgets_registry._instances[k] for k in set(ipywidgets_registry._instances) - before]
+        names = sorted(type(w).__name__ for w in left)
+        while left:  # as when the kernel exits: the registry lets go, and the widgets are deleted
+            ipywidgets_registry._instances.pop(left.pop().model_id, None)
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
+    assert not unraisable, [f"{u.exc_type.__name__}: {u.exc_value}" for u in unraisable]
+    assert not names, f"widgets left open: {names}"
