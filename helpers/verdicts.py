@@ -1,19 +1,27 @@
-r"""Verdicts as measurements: a claim, the figures that test it, and the thresholds that decide.
+r"""Verdicts as measurements: a claim, the figures that test it, their uncertainty, and the thresholds that decide.
 
 - :func:`verdict` -- "holds", "partly" or "does not hold" from one figure and two thresholds.
-- :class:`Rule` -- one measured figure with its thresholds (and how it is printed:
-  :func:`format_figure`, a figure at the rounding floor as ``< floor``).
-- :class:`Claim`, :func:`claim_verdict` -- one cell of the comparison table and its verdict.
+- :func:`bootstrap_interval` -- a percentile bootstrap confidence interval over examples.
+- :class:`Scale` and :data:`SCALES` -- the range a figure can take and one step on it, by which
+  :func:`threshold_sensitivity` moves the thresholds.
+- :class:`Rule` -- one measured figure: its value, interval, thresholds and margin
+  (:meth:`Rule.measured` builds it from per-example figures).
+- :class:`Claim`, :func:`claim_verdict` -- one cell of a comparison table and its verdict, by
+  the one aggregation rule :data:`AGGREGATION`.
+- :class:`Criterion`, :class:`Definition`, :data:`DEFINITIONS`, :func:`measure_claim` -- the
+  course's claims, each defined once (its rules, thresholds, resolution, treatment of dummy
+  features and the output explained) and measured by notebooks 03, 06 and 08 alike.
 - :func:`verdict_table`, :func:`markdown_table` -- the table rendered from the claims, never typed.
-- :func:`threshold_sensitivity` -- how the verdicts move when every threshold moves.
+- :func:`threshold_sensitivity` -- the verdicts when every threshold is one step stricter or more lenient.
 
-Taught in ``notebooks/06_comparison.ipynb``; notebook 08 measures the table's claims on text
-with the same rules.
+Taught in ``notebooks/06_comparison.ipynb``.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
+import math
 from dataclasses import dataclass, field
 from numbers import Real
 
@@ -21,19 +29,48 @@ import numpy as np
 
 __all__ = [
     "VERDICTS",
+    "AGGREGATION",
     "verdict",
+    "bootstrap_interval",
     "format_figure",
+    "Scale",
+    "SCALES",
     "Rule",
     "Claim",
     "claim_verdict",
+    "Criterion",
+    "Definition",
+    "DEFINITIONS",
+    "measure_claim",
     "verdict_table",
     "markdown_table",
     "threshold_sensitivity",
 ]
 
 
-#: The three verdicts, from best supported to not supported.
-VERDICTS = ("holds", "partly", "does not hold")
+#: The verdicts: three decided ones, from best supported to not supported, and "inconclusive".
+VERDICTS = ("holds", "partly", "does not hold", "inconclusive")
+_DECIDED = VERDICTS[:3]
+
+#: How the verdicts of a claim's rules make the claim's verdict (implemented by :func:`claim_verdict`).
+AGGREGATION = (
+    "A rule holds, holds partly or does not hold by where its figure lies against its two thresholds; it is "
+    "inconclusive when its 95% confidence interval reaches across a threshold. A claim holds when every rule "
+    "holds, does not hold when every rule does not hold, and holds partly otherwise; it is inconclusive when "
+    "the ends of its rules' intervals would give it different verdicts."
+)
+
+#: Bootstrap settings shared by every claim: resamples, confidence level, seed.
+BOOTSTRAP_RESAMPLES, BOOTSTRAP_LEVEL, BOOTSTRAP_SEED = 2000, 0.95, 0
+
+
+def _check_number(name: str, number) -> float:
+    if isinstance(number, bool) or not isinstance(number, Real):
+        raise TypeError(f"{name} must be a number (a float, not a tensor or a string); got {number!r} "
+                        f"of type {type(number).__name__}")
+    if not np.isfinite(float(number)):
+        raise ValueError(f"{name} must be a finite number; got {number!r}")
+    return float(number)
 
 
 def verdict(value: float, *, holds: float, fails: float, higher: bool = True) -> str:
@@ -50,11 +87,7 @@ def verdict(value: float, *, holds: float, fails: float, higher: bool = True) ->
     ('holds', 'partly', 'does not hold')
     """
     for name, number in (("value", value), ("holds", holds), ("fails", fails)):
-        if isinstance(number, bool) or not isinstance(number, Real):
-            raise TypeError(f"{name} must be a number (a float, not a tensor or a string); got {number!r} "
-                            f"of type {type(number).__name__}")
-        if not np.isfinite(float(number)):
-            raise ValueError(f"{name} must be a finite number; got {number!r}")
+        _check_number(name, number)
     if not isinstance(higher, bool):
         raise TypeError(f"higher must be True or False; got {higher!r}")
     if (higher and holds < fails) or (not higher and holds > fails):
@@ -63,6 +96,50 @@ def verdict(value: float, *, holds: float, fails: float, higher: bool = True) ->
     if higher:
         return "holds" if value >= holds else ("does not hold" if value < fails else "partly")
     return "holds" if value <= holds else ("does not hold" if value > fails else "partly")
+
+
+_STATISTICS = {"median": np.median, "mean": np.mean, "max": np.max, "min": np.min}
+
+
+def _samples(samples) -> np.ndarray:
+    if hasattr(samples, "detach"):  # a tensor
+        samples = samples.detach().cpu().double().numpy()
+    values = np.asarray(samples, dtype=np.float64).reshape(-1)
+    if values.size == 0:
+        raise ValueError("samples must hold at least one per-example figure; got none")
+    if not np.isfinite(values).all():
+        bad = int((~np.isfinite(values)).sum())
+        raise ValueError(f"samples must be finite; {bad} of {values.size} are NaN or Inf (leave out the examples "
+                         f"where the figure is undefined, and say so in the claim's definition)")
+    return values
+
+
+def bootstrap_interval(samples, statistic: str = "median", *, level: float = BOOTSTRAP_LEVEL,
+                       n_resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> tuple[float, float]:
+    """The percentile bootstrap confidence interval of ``statistic`` over the examples in ``samples``.
+
+    The examples are resampled with replacement ``n_resamples`` times (a NumPy
+    generator of its own, seeded: the same samples give the same interval on every
+    call, and the global random state is not touched); the interval runs between
+    the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of the statistic
+    over the resamples (Efron & Tibshirani 1993, ch. 13). One example gives a
+    zero-width interval.
+
+    Examples
+    --------
+    >>> bootstrap_interval([0.5, 0.5, 0.5])
+    (0.5, 0.5)
+    """
+    values = _samples(samples)
+    if statistic not in _STATISTICS:
+        raise ValueError(f"statistic must be one of {sorted(_STATISTICS)}; got {statistic!r}")
+    if not 0 < _check_number("level", level) < 1:
+        raise ValueError(f"level must be in (0, 1); got {level!r}")
+    rng = np.random.default_rng(seed)
+    rows = rng.integers(0, values.size, size=(int(n_resamples), values.size))
+    estimates = _STATISTICS[statistic](values[rows], axis=1)
+    low, high = np.quantile(estimates, [(1 - level) / 2, (1 + level) / 2])
+    return float(low), float(high)
 
 
 def format_figure(value: float, fmt: str = ".2f", *, floor: float | None = None) -> str:
@@ -83,9 +160,48 @@ def format_figure(value: float, fmt: str = ".2f", *, floor: float | None = None)
     return format(value, fmt)
 
 
+@dataclass(frozen=True)
+class Scale:
+    """The range a kind of figure can take, and the step by which a sensitivity check moves its thresholds.
+
+    On a linear scale a step adds ``step``; on a logarithmic one (gaps at the
+    rounding level, counts) it multiplies by ``10 ** step``. Moved thresholds are
+    kept inside ``[low, high]``. A ``step`` of 0 (a yes/no fact) never moves.
+    """
+
+    name: str
+    low: float
+    high: float
+    step: float
+    log: bool = False
+
+    def move(self, threshold: float, steps: float) -> float:
+        moved = threshold * 10 ** (self.step * steps) if self.log else threshold + self.step * steps
+        return float(min(max(moved, self.low), self.high))
+
+    def distance(self, a: float, b: float) -> float:
+        """How far apart two figures are on this scale: in decades on a log scale, else in the figure's units."""
+        if self.log:
+            return abs(math.log10(max(a, 1e-300)) - math.log10(max(b, 1e-300)))
+        return abs(a - b)
+
+
+#: The scales of the course's figures. Correlations and fractions move by 0.1, ratios (an area
+#: against random, a cost against another) by 0.1, gaps at the rounding level by a decade, counts
+#: by half a decade (x 3.2); facts do not move.
+SCALES = {
+    "correlation": Scale("correlation", -1.0, 1.0, 0.1),
+    "fraction": Scale("fraction", 0.0, 1.0, 0.1),
+    "ratio": Scale("ratio", 0.0, math.inf, 0.1),
+    "gap": Scale("gap", 0.0, math.inf, 1.0, log=True),
+    "count": Scale("count", 0.0, math.inf, 0.5, log=True),
+    "fact": Scale("fact", 0.0, 1.0, 0.0),
+}
+
+
 @dataclass
 class Rule:
-    """One measured figure and the thresholds that turn it into a verdict.
+    """One measured figure, its uncertainty and the thresholds that turn it into a verdict.
 
     Attributes
     ----------
@@ -96,8 +212,16 @@ class Rule:
         Thresholds of :func:`verdict`.
     higher : bool
         Whether a larger value supports the claim.
-    fixed : bool
-        A yes/no fact (1 or 0): its thresholds do not move in :func:`threshold_sensitivity`.
+    scale : str
+        A key of :data:`SCALES`: the figure's range, and how far a sensitivity step moves the
+        thresholds. ``"fact"`` is a yes/no fact (1 or 0) whose thresholds never move.
+    interval : (float, float), optional
+        The 95% bootstrap confidence interval over examples (:meth:`measured`); None for a
+        figure without sampling uncertainty (a count, a fact).
+    n : int, optional
+        The number of examples behind the figure.
+    statistic : str
+        How the per-example figures were summarised ("median", "mean", "max", "min").
     fmt : str
         How the value is printed.
     floor : float, optional
@@ -110,20 +234,82 @@ class Rule:
     holds: float
     fails: float
     higher: bool = True
-    fixed: bool = False
+    scale: str = "correlation"
+    interval: tuple | None = None
+    n: int | None = None
+    statistic: str = ""
     fmt: str = ".2f"
     floor: float | None = None
 
-    def verdict(self, scale: float = 1.0) -> str:
-        """The verdict with both thresholds multiplied by ``scale`` (unless ``fixed``)."""
-        scale = 1.0 if self.fixed else scale
-        return verdict(float(self.value), holds=self.holds * scale, fails=self.fails * scale, higher=self.higher)
+    def __post_init__(self):
+        if self.scale not in SCALES:
+            raise ValueError(f"scale must be one of {sorted(SCALES)}; got {self.scale!r}")
+        self.value = _check_number("value", self.value)
+        verdict(self.value, holds=self.holds, fails=self.fails, higher=self.higher)  # checks the thresholds
+        if self.interval is not None:
+            low, high = (_check_number("interval", v) for v in self.interval)
+            if not low <= self.value <= high:
+                raise ValueError(f"interval {self.interval} must contain the value {self.value}")
+            self.interval = (low, high)
+
+    @classmethod
+    def measured(cls, name: str, samples, holds: float, fails: float, *, statistic: str = "median", **options) -> "Rule":
+        """A rule whose figure is ``statistic`` of per-example figures, with its :func:`bootstrap_interval`.
+
+        Examples
+        --------
+        >>> rule = Rule.measured("rho", [0.2, 0.3, 0.4], 0.5, 0.8, higher=False)
+        >>> rule.value, rule.n, rule.verdict()
+        (0.3, 3, 'holds')
+        """
+        values = _samples(samples)
+        interval = bootstrap_interval(values, statistic)
+        value = float(_STATISTICS[statistic](values))
+        return cls(name, value, holds, fails, interval=interval, n=int(values.size), statistic=statistic, **options)
+
+    @property
+    def fixed(self) -> bool:
+        return SCALES[self.scale].step == 0
+
+    def thresholds(self, steps: float = 0.0) -> tuple[float, float]:
+        """``(holds, fails)`` moved ``steps`` steps stricter (negative: more lenient) on the rule's scale."""
+        scale, toward = SCALES[self.scale], (1 if self.higher else -1) * steps
+        return scale.move(self.holds, toward), scale.move(self.fails, toward)
+
+    def possible_verdicts(self, steps: float = 0.0) -> tuple:
+        """The decided verdicts that the figures within the interval would give (one when it is conclusive)."""
+        holds, fails = self.thresholds(steps)
+        ends = self.interval or (self.value, self.value)
+        found = sorted(_DECIDED.index(verdict(v, holds=holds, fails=fails, higher=self.higher)) for v in ends)
+        return _DECIDED[found[0]:found[-1] + 1]
+
+    def verdict(self, steps: float = 0.0) -> str:
+        """The verdict with the thresholds moved ``steps`` steps stricter; "inconclusive" if the interval crosses one."""
+        possible = self.possible_verdicts(steps)
+        return possible[0] if len(possible) == 1 else "inconclusive"
+
+    def margin(self) -> float:
+        """How far the figure lies from the nearer threshold (:meth:`Scale.distance`: decades on a log scale)."""
+        scale = SCALES[self.scale]
+        return min(scale.distance(self.value, self.holds), scale.distance(self.value, self.fails))
 
     def describe(self) -> str:
+        """The figure, its interval and sample size, the thresholds and the margin, in one line."""
         if self.fixed:
             return f"{self.name}: {'yes' if self.verdict() == 'holds' else 'no'}"
-        sign = ">=" if self.higher else "<="
-        return f"{self.name} {format_figure(self.value, self.fmt, floor=self.floor)} (holds {sign} {_threshold(self.holds, self.fmt)})"
+        figure = format_figure(self.value, self.fmt, floor=self.floor)
+        if self.interval is not None and self.interval[0] != self.interval[1]:
+            low, high = (format_figure(v, self.fmt, floor=self.floor) for v in self.interval)
+            figure += f" [{low}, {high}]"
+        if self.n is not None:
+            figure += f", n = {self.n}"
+        sign, other = (">=", "<") if self.higher else ("<=", ">")
+        if self.holds == self.fails:
+            thresholds = f"holds {sign} {_threshold(self.holds, self.fmt)}"
+        else:
+            thresholds = f"holds {sign} {_threshold(self.holds, self.fmt)}, fails {other} {_threshold(self.fails, self.fmt)}"
+        unit = " decades" if SCALES[self.scale].log else ""
+        return f"{self.name} {figure} ({thresholds}; margin {self.margin():.2g}{unit})"
 
 
 def _threshold(value: float, fmt: str) -> str:
@@ -151,6 +337,8 @@ class Claim:
     rules : list of Rule
     note : str
         Anything else measured that the verdict does not use.
+    definition : str
+        How the claim is measured: the resolution, the treatment of dummy features, the output explained.
     """
 
     row: str
@@ -158,24 +346,186 @@ class Claim:
     claim: str
     rules: list = field(default_factory=list)
     note: str = ""
+    definition: str = ""
 
 
-def claim_verdict(claim: Claim, scale: float = 1.0) -> str:
-    """A cell's verdict: "holds" if every rule holds, "does not hold" if none holds, "partly" otherwise.
-
-    Examples
-    --------
-    >>> claim_verdict(Claim("Cost", "Saliency", "low", [Rule("passes", 1, 1, 1), Rule("rows", 5, 2, 10, higher=False)]))
-    'partly'
-    """
-    if not isinstance(claim, Claim) or not claim.rules:
-        raise ValueError(f"claim must be a Claim with at least one Rule; got {claim!r}")
-    verdicts = [rule.verdict(scale) for rule in claim.rules]
+def _aggregate(verdicts) -> str:
     if all(v == "holds" for v in verdicts):
         return "holds"
     if all(v == "does not hold" for v in verdicts):
         return "does not hold"
     return "partly"
+
+
+def claim_verdict(claim: Claim, steps: float = 0.0) -> str:
+    """A cell's verdict by :data:`AGGREGATION`, with every threshold moved ``steps`` steps stricter.
+
+    "holds" if every rule holds, "does not hold" if every rule does not hold, "partly"
+    otherwise; "inconclusive" if the rules' intervals allow more than one of these.
+
+    Examples
+    --------
+    >>> claim_verdict(Claim("Cost", "Saliency", "low", [Rule("passes", 1, 1, 1, scale="count"),
+    ...                                                Rule("rows", 5, 2, 10, higher=False, scale="count")]))
+    'partly'
+    """
+    if not isinstance(claim, Claim) or not claim.rules:
+        raise ValueError(f"claim must be a Claim with at least one Rule; got {claim!r}")
+    outcomes = {_aggregate(combination)
+                for combination in itertools.product(*(rule.possible_verdicts(steps) for rule in claim.rules))}
+    return outcomes.pop() if len(outcomes) == 1 else "inconclusive"
+
+
+# --------------------------------------------------------------------------- the course's claims, defined once
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One rule of a claim before it is measured: what is measured, how it is summarised, its thresholds."""
+
+    name: str
+    holds: float
+    fails: float
+    higher: bool = True
+    scale: str = "correlation"
+    statistic: str = "median"
+    fmt: str = ".2f"
+    floor: float | None = None
+
+    def measure(self, samples) -> Rule:
+        """The :class:`Rule` of per-example ``samples`` (a number: one figure, without an interval)."""
+        options = dict(higher=self.higher, scale=self.scale, fmt=self.fmt, floor=self.floor)
+        if isinstance(samples, Real) and not isinstance(samples, bool):
+            return Rule(self.name, float(samples), self.holds, self.fails, **options)
+        return Rule.measured(self.name, samples, self.holds, self.fails, statistic=self.statistic, **options)
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A claim of the comparison table, defined once: its words, how it is measured, its criteria by key."""
+
+    row: str
+    column: str
+    claim: str
+    definition: str
+    criteria: dict
+
+    def measure(self, note: str = "", **samples) -> Claim:
+        """The :class:`Claim` with one figure per criterion: ``samples[key]`` per-example figures (or a number)."""
+        missing, unknown = sorted(set(self.criteria) - set(samples)), sorted(set(samples) - set(self.criteria))
+        if missing or unknown:
+            raise ValueError(f"{self.row} / {self.column} is measured by {sorted(self.criteria)}; "
+                             f"missing {missing}, unknown {unknown}")
+        rules = [criterion.measure(samples[key]) for key, criterion in self.criteria.items()]
+        return Claim(self.row, self.column, self.claim, rules, note=note, definition=self.definition)
+
+
+#: How every claim below is measured unless its definition says otherwise.
+PATCHES = ("16 patches of 7 x 7 pixels; blank patches (dummy players, worth 0 in every coalition) are left out of "
+           "every rank comparison; every method explains the logit and is evaluated on the logit")
+
+_RHO_LOW = dict(holds=0.5, fails=0.8, higher=False)   # "different": a rank correlation at most 0.5
+_RHO_HIGH = dict(holds=0.9, fails=0.6)                # "the same": a rank correlation at least 0.9
+_AREA = dict(holds=0.5, fails=0.9, higher=False, scale="ratio")  # deletion area against random orders
+_GAP = dict(higher=False, scale="gap", statistic="max", fmt=".1e")
+_FACT = dict(holds=1, fails=1, scale="fact")
+
+_D = Definition
+_C = Criterion
+
+DEFINITIONS = {(d.row, d.column): d for d in [
+    _D("Principle", "Saliency", "gradients of the score w.r.t. the input",
+       PATCHES + "; finite differences in float64 with steps of 1e-6 (smaller than the distance to a ReLU kink)",
+       {"finite_differences": _C("max |autograd - finite differences| / max |grad| per digit", 1e-4, 1e-2, **_GAP),
+        "randomised": _C("Spearman of patch maps after randomising all layers", **_RHO_LOW)}),
+    _D("Principle", "LIME", "perturb the neighbourhood, fit an interpretable model", PATCHES,
+       {"r2": _C("weighted R^2 of the fit", 0.8, 0.5, scale="fraction")}),
+    _D("Principle", "SHAP", "Shapley values: fair marginal contributions", PATCHES,
+       {"efficiency": _C("efficiency gap |sum phi - (v(N) - v(empty))|", 1e-4, 1e-2, **_GAP, floor=1e-5),
+        "dummy": _C("|value| of a blank patch", 1e-5, 1e-3, **_GAP, floor=1e-6)}),
+    _D("Scope", "Saliency", "local", PATCHES + "; pairs of neighbouring test digits, patches blank in neither",
+       {"cross_digit": _C("Spearman of the maps of two different digits", **_RHO_LOW)}),
+    _D("Scope", "LIME", "local", PATCHES + "; pairs of neighbouring test digits, patches blank in neither",
+       {"cross_digit": _C("Spearman of the weights of two different digits", **_RHO_LOW)}),
+    _D("Scope", "SHAP", "local + global", PATCHES + "; global: mean |phi| over each half of the digits",
+       {"cross_digit": _C("Spearman of the values of two different digits", **_RHO_LOW),
+        "global": _C("Spearman of global importances, half vs half", 0.8, 0.5)}),
+    _D("Model dependency", "Saliency", "needs gradients (differentiable models only)", PATCHES,
+       {"refuses_forest": _C("gradient refuses the random forest", **_FACT)}),
+    _D("Model dependency", "LIME", "model-agnostic, needs only predictions", PATCHES + "; the patch forest",
+       {"explains_forest": _C("explains the random forest", **_FACT),
+        "forest_rho": _C("Spearman with exact SHAP on the forest", 0.7, 0.3)}),
+    _D("Model dependency", "SHAP", "model-agnostic; optimised versions (TreeSHAP, DeepSHAP)", PATCHES + "; the patch forest",
+       {"tree_gap": _C("|exact SHAP - TreeSHAP| on the forest", 1e-6, 1e-3, **_GAP)}),
+    _D("Output", "Saliency", "pixel heatmap highlighting critical regions",
+       PATCHES + "; deletion with two maskers: black, and the training mean (not the explainers' own)",
+       {"deletion_black": _C("patch deletion area / random, black masker", **_AREA),
+        "deletion_mean": _C("patch deletion area / random, training-mean masker", **_AREA)}),
+    _D("Output", "LIME", "signed feature weights", PATCHES,
+       {"sign_agreement": _C("share of patches whose sign agrees with occlusion", 0.8, 0.6, scale="fraction"),
+        "deletion_mean": _C("patch deletion area / random, training-mean masker", **_AREA)}),
+    _D("Output", "SHAP", "additive contributions", PATCHES,
+       {"efficiency": _C("efficiency gap of KernelSHAP", 1e-4, 1e-2, **_GAP, floor=1e-5),
+        "deletion_mean": _C("patch deletion area / random, training-mean masker", **_AREA)}),
+    _D("Stability", "Saliency", "unstable (noise, gradient vanishing)",
+       PATCHES + "; Gaussian noise of std 0.02 on the input",
+       {"noise": _C("Spearman of the maps of a digit and a noisy copy", 0.6, 0.9, higher=False)}),
+    _D("Stability", "LIME", "unstable (samples change it)", PATCHES + "; seeds 0, 1, 2, mean over the pairs",
+       {"seeds": _C("Spearman between seeds", 0.6, 0.9, higher=False)}),
+    _D("Stability", "SHAP", "stable (Shapley values are unique)",
+       PATCHES + "; KernelSHAP with 512 coalitions for noise, 200 for seeds",
+       {"noise": _C("Spearman of the values of a digit and a noisy copy", **_RHO_HIGH),
+        "seeds": _C("Spearman between seeds", **_RHO_HIGH)}),
+    _D("Reference", "Saliency", "depends on the baseline (Integrated Gradients)",
+       PATCHES + "; IG with a black and a training-mean baseline",
+       {"baseline": _C("Spearman of IG under two baselines", 0.6, 0.9, higher=False)}),
+    _D("Reference", "LIME", "depends on its kernel width and segmentation",
+       PATCHES + "; kernel widths 0.25 and 1.0; at pixels, patches of 7 x 7 against 4 x 4",
+       {"kernel_width": _C("Spearman of LIME under two kernel widths", 0.6, 0.9, higher=False),
+        "segmentation": _C("Spearman of pixel maps under two segmentations", 0.6, 0.9, higher=False)}),
+    _D("Reference", "SHAP", "depends on the baseline (what 'absent' means)",
+       PATCHES + "; exact SHAP with a black and a training-mean baseline",
+       {"baseline": _C("Spearman of exact SHAP under two baselines", 0.6, 0.9, higher=False)}),
+    _D("Cost", "Saliency", "low (one backpropagation)", PATCHES + "; model evaluations for one explanation",
+       {"backward": _C("backward passes of the gradient", 1, 2, higher=False, scale="count", fmt=".0f"),
+        "rows": _C("forward rows of the gradient", 1, 10, higher=False, scale="count", fmt=".0f")}),
+    _D("Cost", "LIME", "medium (sampling + fit)",
+       PATCHES + "; rows at matched accuracy: 1% from the method's own converged answer",
+       {"above_gradient": _C("LIME rows / gradient rows", 10, 2, scale="count", fmt=".0f"),
+        "below_exact": _C("exact SHAP rows / LIME rows", 10, 2, scale="count", fmt=".0f")}),
+    _D("Cost", "SHAP", "high (exact is exponential; approximations exist)",
+       PATCHES + "; rows at matched accuracy: 1% from the method's own converged answer",
+       {"exact_over_lime": _C("exact SHAP rows / LIME rows", 10, 2, scale="count", fmt=".0f"),
+        "kernel_over_lime": _C("KernelSHAP rows / LIME rows, both at 1% error", 2, 1, scale="count", fmt=".2f")}),
+    _D("Use cases", "Saliency", "computer vision", PATCHES + "; superpixels of the photograph",
+       {"photo_deletion": _C("photograph deletion area / random", **_AREA),
+        "data_randomised": _C("Spearman with the shuffled-label model's maps", **_RHO_LOW)}),
+    _D("Use cases", "LIME", "general (images, text, tables)", PATCHES + "; superpixels of the photograph",
+       {"photo_deletion": _C("photograph deletion area / random", **_AREA),
+        "runs_everywhere": _C("runs on a CNN, EfficientNet and a forest", **_FACT)}),
+    _D("Use cases", "SHAP", "high-risk tasks needing reliable explanations", PATCHES + "; superpixels of the photograph",
+       {"randomised": _C("Spearman after randomising all layers", **_RHO_LOW),
+        "data_randomised": _C("Spearman with the shuffled-label model's values", **_RHO_LOW),
+        "photo_deletion": _C("photograph deletion area / random", **_AREA)}),
+]}
+del _D, _C
+
+
+def measure_claim(row: str, column: str, *, note: str = "", **samples) -> Claim:
+    """The claim ``(row, column)`` of :data:`DEFINITIONS`, measured: one set of samples per criterion.
+
+    Examples
+    --------
+    >>> claim = measure_claim("Stability", "LIME", seeds=[0.95, 0.97, 0.96])
+    >>> claim_verdict(claim)
+    'does not hold'
+    """
+    if (row, column) not in DEFINITIONS:
+        raise ValueError(f"no claim is defined for ({row!r}, {column!r}); the claims are {sorted(DEFINITIONS)}")
+    return DEFINITIONS[row, column].measure(note, **samples)
+
+
+# --------------------------------------------------------------------------- tables
 
 
 def _check_claims(claims) -> list:
@@ -214,10 +564,12 @@ def verdict_table(claims):
 
 
 def markdown_table(claims) -> str:
-    """The comparison table in Markdown: each cell holds the claim, the figures and the verdict.
+    """The comparison table in Markdown: each cell holds the claim, every rule's figures, and the verdict.
 
-    Built from the :class:`Claim` objects (never typed by hand): ``claim`` in italics, each
-    rule's figure and threshold, the note, and the verdict in bold.
+    Built from the :class:`Claim` objects (never typed by hand): ``claim`` in italics, one
+    line per rule (:meth:`Rule.describe`: figure, interval, n, thresholds, margin) with its
+    own verdict, the note, and the claim's verdict in bold. Show it rendered with
+    ``IPython.display.Markdown``.
     """
     claims = _check_claims(claims)
     rows = list(dict.fromkeys(c.row for c in claims))
@@ -231,34 +583,35 @@ def markdown_table(claims) -> str:
             if c is None:
                 parts.append("")
                 continue
-            figures = "; ".join(_cell_text(rule.describe()) for rule in c.rules)
-            note = f"; {_cell_text(c.note)}" if c.note else ""
-            parts.append(f"*{_cell_text(c.claim)}* <br> {figures}{note} <br> **{claim_verdict(c)}**")
+            figures = "".join(f" <br> {_cell_text(rule.describe())}: {rule.verdict()}" for rule in c.rules)
+            note = f" <br> {_cell_text(c.note)}" if c.note else ""
+            parts.append(f"*{_cell_text(c.claim)}*{figures}{note} <br> **{claim_verdict(c)}**")
         lines.append(f"| **{_cell_text(row)}** | " + " | ".join(parts) + " |")
     return "\n".join(lines)
 
 
-def threshold_sensitivity(claims, scales=(0.5, 1.0, 1.5)):
-    """Each cell's verdict when every threshold is multiplied by each of ``scales``.
+def threshold_sensitivity(claims, steps=(-1, 0, 1)):
+    """Each cell's verdict when every threshold moves ``steps`` steps on its figure's own scale.
 
-    Moving a threshold by half (x 0.5 and x 1.5) shows which verdicts rest on the exact
-    threshold and which do not; yes/no rules (``fixed``) do not move.
+    A step is :attr:`Scale.step` of the rule's :data:`SCALES` entry (0.1 for a correlation,
+    a decade for a rounding gap), positive toward stricter (harder to hold), and the moved
+    thresholds stay within the range the figure can take. Yes/no facts do not move.
 
     Returns
     -------
     pandas.DataFrame
-        One row per cell (row, method), one column per scale, and ``moves`` (whether the
-        verdict changes at all).
+        One row per cell (row, method), one column per step (``"-1 step"``, ``"as stated"``,
+        ``"+1 step"``), and ``moves`` (whether the verdict changes at all).
     """
     import pandas as pd
 
     claims = _check_claims(claims)
-    scales = [float(s) for s in scales]
-    if not scales or any(not np.isfinite(s) or s <= 0 for s in scales):
-        raise ValueError(f"scales must be positive numbers; got {scales!r}")
+    steps = [_check_number("steps", s) for s in steps]
+    if not steps:
+        raise ValueError("steps must hold at least one number of steps")
+    names = ["as stated" if s == 0 else f"{s:+g} step" for s in steps]
     records = []
     for c in claims:
-        verdicts = [claim_verdict(c, s) for s in scales]
-        records.append({"row": c.row, "method": c.column, **{f"x{s:g}": v for s, v in zip(scales, verdicts)},
-                        "moves": len(set(verdicts)) > 1})
+        verdicts = [claim_verdict(c, s) for s in steps]
+        records.append({"row": c.row, "method": c.column, **dict(zip(names, verdicts)), "moves": len(set(verdicts)) > 1})
     return pd.DataFrame.from_records(records)
