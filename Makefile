@@ -21,7 +21,7 @@ help:
 	@echo "                NB=notebooks/02_cnn_saliency_mnist.ipynb for just one"
 	@echo "make weights   retrain every shipped model from its recipe (helpers/weights/)"
 	@echo "make bench      time our methods against Captum, shap and lime (not part of make test)"
-	@echo "make app        serve notebook 07's explorers as a web app (Voila) on http://127.0.0.1:$(APP_PORT)/"
+	@echo "make app        serve notebook 07's explorers as a web app (Voila) on http://127.0.0.1:$(APP_PORT)/ with a token"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "the course needs Python 3.11; got " + sys.version.split()[0] + " (set PYTHON=/path/to/python3.11)"'
@@ -84,15 +84,18 @@ bench: $(STAMP)
 	@for b in $(sort $(wildcard benchmarks/bench_*.py)); do \
 		echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# Notebook 07 as a standalone web app, bound to this machine only (127.0.0.1). APP_ARGS passes more
-# options to Voila (e.g. APP_ARGS=--token=secret).
+# Notebook 07 as a standalone web app, bound to this machine only (127.0.0.1), behind a token: Voila's
+# --token flag makes jupyter_server generate one inside the process (never on a command line, where ps
+# would show it to every local user) and print the address with it. To choose the token, put it in a
+# file readable only by you and pass its path: JUPYTER_TOKEN_FILE=~/.app-token make app.
+# APP_ARGS passes more options to Voila (e.g. APP_ARGS=--Voila.port_retries=0).
 APP_PORT ?= 8866
 APP_ARGS ?=
 app: $(STAMP)
-	@echo "Starting the explorer app (notebooks/07_explorer.ipynb); once its cells have run it is at"
-	@echo "    http://127.0.0.1:$(APP_PORT)/"
-	@echo "(only this machine can reach it; Ctrl-C stops it)"
-	$(BIN)/voila notebooks/07_explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT) $(APP_ARGS)
+	@echo "Starting the explorer app (notebooks/07_explorer.ipynb) on port $(APP_PORT) of 127.0.0.1, behind a token:"
+	@echo "open the address that Voila prints below, token included (only this machine can reach it, and only"
+	@echo "with the token; Ctrl-C stops it)."
+	$(BIN)/voila notebooks/07_explorer.ipynb --no-browser --Voila.ip=127.0.0.1 --port=$(APP_PORT) --token $(APP_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -6,7 +6,8 @@ one that a tool downloads: Playwright launches it from ``/usr/bin/chromium`` or 
 browser fails them.
 
 Each test starts its own server on a free localhost port with a token, on a copy of notebook 07 (its
-outputs cleared) in a temporary folder, and always stops it. Screenshots of every state go to
+outputs cleared) in a temporary folder, and always stops it; the app is started by ``make app``, with
+the token it generates and prints. Without a browser, the app's token is still tested over HTTP. Screenshots of every state go to
 ``$COURSE_ARTIFACTS`` (default: a temporary folder, printed); the browser-side time from a control
 change to the new map image is printed and written to ``browser_latency.json`` there.
 ``COURSE_UPDATE_SCREENSHOT=1`` also copies the app's screenshot to ``docs/explorer.png``.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -100,12 +102,13 @@ def _notebook_copy(folder: Path) -> Path:
 class Server:
     """A server process in its own session, its log in a file; stopped (the whole group) on exit."""
 
-    def __init__(self, command: list[str], folder: Path, port: int, token: str):
+    def __init__(self, command: list[str], folder: Path, port: int, token: str | None, env: dict | None = None):
         self.port, self.token, self.folder = port, token, folder
         self.log_path = folder / "server.log"
-        env = dict(os.environ, JUPYTER_RUNTIME_DIR=str(folder / "runtime"), JUPYTER_CONFIG_DIR=str(folder / "config"),
+        outer = {k: v for k, v in os.environ.items() if k not in ("JUPYTER_TOKEN", "JUPYTER_TOKEN_FILE")}  # ours only
+        env = dict(outer, JUPYTER_RUNTIME_DIR=str(folder / "runtime"), JUPYTER_CONFIG_DIR=str(folder / "config"),
                    JUPYTERLAB_SETTINGS_DIR=str(folder / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(folder / "workspaces"),
-                   PYTHONHASHSEED="0")
+                   PYTHONHASHSEED="0", **(env or {}))
         self.log = open(self.log_path, "w+")
         self.process = subprocess.Popen(command, cwd=folder, env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
@@ -113,6 +116,30 @@ class Server:
     def log_tail(self) -> str:
         self.log.flush()
         return self.log_path.read_text()[-4000:]
+
+    def wait_for_log(self, pattern: str) -> re.Match:
+        """The first match of ``pattern`` in the server's log, once it is there."""
+        deadline = time.monotonic() + SERVER_START
+        while time.monotonic() < deadline:
+            found = re.search(pattern, self.log_tail())
+            if found:
+                return found
+            if self.process.poll() is not None:
+                pytest.fail(f"the server exited with code {self.process.returncode}:\n{self.log_tail()}")
+            time.sleep(0.5)
+        pytest.fail(f"the server's log never matched {pattern!r} within {SERVER_START} s:\n{self.log_tail()}")
+
+    def command_lines(self) -> list[str]:
+        """The command lines of the server's processes (its session: make, the shell, Voila), as ps shows them."""
+        lines = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                session = int(stat.read_text().rsplit(")", 1)[1].split()[3])
+                if session == self.process.pid:
+                    lines.append((stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode())
+            except (OSError, IndexError, ValueError):  # a process that ended meanwhile
+                pass
+        return lines
 
     def wait_until_up(self, path: str) -> None:
         deadline = time.monotonic() + SERVER_START
@@ -283,16 +310,70 @@ def test_explorer_in_jupyterlab(browser, workspace, artifacts):
 # --------------------------------------------------------------------------- the Voilà app
 
 
-def test_explorer_in_the_voila_app(browser, workspace, artifacts):
-    """`make app`, as the README says, with a free port and a token for the test."""
-    port, token = _free_port(), "course-browser-test"
+def _start_app(workspace: Path, env: dict | None = None) -> Server:
+    """`make app`, as the README says, on a free port; its token is the one it prints (or ``env`` chooses)."""
+    port = _free_port()
     command = ["make", "--no-print-directory", "-C", str(ROOT), "app", f"APP_PORT={port}",
-               f"APP_ARGS=--token={token} --Voila.port_retries=0"]
-    server = Server(command, workspace, port, token)
+               "APP_ARGS=--Voila.port_retries=0"]
+    server = Server(command, workspace, port, None, env)
+    try:
+        address = server.wait_for_log(rf"running at:\s*http://127\.0\.0\.1:{port}/\?token=(\S+)")
+        server.token = address.group(1)
+        server.wait_until_up("/voila/static/")
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None
+
+
+def _status(url: str) -> tuple[int, str]:
+    """The HTTP status of a GET and where it redirects to (redirects are not followed)."""
+    try:
+        with urllib.request.build_opener(_NoRedirect).open(url, timeout=30) as answer:
+            return answer.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Location", "")
+
+
+@pytest.mark.parametrize("chosen", [False, True], ids=["generated token", "token from a file"])
+def test_the_app_needs_its_token(workspace, chosen):
+    """`make app` serves only with a token that is on no command line: generated and printed in the address,
+    or chosen in a file named by JUPYTER_TOKEN_FILE. No request here runs the notebook."""
+    env = None
+    if chosen:
+        secret = workspace / "token"
+        secret.write_text("course-token-from-a-file")
+        secret.chmod(0o600)
+        env = {"JUPYTER_TOKEN_FILE": str(secret)}
+    server = _start_app(workspace, env)
+    try:
+        token = "course-token-from-a-file" if chosen else server.token
+        assert len(token) >= 20 and token != "..."
+        lines = server.command_lines()
+        assert any("voila" in line for line in lines), lines
+        assert not [line for line in lines if token in line], "the token is on a command line (ps shows it)"
+        base = f"http://127.0.0.1:{server.port}"
+        kernel = "/api/kernels/00000000-0000-0000-0000-000000000000"  # authorised: 404 (no such kernel)
+        assert _status(f"{base}{kernel}?token={token}")[0] == 404
+        for query in ("", "?token=", "?token=wrong"):
+            assert _status(f"{base}{kernel}{query}")[0] == 403
+            code, location = _status(f"{base}/{query}")  # the notebook's page: to the login form, or refused
+            assert code == 403 or (code == 302 and location.startswith("/login")), (query, code, location)
+    finally:
+        server.stop()
+
+
+def test_explorer_in_the_voila_app(browser, workspace, artifacts):
+    """`make app`, as the README says, with a free port and the token it prints."""
+    server = _start_app(workspace)
+    port, token = server.port, server.token
     page = browser.new_page(viewport={"width": 1500, "height": 1100})
     try:
-        server.wait_until_up("/api/status")
-        assert f"http://127.0.0.1:{port}/" in server.log_tail(), "make app prints the address"
         page.goto(f"http://127.0.0.1:{port}/?token={token}", timeout=NOTEBOOK_RUN * 1000)
         try:  # the app is ready when the last explorer (the photo explorer) shows a status line
             page.wait_for_function("() => { const s = document.querySelector('.course-photoexplorer .course-status'); "
