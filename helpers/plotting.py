@@ -339,8 +339,8 @@ def show_regions(regions: dict, ax=None, *, title: str | None = None):
 
 
 def show_field(xx, yy, values, vectors=None, ax=None, *, points=None, labels=None, title: str | None = None,
-               value_label: str = "", cmap: str = "coolwarm", every: int = 1):
-    """Draw a scalar field over the plane, with optional arrows and data points.
+               value_label: str = "", cmap: str = "coolwarm", every: int = 1, lines=None, line_levels: int = 12):
+    """Draw a scalar field over the plane, with optional arrows, contour lines and data points.
 
     Parameters
     ----------
@@ -353,18 +353,45 @@ def show_field(xx, yy, values, vectors=None, ax=None, *, points=None, labels=Non
     points : tensor or array [N, 2], optional
         Data points, coloured by ``labels``.
     title, value_label : str
+    lines : tensor or array [n, n], optional
+        A second field drawn as labelled black contour lines over the colours: the
+        field the arrows are the gradient of, when it differs from ``values``
+        (notebook 01: the class score :math:`S_1`, whose lines run on where the
+        probability has saturated and its colours stop changing). Arrows that are
+        the gradient of ``lines`` cross them at right angles.
+    line_levels : int, default 12
+        How many contour lines (matplotlib picks evenly spaced levels).
 
     Returns
     -------
     matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        If ``values``, ``lines`` or ``vectors`` do not match the grid's shape, or
+        ``line_levels`` is not an int >= 1.
+
+    Examples
+    --------
+    >>> ax = show_field(xx, yy, probability, field, lines=score)  # doctest: +SKIP
     """
     def as_np(a):
         return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
 
-    ax = _axes(ax)
     xx, yy, values = as_np(xx), as_np(yy), as_np(values)
+    for name, field, shape in (("values", values, xx.shape), ("lines", lines, xx.shape),
+                               ("vectors", vectors, (*xx.shape, 2))):
+        if field is not None and tuple(as_np(field).shape) != tuple(shape):
+            raise ValueError(f"{name} must have the grid's shape {tuple(shape)}; got {tuple(as_np(field).shape)}")
+    if isinstance(line_levels, bool) or not isinstance(line_levels, int) or line_levels < 1:
+        raise ValueError(f"line_levels must be an int >= 1; got {line_levels!r}")
+    ax = _axes(ax)
     filled = ax.contourf(xx, yy, values, levels=20, cmap=cmap, alpha=0.8)
     ax.figure.colorbar(filled, ax=ax, fraction=0.046, pad=0.04, label=value_label)
+    if lines is not None:
+        contours = ax.contour(xx, yy, as_np(lines), levels=line_levels, colors="k", linewidths=0.8, alpha=0.8)
+        ax.clabel(contours, fontsize=7, fmt="%g")
     if points is not None:
         points = as_np(points)
         ax.scatter(points[:, 0], points[:, 1], c=as_np(labels) if labels is not None else "k",

@@ -248,3 +248,48 @@ def test_colour_bar_runs_from_the_limit_down(signed):
 def test_words_html_names_a_text_without_words():
     with pytest.raises(ValueError, match="words must hold at least one word"):
         words_html([], {"m": np.zeros(0)})
+
+
+# --------------------------------------------------------------------------- show_field (notebook 01)
+
+from helpers.plotting import show_field  # noqa: E402  (kept with its tests)
+
+
+def _plane():
+    xx, yy = torch.meshgrid(torch.linspace(-2, 2, 9), torch.linspace(-1, 1, 5), indexing="xy")
+    score = 3 * xx + yy                                    # a linear score: straight, evenly spaced lines
+    return xx, yy, torch.sigmoid(score), score, torch.stack([3 * torch.ones_like(xx), torch.ones_like(yy)], dim=-1)
+
+
+def test_field_draws_colours_arrows_points_and_the_score_s_lines_on_the_given_axes():
+    xx, yy, probability, score, arrows = _plane()
+    fig, ax = plt.subplots()
+    assert show_field(xx, yy, probability, arrows, ax, points=torch.zeros(3, 2), labels=torch.tensor([0, 1, 0]),
+                      lines=score, line_levels=5, title="t") is ax
+    filled, lines = [c for c in ax.collections if hasattr(c, "levels")]
+    assert len(filled.levels) > 5                          # the filled field
+    assert 3 <= len(lines.levels) <= 7                     # about line_levels lines, matplotlib's nice levels
+    assert lines.levels.min() < float(score.min()) + 2.5 and lines.levels.max() > float(score.max()) - 2.5  # the lines' field
+    assert len(ax.texts) >= 3                              # labelled with their values
+    assert len(fig.axes) == 2                              # and the colour bar
+    plt.close(fig)
+
+
+def test_field_without_lines_draws_one_contour_set():
+    xx, yy, probability, _, arrows = _plane()
+    fig, ax = plt.subplots()
+    show_field(xx, yy, probability, arrows, ax)
+    assert len([c for c in ax.collections if hasattr(c, "levels")]) == 1 and not ax.texts
+    plt.close(fig)
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"lines": torch.zeros(9, 5)}, r"lines must have the grid's shape \(5, 9\); got \(9, 5\)"),
+    ({"vectors": torch.zeros(5, 9)}, r"vectors must have the grid's shape \(5, 9, 2\); got \(5, 9\)"),
+    ({"line_levels": 0}, "line_levels must be an int >= 1; got 0"),
+    ({"line_levels": 2.5}, "line_levels must be an int >= 1; got 2.5"),
+])
+def test_field_errors_name_the_value(options, message):
+    xx, yy, probability, _, _ = _plane()
+    with pytest.raises(ValueError, match=message):
+        show_field(xx, yy, probability, **options)
