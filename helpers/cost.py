@@ -10,6 +10,12 @@ counts what the model is asked to do there:
   its output;
 - ``seconds``: wall-clock time spent inside the block.
 
+What one forward row costs differs from model to model. :func:`multiply_adds`
+counts it from the model's layers (the multiply-accumulate operations of its
+convolutions and matrix products, the same on every machine);
+:func:`seconds_per_evaluation` times a game's evaluations on this machine.
+Notebook 04 compares the photograph's network with the digit's with both.
+
 It counts whatever calls the model: a gradient method of :mod:`helpers.saliency`,
 a coalition game of :mod:`helpers.features` evaluating coalitions through the
 model, or your own code. For a prediction function that is not a
@@ -20,19 +26,25 @@ model, or your own code. For a prediction function that is not a
 calls), the same two quantities seen from the game's side.
 
 Taught in ``notebooks/03_beyond_vanilla_gradients.ipynb``; used again wherever
-methods are compared on cost (``notebooks/06_comparison.ipynb``).
+methods are compared on cost (``notebooks/04_lime.ipynb`` for the cost of a row,
+``notebooks/06_comparison.ipynb``).
 """
 
 from __future__ import annotations
 
 import functools
+import statistics
 import time
 from typing import Callable
 
 import torch
 import torch.nn as nn
+from torch.utils.flop_counter import FlopCounterMode
 
-__all__ = ["CostCounter", "CountedGame"]
+from .checks import check_batch, check_int, check_model, check_seed
+from .scores import evaluation_mode, model_device, model_dtype
+
+__all__ = ["CostCounter", "CountedGame", "multiply_adds", "seconds_per_evaluation"]
 
 
 def _rows_of(args, kwargs) -> int:
@@ -255,3 +267,104 @@ class CountedGame:
     def _count(self, rows: int, calls: int = 1) -> None:
         self.n_evaluations += int(rows)
         self.n_calls += int(calls)
+
+
+def multiply_adds(model: nn.Module, x: torch.Tensor) -> int:
+    """Multiply-accumulate operations of one forward row: what a model costs per input, on any machine.
+
+    Counted with PyTorch's ``torch.utils.flop_counter.FlopCounterMode`` while the
+    model runs once on ``x[:1]``: every convolution and matrix product, from the
+    shapes of its operands (one multiply-add is two of PyTorch's FLOPs).
+    Elementwise work (activations, normalisation, pooling, softmax) is not
+    counted; in a convolutional network it is a small share of the time. The
+    count depends on the model and the input's shape only, so it repeats
+    exactly where wall-clock times do not.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    x : torch.Tensor, float, [B, ...]
+        A batch of inputs; only its first row is run (the count is per row).
+
+    Returns
+    -------
+    int
+        Multiply-adds of one forward pass on one input. The model's mode, its
+        parameters' gradients and ``x`` are left as they were.
+
+    Raises
+    ------
+    TypeError, ValueError
+        If ``model`` is not a module or ``x`` is not a float batch ``[B, ...]``.
+
+    Examples
+    --------
+    >>> multiply_adds(torch.nn.Linear(784, 10), torch.zeros(5, 784))
+    7840
+    """
+    check_model(model, purpose="its layers are counted")
+    x = check_batch(x)
+    row = x[:1].detach().to(model_device(model), model_dtype(model, x.dtype), copy=True)
+    with evaluation_mode(model), torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(row)
+    return int(counter.get_total_flops()) // 2
+
+
+def seconds_per_evaluation(game, *, n_coalitions: int = 16, repeats: int = 3, seed: int = 0) -> float:
+    """Wall-clock seconds per coalition evaluated by ``game`` on this machine: the median of a few timings.
+
+    ``game`` evaluates one batch of ``n_coalitions`` random coalitions (each
+    feature present with probability 1/2) ``repeats`` times; the median time of
+    a batch, divided by its size, is returned. The figure changes with the
+    machine, its load, its thread count and the batch size: compare two games
+    timed with the same arguments, and print it only in an unchecked cell
+    (``# NBVAL_IGNORE_OUTPUT``). :func:`multiply_adds` gives a cost that repeats.
+
+    Parameters
+    ----------
+    game : coalition game
+        Has ``n_players`` and evaluates ``game(Z)`` for a bool tensor ``Z`` [n, M]
+        (e.g. :class:`helpers.features.CoalitionGame`).
+    n_coalitions : int, default 16
+        Coalitions per timed batch.
+    repeats : int, default 3
+        Timed batches; the median is taken.
+    seed : int, default 0
+        Draws the coalitions from a generator of its own (the global random state
+        is left alone).
+
+    Returns
+    -------
+    float
+        Seconds per coalition. The game's counts (``n_evaluations``, ``n_calls``)
+        are restored: timing is not part of an explanation's cost.
+
+    Raises
+    ------
+    TypeError
+        If ``game`` is not a coalition game, or an argument is not an int.
+    ValueError
+        If ``n_coalitions`` or ``repeats`` is below 1, or ``seed`` is out of range.
+
+    Examples
+    --------
+    >>> seconds = seconds_per_evaluation(game, n_coalitions=16, repeats=3)  # doctest: +SKIP
+    """
+    n_players = getattr(game, "n_players", None)
+    if not callable(game) or isinstance(n_players, bool) or not isinstance(n_players, int):
+        raise TypeError(f"game must be a coalition game (callable, with an int n_players); got {type(game).__name__}")
+    n_coalitions = check_int("n_coalitions", n_coalitions, 1)
+    repeats = check_int("repeats", repeats, 1)
+    generator = torch.Generator().manual_seed(check_seed(seed))
+    Z = torch.rand(n_coalitions, n_players, generator=generator) < 0.5
+    counts = {name: getattr(game, name) for name in ("n_evaluations", "n_calls") if hasattr(game, name)}
+    times = []
+    try:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            game(Z)
+            times.append(time.perf_counter() - start)
+    finally:
+        for name, value in counts.items():
+            setattr(game, name, value)
+    return statistics.median(times) / n_coalitions

@@ -1,4 +1,4 @@
-"""The cost counter: counts on calls whose cost is known in advance."""
+"""The cost counter: counts on calls whose cost is known in advance; multiply-adds and timings per row."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from helpers.cost import CostCounter
+from helpers.cost import CostCounter, multiply_adds, seconds_per_evaluation
+from helpers.features import CoalitionGame, grid_segments
 from helpers.saliency import gradient, integrated_gradients, smoothgrad
 
 
@@ -149,3 +150,81 @@ def test_summary_with_seconds_and_repr():
     assert cost.summary(seconds=True).startswith("0 forward rows in 0 calls, 0 backward passes (0 rows), ")
     assert cost.summary(seconds=True).endswith(" s")
     assert repr(cost).startswith("CostCounter(0 forward rows")
+
+
+# --------------------------------------------------------------------------- multiply-adds and seconds per row
+
+
+@pytest.mark.parametrize("layer, x, expected", [
+    (nn.Linear(784, 10), torch.zeros(5, 784), 784 * 10),                                   # one per weight
+    (nn.Conv2d(1, 16, 3), torch.zeros(2, 1, 28, 28), 16 * 3 * 3 * 26 * 26),                 # per weight, per output pixel
+    (nn.Conv2d(8, 8, 3, groups=8), torch.zeros(1, 8, 10, 10), 8 * 3 * 3 * 8 * 8),           # depthwise: 1 input map each
+    (nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3)),  # layers add up; ReLU is free
+     torch.zeros(3, 1, 8, 8), 4 * 9 * 6 * 6 + 4 * 6 * 6 * 3),
+])
+def test_multiply_adds_are_the_layers_weights_times_their_output_positions_per_row(layer, x, expected):
+    assert multiply_adds(layer, x) == expected
+    assert multiply_adds(layer, x[:1]) == expected  # per row: the batch size does not matter
+
+
+def test_multiply_adds_of_the_course_cnn_follow_its_two_layers():
+    from helpers.models import SimpleCNN
+    assert multiply_adds(SimpleCNN(), torch.zeros(1, 1, 28, 28)) == 16 * 9 * 26 * 26 + 26 * 26 * 16 * 10
+
+
+def test_multiply_adds_leave_the_model_and_the_input_alone():
+    model = nn.Sequential(nn.Flatten(), nn.Dropout(0.5), nn.Linear(16, 3)).train()
+    model[2].weight.grad = torch.ones_like(model[2].weight)
+    x = torch.rand(4, 1, 4, 4, dtype=torch.float64).requires_grad_(True)  # float64 meets a float32 model
+    before = x.detach().clone()
+    assert multiply_adds(model, x) == 48
+    assert model.training and model[1].training
+    assert torch.equal(model[2].weight.grad, torch.ones_like(model[2].weight))
+    assert torch.equal(x.detach(), before) and x.requires_grad and x.grad is None
+
+
+def test_multiply_adds_errors_name_the_value():
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module.*got function"):
+        multiply_adds(lambda x: x, X)
+    with pytest.raises(ValueError, match=r"x must be .*\[B, "):
+        multiply_adds(_model(), torch.zeros(16))
+    with pytest.raises(TypeError, match="x must be a floating-point tensor"):
+        multiply_adds(_model(), torch.zeros(5, 1, 4, 4, dtype=torch.long))
+
+
+def _game():
+    return CoalitionGame(_model(), X[0], grid_segments((4, 4), 2), baseline=0.0)
+
+
+def test_seconds_per_evaluation_is_positive_and_leaves_counts_and_rng_alone():
+    game = _game()
+    game(torch.ones(2, 4, dtype=torch.bool))
+    counts, state = (game.n_evaluations, game.n_calls), torch.get_rng_state()
+    seconds = seconds_per_evaluation(game, n_coalitions=8, repeats=3)
+    assert isinstance(seconds, float) and 0 < seconds < 1
+    assert (game.n_evaluations, game.n_calls) == counts
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_seconds_per_evaluation_times_what_the_game_evaluates():
+    calls = []
+
+    def game(Z):
+        calls.append(Z.clone())
+        return torch.zeros(len(Z))
+
+    game.n_players = 5
+    seconds_per_evaluation(game, n_coalitions=6, repeats=4, seed=1)
+    assert len(calls) == 4 and all(torch.equal(Z, calls[0]) for Z in calls)  # one batch, timed four times
+    assert calls[0].shape == (6, 5) and calls[0].dtype == torch.bool
+
+
+def test_seconds_per_evaluation_errors_name_the_value():
+    with pytest.raises(TypeError, match="game must be a coalition game.*got Sequential"):
+        seconds_per_evaluation(_model())
+    with pytest.raises(ValueError, match="n_coalitions must be an int >= 1; got 0"):
+        seconds_per_evaluation(_game(), n_coalitions=0)
+    with pytest.raises(TypeError, match="repeats must be an int"):
+        seconds_per_evaluation(_game(), repeats=1.5)
+    with pytest.raises(ValueError, match="seed must be in"):
+        seconds_per_evaluation(_game(), seed=-1)
