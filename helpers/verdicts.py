@@ -186,13 +186,14 @@ class Scale:
         return abs(a - b)
 
 
-#: The scales of the course's figures. Correlations and fractions move by 0.1, ratios (an area
-#: against random, a cost against another) by 0.1, gaps at the rounding level by a decade, counts
-#: by half a decade (x 3.2); facts do not move.
+#: The scales of the course's figures. Correlations, fractions, ratios and differences (an area
+#: below random) move by 0.1, gaps at the rounding level by a decade, counts by half a decade
+#: (x 3.2); facts do not move.
 SCALES = {
     "correlation": Scale("correlation", -1.0, 1.0, 0.1),
     "fraction": Scale("fraction", 0.0, 1.0, 0.1),
     "ratio": Scale("ratio", 0.0, math.inf, 0.1),
+    "difference": Scale("difference", -math.inf, math.inf, 0.1),
     "gap": Scale("gap", 0.0, math.inf, 1.0, log=True),
     "count": Scale("count", 0.0, math.inf, 0.5, log=True),
     "fact": Scale("fact", 0.0, 1.0, 0.0),
@@ -410,14 +411,20 @@ class Definition:
     definition: str
     criteria: dict
 
-    def measure(self, note: str = "", **samples) -> Claim:
-        """The :class:`Claim` with one figure per criterion: ``samples[key]`` per-example figures (or a number)."""
+    def measure(self, note: str = "", setting: str | None = None, **samples) -> Claim:
+        """The :class:`Claim` with one figure per criterion: ``samples[key]`` per-example figures (or a number).
+
+        ``setting`` replaces the definition's description of the setting where the same
+        criteria are measured on other data (words of a text instead of patches of a digit);
+        the criteria, their summaries and thresholds never change.
+        """
         missing, unknown = sorted(set(self.criteria) - set(samples)), sorted(set(samples) - set(self.criteria))
         if missing or unknown:
             raise ValueError(f"{self.row} / {self.column} is measured by {sorted(self.criteria)}; "
                              f"missing {missing}, unknown {unknown}")
         rules = [criterion.measure(samples[key]) for key, criterion in self.criteria.items()]
-        return Claim(self.row, self.column, self.claim, rules, note=note, definition=self.definition)
+        return Claim(self.row, self.column, self.claim, rules, note=note,
+                     definition=self.definition if setting is None else setting)
 
 
 #: How every claim below is measured unless its definition says otherwise.
@@ -426,10 +433,12 @@ PATCHES = ("16 patches of 7 x 7 pixels; blank patches (dummy players, worth 0 in
 
 _RHO_LOW = dict(holds=0.5, fails=0.8, higher=False)   # "different": a rank correlation at most 0.5
 _RHO_HIGH = dict(holds=0.9, fails=0.6)                # "the same": a rank correlation at least 0.9
-_AREA = dict(holds=0.5, fails=0.9, higher=False, scale="ratio")  # deletion area against random orders
+#: Deletion: how far the curve's rescaled area lies below the random orders' (in units of v(N) - v(empty)).
+_GAIN = dict(holds=0.2, fails=0.05, scale="difference")
 _GAP = dict(higher=False, scale="gap", statistic="max", fmt=".1e")
 _FACT = dict(holds=1, fails=1, scale="fact")
 
+_PHOTO = PATCHES + "; the photograph: its superpixels, against each of 5 random orders"
 _D = Definition
 _C = Criterion
 
@@ -449,7 +458,7 @@ DEFINITIONS = {(d.row, d.column): d for d in [
        {"cross_digit": _C("Spearman of the weights of two different digits", **_RHO_LOW)}),
     _D("Scope", "SHAP", "local + global", PATCHES + "; global: mean |phi| over each half of the digits",
        {"cross_digit": _C("Spearman of the values of two different digits", **_RHO_LOW),
-        "global": _C("Spearman of global importances, half vs half", 0.8, 0.5)}),
+        "halves": _C("Spearman of global importances, half vs half (20 random halves)", 0.8, 0.5)}),
     _D("Model dependency", "Saliency", "needs gradients (differentiable models only)", PATCHES,
        {"refuses_forest": _C("gradient refuses the random forest", **_FACT)}),
     _D("Model dependency", "LIME", "model-agnostic, needs only predictions", PATCHES + "; the patch forest",
@@ -458,23 +467,24 @@ DEFINITIONS = {(d.row, d.column): d for d in [
     _D("Model dependency", "SHAP", "model-agnostic; optimised versions (TreeSHAP, DeepSHAP)", PATCHES + "; the patch forest",
        {"tree_gap": _C("|exact SHAP - TreeSHAP| on the forest", 1e-6, 1e-3, **_GAP)}),
     _D("Output", "Saliency", "pixel heatmap highlighting critical regions",
-       PATCHES + "; deletion with two maskers: black, and the training mean (not the explainers' own)",
-       {"deletion_black": _C("patch deletion area / random, black masker", **_AREA),
-        "deletion_mean": _C("patch deletion area / random, training-mean masker", **_AREA)}),
+       PATCHES + "; deletion curves of the logit rescaled so that v(empty) = 0 and v(N) = 1, their area against the "
+       "mean of 20 random orders', with two maskers: black (the explainers' own) and the training mean",
+       {"deletion_black": _C("deletion area below random, black masker", **_GAIN),
+        "deletion_mean": _C("deletion area below random, training-mean masker", **_GAIN)}),
     _D("Output", "LIME", "signed feature weights", PATCHES,
        {"sign_agreement": _C("share of patches whose sign agrees with occlusion", 0.8, 0.6, scale="fraction"),
-        "deletion_mean": _C("patch deletion area / random, training-mean masker", **_AREA)}),
+        "deletion_mean": _C("deletion area below random, training-mean masker", **_GAIN)}),
     _D("Output", "SHAP", "additive contributions", PATCHES,
        {"efficiency": _C("efficiency gap of KernelSHAP", 1e-4, 1e-2, **_GAP, floor=1e-5),
-        "deletion_mean": _C("patch deletion area / random, training-mean masker", **_AREA)}),
+        "deletion_mean": _C("deletion area below random, training-mean masker", **_GAIN)}),
     _D("Stability", "Saliency", "unstable (noise, gradient vanishing)",
        PATCHES + "; Gaussian noise of std 0.02 on the input",
-       {"noise": _C("Spearman of the maps of a digit and a noisy copy", 0.6, 0.9, higher=False)}),
+       {"noise": _C("Spearman of the maps of an input and a slightly changed copy", 0.6, 0.9, higher=False)}),
     _D("Stability", "LIME", "unstable (samples change it)", PATCHES + "; seeds 0, 1, 2, mean over the pairs",
        {"seeds": _C("Spearman between seeds", 0.6, 0.9, higher=False)}),
     _D("Stability", "SHAP", "stable (Shapley values are unique)",
        PATCHES + "; KernelSHAP with 512 coalitions for noise, 200 for seeds",
-       {"noise": _C("Spearman of the values of a digit and a noisy copy", **_RHO_HIGH),
+       {"noise": _C("Spearman of the values of an input and a slightly changed copy", **_RHO_HIGH),
         "seeds": _C("Spearman between seeds", **_RHO_HIGH)}),
     _D("Reference", "Saliency", "depends on the baseline (Integrated Gradients)",
        PATCHES + "; IG with a black and a training-mean baseline",
@@ -484,7 +494,7 @@ DEFINITIONS = {(d.row, d.column): d for d in [
        {"kernel_width": _C("Spearman of LIME under two kernel widths", 0.6, 0.9, higher=False),
         "segmentation": _C("Spearman of pixel maps under two segmentations", 0.6, 0.9, higher=False)}),
     _D("Reference", "SHAP", "depends on the baseline (what 'absent' means)",
-       PATCHES + "; exact SHAP with a black and a training-mean baseline",
+       PATCHES + "; exact SHAP (black) and KernelSHAP with 512 coalitions (training mean, error < 1e-5)",
        {"baseline": _C("Spearman of exact SHAP under two baselines", 0.6, 0.9, higher=False)}),
     _D("Cost", "Saliency", "low (one backpropagation)", PATCHES + "; model evaluations for one explanation",
        {"backward": _C("backward passes of the gradient", 1, 2, higher=False, scale="count", fmt=".0f"),
@@ -497,22 +507,26 @@ DEFINITIONS = {(d.row, d.column): d for d in [
        PATCHES + "; rows at matched accuracy: 1% from the method's own converged answer",
        {"exact_over_lime": _C("exact SHAP rows / LIME rows", 10, 2, scale="count", fmt=".0f"),
         "kernel_over_lime": _C("KernelSHAP rows / LIME rows, both at 1% error", 2, 1, scale="count", fmt=".2f")}),
-    _D("Use cases", "Saliency", "computer vision", PATCHES + "; superpixels of the photograph",
-       {"photo_deletion": _C("photograph deletion area / random", **_AREA),
+    _D("Use cases", "Saliency", "computer vision", _PHOTO,
+       {"photo_deletion": _C("photograph: deletion area below random", **_GAIN),
         "data_randomised": _C("Spearman with the shuffled-label model's maps", **_RHO_LOW)}),
-    _D("Use cases", "LIME", "general (images, text, tables)", PATCHES + "; superpixels of the photograph",
-       {"photo_deletion": _C("photograph deletion area / random", **_AREA),
+    _D("Use cases", "LIME", "general (images, text, tables)", _PHOTO,
+       {"photo_deletion": _C("photograph: deletion area below random", **_GAIN),
         "runs_everywhere": _C("runs on a CNN, EfficientNet and a forest", **_FACT)}),
-    _D("Use cases", "SHAP", "high-risk tasks needing reliable explanations", PATCHES + "; superpixels of the photograph",
+    _D("Use cases", "SHAP", "high-risk tasks needing reliable explanations", _PHOTO,
        {"randomised": _C("Spearman after randomising all layers", **_RHO_LOW),
         "data_randomised": _C("Spearman with the shuffled-label model's values", **_RHO_LOW),
-        "photo_deletion": _C("photograph deletion area / random", **_AREA)}),
+        "photo_deletion": _C("photograph: deletion area below random", **_GAIN)}),
+    # ----------------------------------------------------------------- claims measured on text only (notebook 08)
 ]}
-del _D, _C
+del _D, _C, _PHOTO
 
 
-def measure_claim(row: str, column: str, *, note: str = "", **samples) -> Claim:
+def measure_claim(row: str, column: str, *, note: str = "", setting: str | None = None, **samples) -> Claim:
     """The claim ``(row, column)`` of :data:`DEFINITIONS`, measured: one set of samples per criterion.
+
+    ``setting`` describes where the criteria were measured, when not on the digits'
+    patches (:meth:`Definition.measure`).
 
     Examples
     --------
@@ -522,7 +536,7 @@ def measure_claim(row: str, column: str, *, note: str = "", **samples) -> Claim:
     """
     if (row, column) not in DEFINITIONS:
         raise ValueError(f"no claim is defined for ({row!r}, {column!r}); the claims are {sorted(DEFINITIONS)}")
-    return DEFINITIONS[row, column].measure(note, **samples)
+    return DEFINITIONS[row, column].measure(note, setting, **samples)
 
 
 # --------------------------------------------------------------------------- tables

@@ -804,3 +804,34 @@ def test_gradient_methods_may_return_numpy_and_must_return_one_map_per_input(tra
         noise_stability(lambda model, x, targets: [0.0], trained_cnn, x, noise_std=0.1)
     with pytest.raises(ValueError, match=r"explain must return one map per input, \[2, \.\.\.\]; got shape \(1, 784\)"):
         cascading_randomisation(trained_cnn, x, lambda model, x, targets: torch.zeros(1, 784))
+
+
+def test_rank_correlation_on_chosen_players_leaves_the_others_out():
+    from helpers.metrics import rank_correlation
+
+    a = torch.tensor([[3.0, 2.0, 1.0, 0.0, 0.0, 0.0], [1.0, 2.0, 3.0, 0.0, 0.0, 0.0]])
+    b = torch.tensor([[1.0, 2.0, 3.0, 0.0, 0.0, 0.0], [1.0, 2.0, 3.0, 0.0, 0.0, 0.0]])
+    live = torch.tensor([True, True, True, False, False, False])
+    assert rank_correlation(a, b, players=live).tolist() == [-1.0, 1.0]
+    assert float(rank_correlation(a, b)[0]) > -1.0  # the three tied zeros count as agreement
+    per_row = torch.tensor([[True, True, False, False, False, False], [True] * 6])
+    rho = rank_correlation(a, b, players=per_row)
+    assert rho[0] == -1.0 and rho[1] == float(rank_correlation(a[1:], b[1:])[0])
+    assert torch.isnan(rank_correlation(a, b, players=torch.tensor([True] + [False] * 5))).all()
+    with pytest.raises(ValueError, match=r"players must be \[M\] = \[6\] or \[B, M\] = \[2, 6\]; got \[3\]"):
+        rank_correlation(a, b, players=torch.ones(3, dtype=torch.bool))
+    with pytest.raises(TypeError, match="players must be a bool tensor"):
+        rank_correlation(a, b, players=live.long())
+
+
+def test_curve_area_of_a_kind_rescales_between_the_empty_and_full_coalitions():
+    from helpers.metrics import curve_area
+
+    logits = torch.tensor([[7.0, 3.0, -1.0], [4.0, 2.5, 1.0]])  # deletion: v(N) first, v(empty) last
+    assert curve_area(logits, kind="deletion").tolist() == pytest.approx([0.5, 0.5])
+    assert float(curve_area(torch.tensor([-1.0, -1.0, 7.0]), kind="insertion")) == pytest.approx(0.25)
+    assert float(curve_area(torch.tensor([0.2, 0.9]), kind="insertion")) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="same value cannot be rescaled; 1 such curve"):
+        curve_area(torch.tensor([[1.0, 0.0, 1.0]]), kind="deletion")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        curve_area(logits, kind="both")

@@ -19,13 +19,15 @@ from .ranks import rank_correlation
 __all__ = ["agreement", "budget_to_reach"]
 
 
-def agreement(explanations: dict) -> tuple[list, torch.Tensor]:
+def agreement(explanations: dict, *, players=None) -> tuple[list, torch.Tensor]:
     """Median rank correlation between every pair of methods' explanations of the same inputs.
 
     Parameters
     ----------
     explanations : dict of name -> torch.Tensor [B, M]
         One row per input, one column per player (segment sums for pixel methods).
+    players : bool tensor [M] or [B, M], optional
+        Compare on these players only (:func:`rank_correlation`), e.g. leaving out dummies.
 
     Returns
     -------
@@ -49,7 +51,8 @@ def agreement(explanations: dict) -> tuple[list, torch.Tensor]:
         raise ValueError(f"every explanation must be a tensor [B, M] of the same shape; got shapes {sorted(shapes)}")
     matrix = torch.ones(len(names), len(names), dtype=torch.float64)
     for i, j in itertools.combinations(range(len(names)), 2):
-        rho = rank_correlation(torch.as_tensor(explanations[names[i]]), torch.as_tensor(explanations[names[j]]))
+        rho = rank_correlation(torch.as_tensor(explanations[names[i]]), torch.as_tensor(explanations[names[j]]),
+                               players=players)
         matrix[i, j] = matrix[j, i] = float(np.nanmedian(rho.numpy())) if bool(torch.isfinite(rho).any()) else float("nan")
     return names, matrix
 

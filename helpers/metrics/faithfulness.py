@@ -16,12 +16,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..checks import check_int
+from ..checks import check_choice, check_int
 from ..features import check_game, game_values
 from ..seeding import make_generator
 from .ranks import ranking
 
-__all__ = ["curve_fractions", "deletion_curve", "insertion_curve", "random_order_curves", "curve_area"]
+__all__ = ["curve_fractions", "deletion_curve", "insertion_curve", "random_order_curves", "curve_area", "rescaled_curves"]
 
 
 def _check_attributions(attributions, n_players: int) -> torch.Tensor:
@@ -190,7 +190,7 @@ def random_order_curves(game, *, kind: str = "deletion", n_orders: int = 20, ste
     return values.reshape(n_orders, -1)
 
 
-def curve_area(values, fractions=None) -> torch.Tensor:
+def curve_area(values, fractions=None, *, kind: str | None = None) -> torch.Tensor:
     r"""The trapezoid area under a curve over the fraction of players in [0, 1].
 
     :math:`\sum_k \tfrac12 (f_{k+1} - f_k)(v_k + v_{k+1})` with :math:`f_k` the fraction of
@@ -198,12 +198,20 @@ def curve_area(values, fractions=None) -> torch.Tensor:
     is given (use :func:`curve_fractions` when ``step`` does not divide M, where the last
     interval is shorter).
 
+    With ``kind`` ("deletion" or "insertion") each curve is first rescaled so that the
+    empty coalition's value is 0 and the full one's is 1 (the last and the first point of a
+    deletion curve, the first and the last of an insertion curve): the area of a curve of
+    logits, which have no fixed range, then reads like one of probabilities, and areas of
+    different inputs and maskers compare.
+
     Parameters
     ----------
     values : torch.Tensor, [K + 1] or [..., K + 1]
         One curve, or a batch of curves along the last dimension.
     fractions : torch.Tensor [K + 1], optional
         Increasing, from 0 to 1.
+    kind : {None, "deletion", "insertion"}
+        Rescale each curve between its empty and full coalitions first (refused where the two are equal).
 
     Returns
     -------
@@ -233,4 +241,30 @@ def curve_area(values, fractions=None) -> torch.Tensor:
             raise ValueError("fractions must be finite; they hold NaN or Inf")
         if abs(float(fractions[0])) > 1e-12 or abs(float(fractions[-1]) - 1) > 1e-12 or bool((fractions.diff() <= 0).any()):
             raise ValueError("fractions must increase from 0 to 1")
+    if kind is not None:
+        values = rescaled_curves(values, kind)
     return torch.trapezoid(values, fractions, dim=-1)
+
+
+def rescaled_curves(values, kind: str) -> torch.Tensor:
+    """Deletion or insertion curves ``[..., K + 1]`` rescaled so that the empty coalition is 0 and the full one 1.
+
+    The empty coalition is the last point of a deletion curve and the first of an
+    insertion curve. Used by :func:`curve_area` with ``kind``, and to draw curves of
+    logits of several inputs on one scale.
+
+    Examples
+    --------
+    >>> rescaled_curves(torch.tensor([7.0, 3.0, -1.0]), "deletion").tolist()
+    [1.0, 0.5, 0.0]
+    """
+    check_choice("kind", kind, ("deletion", "insertion"))
+    values = torch.as_tensor(values).detach().to("cpu", torch.float64)
+    if values.ndim < 1 or values.shape[-1] < 2:
+        raise ValueError(f"values must hold at least two points along the last dimension; got shape {tuple(values.shape)}")
+    empty, full = (values[..., -1:], values[..., :1]) if kind == "deletion" else (values[..., :1], values[..., -1:])
+    span = full - empty
+    if bool((span == 0).any()):
+        raise ValueError(f"a {kind} curve whose full and empty coalitions have the same value cannot be rescaled; "
+                         f"{int((span == 0).sum())} such curve(s)")
+    return (values - empty) / span

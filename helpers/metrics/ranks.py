@@ -57,7 +57,7 @@ def tied_ranks(values: np.ndarray, tolerance: float = TIE_TOLERANCE) -> np.ndarr
     return ranks
 
 
-def rank_correlation(a: torch.Tensor, b: torch.Tensor, *, tie_tolerance: float = TIE_TOLERANCE) -> torch.Tensor:
+def rank_correlation(a: torch.Tensor, b: torch.Tensor, *, players=None, tie_tolerance: float = TIE_TOLERANCE) -> torch.Tensor:
     r"""Spearman's rank correlation between two maps, one number per example.
 
     The Pearson correlation of the ranks of the values of ``a[i]`` and ``b[i]``
@@ -68,6 +68,11 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor, *, tie_tolerance: float =
     Parameters
     ----------
     a, b : torch.Tensor, [B, ...], same shape
+    players : bool tensor [M] or [B, M], optional
+        Compare each pair of maps on these features only (``M`` = the features of one
+        flattened map; one mask for all rows or one per row), e.g. leaving out the dummy
+        players, whose values are 0 for exact methods and noise for sampled ones and whose
+        ties would otherwise count as agreement. A row with fewer than 2 features gives NaN.
     tie_tolerance : float, default :data:`TIE_TOLERANCE`
         Of :func:`tied_ranks`; 0 gives exact ties (Spearman as in SciPy and Quantus).
 
@@ -92,14 +97,34 @@ def rank_correlation(a: torch.Tensor, b: torch.Tensor, *, tie_tolerance: float =
     if a.shape != b.shape:
         raise ValueError(f"a and b must be batches [B, ...] of the same shape; got {tuple(a.shape)} and {tuple(b.shape)}")
     tie_tolerance = check_float("tie_tolerance", tie_tolerance, minimum=0.0)
-    ra = tied_ranks(a.detach().reshape(a.shape[0], -1).cpu().double().numpy(), tie_tolerance)
-    rb = tied_ranks(b.detach().reshape(b.shape[0], -1).cpu().double().numpy(), tie_tolerance)
+    flat_a = a.detach().reshape(a.shape[0], -1).cpu().double().numpy()
+    flat_b = b.detach().reshape(b.shape[0], -1).cpu().double().numpy()
+    if players is not None:
+        mask = _check_players(players, flat_a.shape)
+        return torch.tensor([_spearman(flat_a[i:i + 1, m], flat_b[i:i + 1, m], tie_tolerance)[0] if m.sum() >= 2
+                             else np.nan for i, m in enumerate(mask)], dtype=torch.float64)
+    return torch.from_numpy(_spearman(flat_a, flat_b, tie_tolerance))
+
+
+def _check_players(players, shape: tuple) -> np.ndarray:
+    """A bool mask ``[B, M]`` from ``players`` ``[M]`` or ``[B, M]``."""
+    if not isinstance(players, torch.Tensor) or players.dtype != torch.bool:
+        raise TypeError(f"players must be a bool tensor [M] or [B, M]; got {getattr(players, 'dtype', type(players).__name__)}")
+    mask = players.detach().cpu().numpy()
+    if mask.shape not in ((shape[1],), shape):
+        raise ValueError(f"players must be [M] = [{shape[1]}] or [B, M] = {list(shape)}; got {list(mask.shape)}")
+    return np.broadcast_to(mask, shape)
+
+
+def _spearman(a: np.ndarray, b: np.ndarray, tie_tolerance: float) -> np.ndarray:
+    """Spearman's correlation of each row pair of ``a`` and ``b`` [B, M]; NaN where a row's ranks are constant."""
+    ra, rb = tied_ranks(a, tie_tolerance), tied_ranks(b, tie_tolerance)
     ra -= ra.mean(axis=1, keepdims=True)
     rb -= rb.mean(axis=1, keepdims=True)
     denominator = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
     with np.errstate(invalid="ignore", divide="ignore"):
         rho = (ra * rb).sum(axis=1) / denominator
-    return torch.from_numpy(np.where(denominator > 0, rho, np.nan))
+    return np.where(denominator > 0, rho, np.nan)
 
 
 def _check_vector_pair(a, b) -> tuple[torch.Tensor, torch.Tensor]:

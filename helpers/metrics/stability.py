@@ -68,6 +68,7 @@ def noise_stability(
     noise_std: float,
     seed: int = 0,
     clip=None,
+    players=None,
     **options,
 ) -> torch.Tensor:
     r"""Rank correlation between a method's map of ``x`` and of ``x`` plus small noise.
@@ -99,6 +100,9 @@ def noise_stability(
         Seed of the input noise (``options`` may carry the method's own ``seed``).
     clip : None or (low, high), default None
         Clamp the noisy inputs to this range (``(0.0, 1.0)`` for digits).
+    players : bool tensor [M] or [B, M], optional
+        Compare the maps on these features only (:func:`rank_correlation`), e.g. the
+        patches that are not blank in the clean digit.
     **options
         Passed to ``method``.
 
@@ -126,7 +130,7 @@ def noise_stability(
     targets = resolve_targets(model, x, target, chunk_rows(None, x))
     clean = check_explanation("method", method(model, x, targets, **options), x.shape[0])
     changed = check_explanation("method", method(model, noisy, targets, **options), x.shape[0])
-    return rank_correlation(clean, changed)
+    return rank_correlation(clean, changed, players=players)
 
 
 @dataclass
