@@ -18,11 +18,11 @@ from .data import load_mnist
 from .drawing import draw_strokes
 from .features import CoalitionGame, FunctionGame, tabular_segments
 from .lime import cosine_distances, exponential_kernel, fit_lime, sample_coalitions, weighted_ridge
-from .metrics import deletion_curve, top_mass_share
+from .metrics import cascading_randomisation, deletion_curve, randomisable_layers, top_mass_share
 from .models import MLP, predict
-from .saliency import gradient, gradient_x_input, integrated_gradients, path_quadrature
-from .seeding import seeded_global_rng
-from .shapley import TableGame, exact_shapley, relative_error
+from .saliency import grad_cam, gradient, gradient_x_input, integrated_gradients, path_quadrature, smoothgrad
+from .seeding import indexed_normal, seeded_global_rng
+from .shapley import TableGame, exact_shapley, relative_error, weighted_voting_game
 from .text import WordGame, pool_tokens
 from .text_models import TokenizedText, WordModel, build_vocabulary
 from .textbook import kernel_shap
@@ -36,6 +36,9 @@ __all__ = [
     "check_gradient_x_input",
     "check_trapezoid_weights",
     "check_integrated_gradients",
+    "check_smoothgrad",
+    "check_grad_cam",
+    "check_randomisation_test",
     "check_lime_kernel",
     "check_weighted_least_squares",
     "check_lime_fit",
@@ -43,6 +46,7 @@ __all__ = [
     "check_shapley_kernel",
     "check_kernel_shap",
     "check_baseline_background",
+    "check_exact_shapley",
     "check_deletion_curve",
     "check_mask_words",
     "check_word_pooling",
@@ -72,6 +76,16 @@ def _call(function, exercise: str, *args):
         return None, f"{exercise}: not attempted yet - the function still raises NotImplementedError"
     except Exception as err:  # the learner's code may fail in any way
         return None, f"{exercise}: not yet right - your function raised {type(err).__name__}: {err}"
+
+
+def _call_on_model(function, exercise: str, model, *args):
+    """:func:`_call` with ``model`` first; then the model's parameter gradients are cleared, so that a
+    wrong answer does not spoil later cells. Also returns whether the answer had left gradients there."""
+    answer, problem = _call(function, exercise, model, *args)
+    left_in_parameters = any(p.grad is not None for p in model.parameters())
+    for p in model.parameters():
+        p.grad = None
+    return answer, problem, left_in_parameters
 
 
 def _close(answer, expected: torch.Tensor, *, rtol: float, atol: float) -> tuple[bool, str]:
@@ -158,13 +172,10 @@ def check_batched_saliency(my_saliency, model, x: torch.Tensor) -> bool:
         return False
     expected = gradient(model, x)
     probe = x.detach().clone()
-    answer, problem = _call(my_saliency, name, model, probe)
+    answer, problem, left_in_parameters = _call_on_model(my_saliency, name, model, probe)
     if problem:
         print(problem)
         return False
-    left_in_parameters = any(p.grad is not None for p in model.parameters())
-    for p in model.parameters():  # clean up, so that a wrong answer does not spoil later cells
-        p.grad = None
     ok, why = _close(answer, expected, rtol=1e-4, atol=1e-6)
     if not ok:
         return report(False, name, why)
@@ -389,9 +400,8 @@ def check_integrated_gradients(my_integrated_gradients, model, x: torch.Tensor) 
         for steps in (5, 16):
             expected = integrated_gradients(model, x, target, baseline=baseline, steps=steps, rule="trapezoid")
             probe = x.clone()
-            answer, problem = _call(my_integrated_gradients, name, model, probe, target.clone(), baseline.clone(), steps)
-            for p in model.parameters():  # a wrong answer must not spoil later cells
-                p.grad = None
+            answer, problem, _ = _call_on_model(my_integrated_gradients, name, model, probe, target.clone(),
+                                                baseline.clone(), steps)
             if problem:
                 print(problem)
                 return False
@@ -425,6 +435,208 @@ def _integrated_gradients_mistake(answer, model, x, target, baseline, steps, gra
         if torch.allclose(answer, candidate, rtol=1e-4, atol=1e-6):
             return hint
     return ""
+
+
+def _smoothgrad_test_inputs(x: torch.Tensor) -> torch.Tensor:
+    """Digits of range 1 and the same digits rescaled to [-1, 1] (range 2), in one batch."""
+    x = x[:6].detach()
+    return torch.cat([x, 2 * x[:3] - 1])
+
+
+def check_smoothgrad(my_smoothgrad, model, x: torch.Tensor) -> bool:
+    """Exercise 03.5: SmoothGrad written from the formula, on given noise draws.
+
+    ``my_smoothgrad(model, x, target, noise_level, noise)`` returns
+    ``(1/n) sum_k |dS_target/dx (x + sigma * noise[k])|`` for a batch ``x`` [B, ...],
+    classes ``target`` [B] and ``noise`` [n, ...]: ``n`` standard-normal draws of one
+    example's shape, the same draws for every example, each scaled by that example's
+    ``sigma = noise_level * (max x - min x)`` (the range of its own values). Compared with
+    :func:`helpers.saliency.smoothgrad` (whose seed gives exactly these draws) on the first
+    6 rows of ``x`` and 3 of them rescaled to [-1, 1], so that the range matters, at noise
+    levels 0.15 and 0.3.
+    """
+    name = "Exercise 5 (SmoothGrad)"
+    if _not_attempted(my_smoothgrad, name):
+        return False
+    batch = _smoothgrad_test_inputs(x)
+    target = predict(model, batch).argmax(dim=1)
+    n_samples, seed = 8, 5
+    noise = indexed_normal(seed, range(n_samples), tuple(batch.shape[1:]), device=batch.device, dtype=batch.dtype)
+    for noise_level in (0.15, 0.3):
+        expected = smoothgrad(model, batch, target, noise_level=noise_level, n_samples=n_samples, seed=seed)
+        probe = batch.clone()
+        answer, problem, _ = _call_on_model(my_smoothgrad, name, model, probe, target.clone(), noise_level, noise.clone())
+        if problem:
+            print(problem)
+            return False
+        ok, why = _close(answer, expected, rtol=1e-4, atol=1e-6)
+        if not ok:
+            if isinstance(answer, torch.Tensor) and answer.shape == expected.shape:
+                why = _smoothgrad_mistake(answer.detach().to(batch.dtype), model, batch, target, noise_level, noise) or why
+            return report(False, name, f"at noise level {noise_level}: {why}")
+        if not torch.equal(probe, batch) or probe.requires_grad:
+            return report(False, name, "your function changed the caller's x; add the noise to a copy")
+    return report(True, name, f"matches helpers.saliency.smoothgrad on {len(batch)} inputs of ranges 1 and 2, "
+                              f"{n_samples} copies, noise levels 0.15 and 0.3")
+
+
+def _smoothgrad_mistake(answer, model, x, target, noise_level, noise) -> str:
+    """Name the usual slip of a wrong SmoothGrad answer, or return ''."""
+    flat = x.reshape(len(x), -1)
+    shape = (-1,) + (1,) * (x.ndim - 1)
+    own_range = (flat.amax(dim=1) - flat.amin(dim=1)).reshape(shape)
+
+    def average(sigma, absolute=True):
+        return sum(gradient(model, x + sigma * e, target, absolute=absolute) for e in noise) / len(noise)
+
+    candidates = [
+        (average(noise_level * own_range, absolute=False), "you averaged the signed gradients; SmoothGrad here averages "
+                                                           "their magnitudes |dS/dx| (absolute=True)"),
+        (average(torch.full_like(own_range, noise_level)), "the noise's standard deviation is noise_level times the "
+                                                           "input's range (max - min), not noise_level itself"),
+        (average(noise_level * (x.max() - x.min())), "take the range of each example's own values, not of the whole "
+                                                      "batch"),
+    ]
+    for candidate, hint in candidates:
+        if torch.allclose(answer, candidate, rtol=1e-4, atol=1e-6):
+            return hint
+    return ""
+
+
+def check_grad_cam(my_grad_cam, model, x: torch.Tensor, layer) -> bool:
+    """Exercise 03.6: Grad-CAM written from the formula.
+
+    ``my_grad_cam(model, x, target, layer)`` returns, for a batch ``x`` [B, C, H, W] and
+    classes ``target`` [B], the map ``ReLU(sum_k alpha_k A^k)`` of the layer's feature maps
+    ``A^k`` [B, K, h, w], with ``alpha_k`` the mean over (i, j) of ``dS_target/dA^k_ij``,
+    upsampled bilinearly (``align_corners=False``) to H x W and repeated over the C channels:
+    shaped like ``x``. Compared with :func:`helpers.saliency.grad_cam` on the first 8 rows of
+    ``x`` for the predicted classes and for class 3; the layer must be left without hooks and
+    the model's parameters without gradients.
+    """
+    name = "Exercise 6 (Grad-CAM)"
+    if _not_attempted(my_grad_cam, name):
+        return False
+    x = x[:8].detach()
+    hooks_before = len(layer._forward_hooks)
+    for target_name, target in (("the predicted classes", predict(model, x).argmax(dim=1)),
+                                ("class 3", torch.full((len(x),), 3))):
+        expected = grad_cam(model, x, target, layer=layer)
+        probe = x.clone()
+        answer, problem, left_in_parameters = _call_on_model(my_grad_cam, name, model, probe, target.clone(), layer)
+        hooks_left = len(layer._forward_hooks) - hooks_before
+        for key in list(layer._forward_hooks)[hooks_before:]:
+            del layer._forward_hooks[key]
+        if problem:
+            print(problem)
+            return False
+        if hooks_left:
+            return report(False, name, f"your function left {hooks_left} hook(s) on the layer: keep the handle that "
+                                       "register_forward_hook returns and call its .remove()")
+        ok, why = _close(answer, expected, rtol=1e-4, atol=1e-6)
+        if not ok:
+            if isinstance(answer, torch.Tensor):
+                why = _grad_cam_mistake(answer.detach(), model, x, target, layer) or why
+            return report(False, name, f"for {target_name}: {why}")
+        if left_in_parameters:
+            return report(False, name, "gradients were left in the model's parameters; use torch.autograd.grad")
+        if not torch.equal(probe, x) or probe.requires_grad:
+            return report(False, name, "your function changed the caller's x; work on a copy")
+    return report(True, name, f"matches helpers.saliency.grad_cam on {len(x)} digits, for the predicted classes and "
+                              "for class 3, no hook and no gradient left behind")
+
+
+def _grad_cam_mistake(answer, model, x, target, layer) -> str:
+    """Name the usual slip of a wrong Grad-CAM answer, or return ''."""
+    import torch.nn.functional as F
+
+    saved = []
+    hook = layer.register_forward_hook(lambda module, inputs, output: saved.append(output))
+    try:
+        with torch.enable_grad():
+            scores = model(x)[torch.arange(len(x)), target]
+            (grads,) = torch.autograd.grad(scores.sum(), saved[0])
+    finally:
+        hook.remove()
+    maps = saved[0].detach()
+    h, w = maps.shape[-2:]
+
+    def cam(alpha, rectify=True):
+        out = (alpha * maps).sum(dim=1, keepdim=True)
+        out = F.relu(out) if rectify else out
+        return F.interpolate(out, size=x.shape[-2:], mode="bilinear", align_corners=False).expand_as(x)
+
+    alpha = grads.mean(dim=(2, 3), keepdim=True)
+    if answer.shape == (len(x), 1, h, w) and (h, w) != tuple(x.shape[-2:]):
+        return (f"your maps are {h} x {w}, the layer's size: upsample them to the input's {tuple(x.shape[-2:])} "
+                "(F.interpolate, mode='bilinear', align_corners=False)")
+    if answer.shape != x.shape:
+        return f"expected the shape of x, {tuple(x.shape)}, got {tuple(answer.shape)}"
+    candidates = [
+        (cam(alpha, rectify=False), "the ReLU is missing: keep only the positive part of sum_k alpha_k A^k"),
+        (cam(grads.sum(dim=(2, 3), keepdim=True)), f"alpha_k is the MEAN of the gradient over the {h} x {w} positions, "
+                                                   "not its sum"),
+        (cam(grads.abs().mean(dim=(2, 3), keepdim=True)), "alpha_k averages the signed gradient, not its magnitude"),
+    ]
+    for candidate, hint in candidates:
+        if torch.allclose(answer.to(candidate.dtype), candidate, rtol=1e-4, atol=1e-6):
+            return hint
+    return ""
+
+
+def check_randomisation_test(my_randomisation_test, model, x: torch.Tensor) -> bool:
+    """Exercise 03.7: the model randomisation test of Adebayo et al. (2018), one layer at a time.
+
+    ``my_randomisation_test(model, x, target, layer_name, seed)`` re-initialises the layer
+    ``layer_name`` of a COPY of ``model`` with the layer's own ``reset_parameters()``, the
+    global generator seeded with ``seed`` inside :func:`helpers.seeding.seeded_global_rng`,
+    and returns Spearman's rank correlation [B] between the saliency maps
+    (:func:`helpers.saliency.gradient`, ``|dS/dx|``) of the model and of the copy, for the
+    classes ``target`` [B]. Compared with :func:`helpers.metrics.cascading_randomisation`
+    (``layers=[layer_name]``, measure ``"spearman_abs"``) for each randomisable layer of the
+    model, on the first 16 rows of ``x``; the caller's model and random state must be left
+    as they were (the checker puts them back if not).
+    """
+    name = "Exercise 7 (randomisation test)"
+    if _not_attempted(my_randomisation_test, name):
+        return False
+    x = x[:16].detach()
+    target = predict(model, x).argmax(dim=1)
+    layers = [layer_name for layer_name, _ in randomisable_layers(model)]
+    for layer_name in layers:
+        expected = cascading_randomisation(model, x, gradient, target, layers=[layer_name], seed=7,
+                                           similarities=("spearman_abs",)).similarity["spearman_abs"][1]
+        state = {key: value.detach().clone() for key, value in model.state_dict().items()}
+        rng = torch.random.get_rng_state()
+        answer, problem, _ = _call_on_model(my_randomisation_test, name, model, x.clone(), target.clone(), layer_name, 7)
+        model_changed = any(not torch.equal(value, state[key]) for key, value in model.state_dict().items())
+        rng_changed = not torch.equal(rng, torch.random.get_rng_state())
+        if model_changed:
+            model.load_state_dict(state)
+        if rng_changed:
+            torch.random.set_rng_state(rng)
+        if problem:
+            print(problem)
+            return False
+        if model_changed:
+            return report(False, name, f"your function re-initialised the caller's model (put back by the checker): "
+                                       f"randomise a copy, copy.deepcopy(model)")
+        if rng_changed:
+            return report(False, name, "your function moved the global random state (put back by the checker): "
+                                       "re-initialise inside `with seeded_global_rng(seed):`")
+        if isinstance(answer, torch.Tensor):
+            answer = answer.detach().reshape(-1)
+        ok, why = _close(answer, expected, rtol=1e-6, atol=1e-6)
+        if not ok:
+            if isinstance(answer, torch.Tensor) and answer.shape == expected.shape and torch.allclose(
+                    answer.double(), torch.ones_like(expected)):
+                why = "every correlation is 1: compare the ORIGINAL model's maps with the randomised copy's"
+            elif isinstance(answer, torch.Tensor) and answer.shape == expected.shape:
+                why += ("; re-initialise with layer.reset_parameters() inside `with seeded_global_rng(seed):`, "
+                        "explain the same classes, and compare with rank_correlation")
+            return report(False, name, f"randomising {layer_name}: {why}")
+    return report(True, name, f"matches helpers.metrics.cascading_randomisation for the layers {layers} on {len(x)} "
+                              "digits; the model and the random state are left as they were")
 
 
 # --- notebook 05: SHAP ------------------------------------------------------------------
@@ -590,6 +802,59 @@ def check_baseline_background(background_worths) -> bool:
             return report(False, name, f"for target {target}: {why}")
     return report(True, name, "matches helpers.features.CoalitionGame(background=...) on 30 background rows; "
                               "v(empty) is the mean prediction over the background, shap's E[f(X)]")
+
+
+def _banzhaf(game) -> torch.Tensor:
+    """The Banzhaf value: every coalition without i weighs the same, 1 / 2^(M-1) (the usual slip)."""
+    M = game.n_players
+    codes = torch.arange(2**M)
+    Z = ((codes[:, None] >> torch.arange(M)) & 1).bool()
+    v = game(Z).double()
+    return torch.stack([(v[codes[~Z[:, i]] | (1 << i)] - v[codes[~Z[:, i]]]).mean() for i in range(M)])
+
+
+def check_exact_shapley(my_exact_shapley) -> bool:
+    """Exercise 05.6: exact Shapley values by enumerating the coalitions of a game.
+
+    ``my_exact_shapley(game)`` returns one value per player [M], using nothing but
+    ``game.n_players`` and ``game(Z)`` (bool coalitions [n, M] in, worths [n] out):
+    ``phi_i = sum over S without i of |S|! (M - |S| - 1)! / M! (v(S + i) - v(S))``.
+    Compared with :func:`helpers.shapley.exact_shapley` to 1e-6 relative (float32 weights
+    pass) on the market stall of
+    notebook 05 (3 players), a weighted vote (5 players, one of them a dummy) and an
+    8-player game with interactions up to the fourth order.
+    """
+    name = "Exercise 6 (exact Shapley values)"
+    if _not_attempted(my_exact_shapley, name):
+        return False
+    stall = TableGame({(): 0, ("Ana",): 60, ("Ben",): 30, ("Cai",): 0, ("Ana", "Ben"): 90, ("Ana", "Cai"): 90,
+                       ("Ben", "Cai"): 60, ("Ana", "Ben", "Cai"): 150}, players=["Ana", "Ben", "Cai"])
+    cases = [(stall, "the market stall"), (weighted_voting_game([4, 2, 2, 1, 0], quota=5), "the weighted vote"),
+             (_kernel_shap_test_game(), "the 8-player game")]
+    evaluations = []
+    for game, what in cases:
+        expected = exact_shapley(game).double()
+        game.reset_counts()
+        answer, problem = _call(my_exact_shapley, name, game)
+        if problem:
+            print(problem)
+            return False
+        evaluations.append(game.n_evaluations)
+        ok, why = _close(answer, expected, rtol=1e-6, atol=1e-8)
+        if not ok and isinstance(answer, torch.Tensor) and answer.shape == expected.shape:
+            answer = answer.detach().double()
+            total = float(expected.sum())
+            if torch.allclose(answer, _banzhaf(game), rtol=1e-6, atol=1e-8):
+                why = ("that is the Banzhaf value (every coalition weighs the same); weigh the coalition S by "
+                       "|S|! (M - |S| - 1)! / M!, the share of orders in which exactly S arrives before i")
+            elif torch.allclose(answer, -expected, rtol=1e-6, atol=1e-8):
+                why = "the sign is flipped: the marginal contribution is v(S with i) - v(S without i)"
+            elif abs(float(answer.sum()) - total) > 1e-6 * max(1.0, abs(total)):
+                why += f"; the values add up to {float(answer.sum()):.4g}, not to v(N) - v(empty) = {total:.4g}"
+        if not ok:
+            return report(False, name, f"on {what}: {why}")
+    return report(True, name, "matches helpers.shapley.exact_shapley on games of 3, 5 and 8 players "
+                              f"({', '.join(str(n) for n in evaluations)} coalitions evaluated)")
 
 
 # --- notebook 06: the comparison --------------------------------------------------------

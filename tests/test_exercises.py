@@ -196,3 +196,135 @@ def test_deletion_curve_checker_accepts_the_reference_and_rejects_slips(capsys):
     assert not check_deletion_curve(lambda game, a: 1 / 0)
     out = capsys.readouterr().out
     assert ": correct" in out and "runs backwards" in out and "tied attributions" in out and "ZeroDivisionError" in out
+
+
+# --- the exercises that build SmoothGrad, Grad-CAM and the randomisation test (notebook 03)
+
+
+def _smoothgrad(model, x, target, noise_level, noise, *, absolute=True, fixed_sigma=False):
+    span = x.flatten(1).amax(dim=1) - x.flatten(1).amin(dim=1)
+    sigma = torch.full_like(span, noise_level) if fixed_sigma else noise_level * span
+    sigma = sigma.reshape(-1, *([1] * (x.ndim - 1)))
+    return sum(gradient(model, x + sigma * e, target, absolute=absolute) for e in noise) / len(noise)
+
+
+def test_smoothgrad(trained_cnn, mnist_test, capsys):
+    x = mnist_test[0][:8]
+    state = torch.random.get_rng_state()
+    assert exercises.check_smoothgrad(_smoothgrad, trained_cnn, x)
+    assert torch.equal(state, torch.random.get_rng_state()), "the checker leaves the global random state alone"
+    assert "correct - matches helpers.saliency.smoothgrad" in capsys.readouterr().out
+    assert not exercises.check_smoothgrad(lambda *a: _smoothgrad(*a, absolute=False), trained_cnn, x)
+    assert "signed gradients" in capsys.readouterr().out
+    assert not exercises.check_smoothgrad(lambda *a: _smoothgrad(*a, fixed_sigma=True), trained_cnn, x)
+    assert "times the input's range" in capsys.readouterr().out
+    assert all(p.grad is None for p in trained_cnn.parameters())
+    assert not exercises.check_smoothgrad(None, trained_cnn, x)
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def _grad_cam(model, x, target, layer, *, rectify=True, upsample=True, keep_hook=False):
+    import torch.nn.functional as F
+
+    saved = []
+    hook = layer.register_forward_hook(lambda module, inputs, output: saved.append(output))
+    scores = model(x)[torch.arange(len(x)), target]
+    if not keep_hook:
+        hook.remove()
+    (grads,) = torch.autograd.grad(scores.sum(), saved[0])
+    cam = (grads.mean(dim=(2, 3), keepdim=True) * saved[0]).sum(dim=1, keepdim=True).detach()
+    cam = F.relu(cam) if rectify else cam
+    if not upsample:
+        return cam
+    return F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False).expand_as(x)
+
+
+def test_grad_cam(trained_cnn, mnist_test, capsys):
+    x, layer = mnist_test[0][:8], trained_cnn.conv1
+    assert exercises.check_grad_cam(_grad_cam, trained_cnn, x, layer)
+    assert "correct - matches helpers.saliency.grad_cam" in capsys.readouterr().out
+    assert not exercises.check_grad_cam(lambda *a: _grad_cam(*a, rectify=False), trained_cnn, x, layer)
+    assert "the ReLU is missing" in capsys.readouterr().out
+    assert not exercises.check_grad_cam(lambda *a: _grad_cam(*a, upsample=False), trained_cnn, x, layer)
+    assert "upsample them" in capsys.readouterr().out
+    assert not exercises.check_grad_cam(lambda *a: _grad_cam(*a, keep_hook=True), trained_cnn, x, layer)
+    assert "left 1 hook(s)" in capsys.readouterr().out
+    assert not layer._forward_hooks, "the checker removes a hook the answer left behind"
+    assert not exercises.check_grad_cam(None, trained_cnn, x, layer)
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def _randomisation_test(model, x, target, layer_name, seed, *, on_a_copy=True, seeded=True):
+    import copy
+
+    from helpers.metrics import abs_rank_correlation
+    from helpers.seeding import seeded_global_rng
+
+    randomised = copy.deepcopy(model) if on_a_copy else model
+    original = gradient(model, x, target)
+    if seeded:
+        with seeded_global_rng(seed):
+            getattr(randomised, layer_name).reset_parameters()
+    else:
+        getattr(randomised, layer_name).reset_parameters()
+    return abs_rank_correlation(original, gradient(randomised, x, target))
+
+
+def test_randomisation_test(trained_cnn, mnist_test, capsys):
+    x = mnist_test[0][:16]
+    weights = {key: value.clone() for key, value in trained_cnn.state_dict().items()}
+    state = torch.random.get_rng_state()
+    assert exercises.check_randomisation_test(_randomisation_test, trained_cnn, x)
+    assert "correct - matches helpers.metrics.cascading_randomisation for the layers ['fc1', 'conv1']" in capsys.readouterr().out
+    assert not exercises.check_randomisation_test(lambda *a: _randomisation_test(*a, on_a_copy=False), trained_cnn, x)
+    assert "re-initialised the caller's model" in capsys.readouterr().out
+    assert not exercises.check_randomisation_test(lambda *a: _randomisation_test(*a, seeded=False), trained_cnn, x)
+    assert "moved the global random state" in capsys.readouterr().out
+    assert not exercises.check_randomisation_test(lambda m, x, t, name, seed: torch.ones(len(x), dtype=torch.float64),
+                                                  trained_cnn, x)
+    assert "every correlation is 1" in capsys.readouterr().out
+    assert all(torch.equal(value, weights[key]) for key, value in trained_cnn.state_dict().items()), \
+        "the checker puts back a model that a wrong answer re-initialised"
+    assert torch.equal(state, torch.random.get_rng_state())
+    assert not exercises.check_randomisation_test(None, trained_cnn, x)
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+# --- exact Shapley values by enumeration (notebook 05)
+
+
+def _exact_shapley(game, *, banzhaf=False):
+    import math
+
+    M = game.n_players
+    codes = torch.arange(2**M)
+    Z = ((codes[:, None] >> torch.arange(M)) & 1).bool()
+    v = game(Z).double()
+    sizes = Z.sum(dim=1)
+    weight = torch.tensor([math.factorial(s) * math.factorial(M - 1 - s) / math.factorial(M) for s in range(M)],
+                          dtype=torch.float64)
+    phi = torch.zeros(M, dtype=torch.float64)
+    for i in range(M):
+        without = codes[~Z[:, i]]
+        w = torch.full((len(without),), 1 / 2 ** (M - 1), dtype=torch.float64) if banzhaf else weight[sizes[without]]
+        phi[i] = (w * (v[without | (1 << i)] - v[without])).sum()
+    return phi
+
+
+def test_exact_shapley(capsys):
+    assert exercises.check_exact_shapley(_exact_shapley)
+    assert "correct - matches helpers.shapley.exact_shapley on games of 3, 5 and 8 players (8, 32, 256" in capsys.readouterr().out
+    assert not exercises.check_exact_shapley(lambda game: _exact_shapley(game, banzhaf=True))
+    assert "Banzhaf value" in capsys.readouterr().out
+    assert not exercises.check_exact_shapley(lambda game: -_exact_shapley(game))
+    assert "sign is flipped" in capsys.readouterr().out
+    assert not exercises.check_exact_shapley(lambda game: torch.zeros(game.n_players + 1))
+    assert "expected shape (3,)" in capsys.readouterr().out
+    assert not exercises.check_exact_shapley(None)
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def test_exact_shapley_checker_accepts_the_textbook_version():
+    from helpers.textbook import exact_shapley
+
+    assert exercises.check_exact_shapley(exact_shapley)
