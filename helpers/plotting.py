@@ -45,6 +45,7 @@ __all__ = [
     "show_segment_weights",
     "show_field",
     "show_budget_errors",
+    "show_dependence",
     "show_curves",
     "show_randomisation",
     "words_html",
@@ -559,6 +560,70 @@ def show_budget_errors(budgets, errors: dict, ax=None, *, title: str | None = No
     return ax
 
 
+def show_dependence(feature_values, shap_values, colour_values=None, ax=None, *, feature: str = "feature",
+                    colour: str | None = None, title: str | None = None):
+    """A dependence plot: each row's SHAP value of one feature against the feature's value.
+
+    One point per row (patient), coloured by a second feature's value (blue low, red high,
+    shap's convention), so that a dependence on a correlated or interacting feature shows as
+    a colour gradient across the cloud. Lundberg, Erion, Chen et al., "From local
+    explanations to global understanding with explainable AI for trees", 2020, Nature
+    Machine Intelligence 2; ``shap.plots.scatter`` draws the same picture.
+
+    Parameters
+    ----------
+    feature_values, shap_values : tensor/array [N]
+    colour_values : tensor/array [N], optional
+        The colouring feature's values; None draws every point alike.
+    ax : matplotlib Axes, optional
+    feature, colour : str
+        Names for the axis label and the colour bar.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Raises
+    ------
+    ValueError
+        For arrays that are not [N] of one length, or that hold NaN.
+
+    Examples
+    --------
+    >>> ax = show_dependence(X[:, 4], values[:, 4], X[:, 5], feature="s1", colour="s2")  # doctest: +SKIP
+    """
+    named = {"feature_values": feature_values, "shap_values": shap_values}
+    if colour_values is not None:
+        named["colour_values"] = colour_values
+    arrays = {}
+    for name, value in named.items():
+        array = np.asarray(value.detach().cpu() if isinstance(value, torch.Tensor) else value, dtype=np.float64)
+        if array.ndim != 1:
+            raise ValueError(f"{name} must be one value per row, [N]; got shape {array.shape}")
+        if not np.isfinite(array).all():
+            raise ValueError(f"{name} must be finite; it holds {int((~np.isfinite(array)).sum())} NaN or Inf value(s)")
+        arrays[name] = array
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"the arrays must have one length; got {lengths}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4.5, 3.5))
+    x, y = arrays["feature_values"], arrays["shap_values"]
+    if colour_values is None:
+        ax.scatter(x, y, s=12, color="#1E88E5")
+    else:
+        points = ax.scatter(x, y, s=12, c=arrays["colour_values"], cmap=SIGNED_CMAP)
+        bar = ax.figure.colorbar(points, ax=ax, fraction=0.046, pad=0.04)
+        bar.set_label(f"{colour or 'colour'} value")
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    ax.set_xlabel(f"{feature} value")
+    ax.set_ylabel(f"SHAP value of {feature}")
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
 def show_curves(fractions, curves: dict, reference=None, ax=None, *, title: str | None = None,
                 ylabel: str = "target probability"):
     """Deletion or insertion curves of several methods, with the random-order band.
@@ -568,7 +633,8 @@ def show_curves(fractions, curves: dict, reference=None, ax=None, *, title: str 
     fractions : tensor/array [K + 1]
     curves : dict of name -> tensor/array [K + 1] (or [B, K + 1]: the mean over rows is drawn)
     reference : tensor/array [R, K + 1] or [B, R, K + 1], optional
-        Random-order curves: their mean and the band mean +- one standard deviation.
+        Random-order curves: their mean and the band between their 10% and 90% quantiles
+        (inside the range the curves take, unlike mean +- sd).
     ax : matplotlib Axes, optional
 
     Returns
@@ -580,8 +646,8 @@ def show_curves(fractions, curves: dict, reference=None, ax=None, *, title: str 
     x = np.asarray(fractions, dtype=float)
     if reference is not None:
         ref = np.asarray(reference, dtype=float).reshape(-1, x.shape[0])
-        mean, spread = ref.mean(axis=0), ref.std(axis=0)
-        ax.fill_between(x, mean - spread, mean + spread, color="0.85", label="random order (mean +- sd)")
+        mean, (low, high) = ref.mean(axis=0), np.quantile(ref, [0.1, 0.9], axis=0)
+        ax.fill_between(x, low, high, color="0.85", label="random order (mean, 10-90% band)")
         ax.plot(x, mean, color="0.5", lw=1)
     for name, values in curves.items():
         values = np.asarray(values, dtype=float).reshape(-1, x.shape[0]).mean(axis=0)

@@ -34,7 +34,8 @@ Where each is shown (with :func:`helpers.source.show_source`):
   :func:`smoothgrad`, :func:`integrated_gradients`, :func:`grad_cam`;
 - ``notebooks/04_lime.ipynb``: :class:`CoalitionGame`, :func:`occlusion`, :func:`lime`;
 - ``notebooks/05_shap.ipynb``: :func:`exact_shapley`, :func:`kernel_shap` with
-  :func:`constrained_least_squares`, :func:`permutation_shapley`.
+  :func:`constrained_least_squares`, :func:`permutation_shapley`; :func:`lime` with
+  :func:`shapley_kernel` (KernelSHAP as LIME), :class:`GaussianGame` (correlated features).
 """
 
 from __future__ import annotations
@@ -54,8 +55,10 @@ __all__ = [
     "integrated_gradients",
     "grad_cam",
     "CoalitionGame",
+    "GaussianGame",
     "occlusion",
     "lime",
+    "shapley_kernel",
     "exact_shapley",
     "kernel_shap",
     "constrained_least_squares",
@@ -262,6 +265,47 @@ class CoalitionGame:
             return self.model(inputs)[:, self.target]
 
 
+class GaussianGame:
+    """The game of a table row x when absent features follow a Gaussian model of the data.
+
+    v(S) = mean over draws X ~ N(mean, covariance) of f(x_S, X_T), T the absent features.
+    ``conditional=False``: X_T as drawn, whatever x_S is (the interventional expectation,
+    E[f(x_S, X_T)]; the same game as ``helpers.features.CoalitionGame`` with the draws as
+    background). ``conditional=True``: each draw moved to X_T + Sigma_TS Sigma_SS^-1 (x_S - X_S),
+    a draw of X_T given X_S = x_S (Matheron's rule), so v(S) = E[f(X) | X_S = x_S], the
+    conditional expectation. Both use the same ``n_samples`` draws. Aas, Jullum and Loland,
+    "Explaining individual predictions when features are dependent", 2021, arXiv 1903.10464.
+
+    Parameters
+    ----------
+    model : torch.nn.Module in eval mode, [n, F] -> outputs [n, classes]
+    x : float tensor [F], the row explained
+    mean : tensor [F]; covariance : tensor [F, F], positive definite
+    conditional : bool, default True
+    n_samples : int, default 256; seed : int, default 0; target : int, default 0
+
+    Examples
+    --------
+    >>> game = GaussianGame(mlp, x, X.mean(dim=0), torch.cov(X.T), conditional=True)  # doctest: +SKIP
+    """
+
+    def __init__(self, model, x, mean, covariance, *, conditional=True, n_samples=256, seed=0, target=0):
+        self.model, self.x, self.target, self.conditional = model, x, target, conditional
+        self.n_players, self.covariance = x.shape[0], covariance.double()
+        noise = torch.randn(n_samples, x.shape[0], generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+        self.draws = mean.double() + noise @ torch.linalg.cholesky(self.covariance).T  # [K, F] ~ N(mean, covariance)
+
+    def __call__(self, Z):
+        x, z = self.x.double(), Z.double()[:, :, None]  # z [n, F, 1]: 1 where present
+        rows = torch.where(Z[:, None, :], x, self.draws)  # [n, K, F]: x_S, the others as drawn
+        if self.conditional:  # Sigma_SS^-1 Sigma_ST for every coalition at once, 0 outside those blocks
+            C = self.covariance
+            gain = torch.linalg.solve(z * C * z.mT + torch.diag_embed(1 - z[..., 0]), z * C * (1 - z.mT))
+            rows = rows + (z.mT * (x - self.draws)) @ gain  # X_T + (x_S - X_S) Sigma_SS^-1 Sigma_ST
+        with torch.no_grad():
+            return self.model(rows.reshape(-1, len(x)).to(self.x.dtype))[:, self.target].reshape(len(Z), -1).mean(dim=1)
+
+
 def occlusion(game):
     """Occlusion: what the worth loses when each player alone is removed, v(N) - v(N without i).
 
@@ -283,14 +327,16 @@ def occlusion(game):
     return v[0] - v[1:]
 
 
-def lime(game, *, n_samples=1000, kernel_width=0.25, alpha=1.0, seed=0):
+def lime(game, *, n_samples=1000, kernel_width=0.25, alpha=1.0, seed=0, kernel=None, coalitions=None):
     """LIME: a weighted ridge fit of the worths on random coalitions near the input.
 
     Samples: the full coalition, then every player present with probability 1/2.
     Weights: pi(z) = exp(-d(z)^2 / (2 w^2)) with d the cosine distance to the full
     coalition, d = 1 - sqrt(|z| / M). Fit: minimise sum_k pi_k (v(z_k) - b - w.z_k)^2
     + alpha |w|^2 (the intercept b is not penalised) and return w. Ribeiro, Singh
-    and Guestrin, "Why Should I Trust You?", 2016, arXiv 1602.04938.
+    and Guestrin, "Why Should I Trust You?", 2016, arXiv 1602.04938. With
+    ``kernel=shapley_kernel``, ``alpha=0`` and every coalition, this is KernelSHAP
+    (Lundberg and Lee, 2017, arXiv 1705.07874, Theorem 2).
 
     Parameters
     ----------
@@ -300,22 +346,57 @@ def lime(game, *, n_samples=1000, kernel_width=0.25, alpha=1.0, seed=0):
     kernel_width : float, default 0.25
     alpha : float, default 1.0
     seed : int, default 0
+    kernel : callable, optional
+        ``kernel(Z)`` for bool Z [n, M] returns the weights pi [n] (float64), in place of
+        the exponential kernel (``kernel_width`` is then unused); e.g. :func:`shapley_kernel`.
+    coalitions : bool tensor [n, M], optional
+        Fit on these coalitions instead of drawing ``n_samples`` (as in :func:`helpers.lime.lime`).
 
     Returns
     -------
     Tensor [M], float64: the coefficients w
     """
-    generator = torch.Generator().manual_seed(seed)
-    Z = torch.randint(0, 2, (n_samples, game.n_players), generator=generator).bool()
-    Z[0] = True  # the input itself
+    if coalitions is None:
+        generator = torch.Generator().manual_seed(seed)
+        coalitions = torch.randint(0, 2, (n_samples, game.n_players), generator=generator).bool()
+        coalitions[0] = True  # the input itself
+    Z = coalitions
     X, y = Z.double(), game(Z).double()
-    distance = 1 - torch.sqrt(X.mean(dim=1))
-    pi = torch.exp(-distance**2 / (2 * kernel_width**2))
-    A = torch.cat([torch.ones(n_samples, 1, dtype=torch.float64), X], dim=1)  # intercept column first
+    if kernel is None:
+        distance = 1 - torch.sqrt(X.mean(dim=1))
+        pi = torch.exp(-distance**2 / (2 * kernel_width**2))
+    else:
+        pi = kernel(Z)
+    A = torch.cat([torch.ones(len(Z), 1, dtype=torch.float64), X], dim=1)  # intercept column first
     penalty = alpha * torch.eye(A.shape[1], dtype=torch.float64)
     penalty[0, 0] = 0.0
     coefficients = torch.linalg.solve(A.T @ (pi[:, None] * A) + penalty, A.T @ (pi * y))
     return coefficients[1:]
+
+
+def shapley_kernel(Z, *, end_weight=1e6):
+    """The Shapley kernel of each coalition, pi(z) = (M - 1) / (binom(M, |z|) |z| (M - |z|)).
+
+    The kernel is infinite at the empty and the full coalition: there the fit must pass
+    exactly through v(empty) and v(N), which makes it efficient. ``end_weight`` stands
+    in for infinity. Lundberg and Lee, "A Unified Approach to Interpreting Model
+    Predictions", 2017, arXiv 1705.07874, Theorem 2.
+
+    Parameters
+    ----------
+    Z : bool tensor [n, M]
+    end_weight : float, default 1e6
+
+    Returns
+    -------
+    Tensor [n], float64
+    """
+    M, size = Z.shape[1], Z.sum(dim=1)
+    pi = torch.full((len(Z),), float(end_weight), dtype=torch.float64)
+    inner = (size > 0) & (size < M)
+    s = size[inner].double()
+    pi[inner] = (M - 1) / (torch.tensor([math.comb(M, int(k)) for k in size[inner]], dtype=torch.float64) * s * (M - s))
+    return pi
 
 
 def exact_shapley(game):

@@ -13,8 +13,9 @@ import torch
 
 from helpers.metrics import digit_regions
 from helpers.plotting import (REGION_COLOURS, SIGNED_CMAP, UNSIGNED_CMAP, colour_bar_picture, colourize, overlay_picture,
-                              png_bytes, rgb_picture, show_curves, show_digit, show_grid, show_heatmap, show_overlay,
-                              show_randomisation, show_regions, show_segment_weights, show_words, to_image, words_html)
+                              png_bytes, rgb_picture, show_curves, show_dependence, show_digit, show_grid, show_heatmap,
+                              show_overlay, show_randomisation, show_regions, show_segment_weights, show_words, to_image,
+                              words_html)
 
 
 @pytest.mark.parametrize("shape, expected", [((28, 28), (28, 28)), ((1, 28, 28), (28, 28)), ((1, 1, 28, 28), (28, 28)),
@@ -293,3 +294,40 @@ def test_field_errors_name_the_value(options, message):
     xx, yy, probability, _, _ = _plane()
     with pytest.raises(ValueError, match=message):
         show_field(xx, yy, probability, **options)
+
+
+def test_dependence_plot_draws_one_point_per_row_coloured_by_the_second_feature():
+    generator = torch.Generator().manual_seed(0)
+    values, other = torch.randn(30, generator=generator), torch.randn(30, generator=generator)
+    fig, ax = plt.subplots()
+    assert show_dependence(values, 2 * values, other, ax, feature="s1", colour="s2", title="t") is ax
+    (points,) = ax.collections
+    np.testing.assert_allclose(points.get_offsets(), np.stack([values.numpy(), 2 * values.numpy()], axis=1), rtol=1e-6)
+    np.testing.assert_allclose(points.get_array(), other.numpy(), rtol=1e-6)
+    assert points.get_cmap().name == SIGNED_CMAP
+    assert ax.get_xlabel() == "s1 value" and ax.get_ylabel() == "SHAP value of s1"
+    assert fig.axes[-1].get_ylabel() == "s2 value", "the colour bar names the colouring feature"
+    plain = show_dependence(values.numpy(), values.numpy())
+    assert plain.collections[0].get_array() is None
+    plt.close("all")
+
+
+@pytest.mark.parametrize("arrays, message", [
+    ((torch.zeros(3), torch.zeros(4)), r"one length; got \{'feature_values': 3, 'shap_values': 4\}"),
+    ((torch.zeros(3, 1), torch.zeros(3)), r"feature_values must be one value per row, \[N\]; got shape \(3, 1\)"),
+    ((torch.zeros(3), torch.tensor([0.0, float("nan"), 1.0])), "shap_values must be finite; it holds 1 NaN"),
+    ((torch.zeros(3), torch.zeros(3), torch.zeros(2)), "'colour_values': 2"),
+])
+def test_dependence_plot_errors_name_the_value(arrays, message):
+    with pytest.raises(ValueError, match=message):
+        show_dependence(*arrays)
+    plt.close("all")
+
+
+def test_the_random_order_band_stays_within_the_curves_range():
+    from helpers.metrics import curve_fractions
+
+    reference = torch.tensor([[1.0, 0.0, 0.0, 0.0, 0.0]] * 9 + [[1.0, 1.0, 1.0, 1.0, 0.0]])  # skewed: mean +- sd leaves [0, 1]
+    ax = show_curves(curve_fractions(4), {"a": torch.rand(5)}, reference)
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() >= 0.0 and band.max() <= 1.0

@@ -204,6 +204,92 @@ def test_lime_equals_fit_lime_on_the_same_samples(name, kernel_width, alpha, cnn
                                                        seed=7), rtol=1e-6, atol=1e-9)
 
 
+def _every_coalition(n_players):
+    return ((torch.arange(2**n_players)[:, None] >> torch.arange(n_players)) & 1).bool()
+
+
+@pytest.mark.parametrize("name", ["table", "table, mean baseline, class 2"])
+def test_lime_on_given_coalitions_with_a_given_kernel_equals_fit_lime(name, cnn, mlp, digits, rows):
+    ours, full = _games(name, cnn, mlp, digits, rows)
+    Z = full_lime.sample_coalitions(300, full.n_players, seed=3)
+    same = textbook.lime(ours, coalitions=Z, kernel_width=0.5, alpha=0.1, n_samples=5, seed=99)  # n_samples, seed unused
+    torch.testing.assert_close(same, full_lime.lime(full, coalitions=Z, kernel_width=0.5, alpha=0.1), rtol=1e-6, atol=1e-9)
+    lime_kernel = lambda Z: full_lime.exponential_kernel(full_lime.cosine_distances(Z), 0.5)  # noqa: E731
+    torch.testing.assert_close(textbook.lime(ours, coalitions=Z, kernel=lime_kernel, alpha=0.1), same,
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_shapley_kernel_is_the_formula_and_large_at_the_two_ends():
+    Z = _every_coalition(6)
+    pi = textbook.shapley_kernel(Z, end_weight=1e5)
+    sizes = Z.sum(dim=1)
+    for size in range(1, 6):
+        expected = 5 / (math.comb(6, size) * size * (6 - size))
+        torch.testing.assert_close(pi[sizes == size], torch.full((math.comb(6, size),), expected, dtype=torch.float64))
+    assert pi[sizes == 0].tolist() == [1e5] and pi[sizes == 6].tolist() == [1e5]
+
+
+@pytest.mark.parametrize("name", ["table", "table, mean baseline, class 2", "digit 14x14 patches"])
+def test_lime_with_the_shapley_kernel_no_penalty_and_every_coalition_is_kernel_shap(name, cnn, mlp, digits, rows):
+    """Lundberg and Lee (2017), Theorem 2: LIME's fit with the Shapley kernel gives the Shapley values."""
+    ours, full = _games(name, cnn, mlp, digits, rows)
+    exact = shapley.exact_shapley(full).to(torch.float64)
+    Z = _every_coalition(full.n_players)
+    as_lime = textbook.lime(ours, coalitions=Z, kernel=textbook.shapley_kernel, alpha=0.0)
+    torch.testing.assert_close(as_lime, exact, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(textbook.lime(ours, coalitions=Z, alpha=0.0), exact, atol=1e-3), "LIME's kernel is not it"
+
+
+def _correlated_pair(correlation):
+    covariance = torch.tensor([[1.0, correlation, 0.0], [correlation, 1.0, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    model = torch.nn.Linear(3, 1).double()
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[2.0, 0.0, 1.0]]))  # uses feature 0, ignores feature 1
+        model.bias.zero_()
+    return model, covariance
+
+
+def test_gaussian_game_interventional_is_the_coalition_game_with_the_draws_as_background(mlp, rows):
+    x, mean = rows[0], rows[1:].mean(dim=0)
+    covariance = torch.cov(torch.randn(50, 8, generator=torch.Generator().manual_seed(4)).T) + 0.5 * torch.ones(8, 8)
+    game = textbook.GaussianGame(mlp, x, mean, covariance, conditional=False, n_samples=64, target=1)
+    full = features.CoalitionGame(mlp, x, features.tabular_segments(8), background=game.draws.to(x.dtype), target=1)
+    Z = full_lime.sample_coalitions(40, 8, seed=5)
+    torch.testing.assert_close(game(Z), full(Z), rtol=0, atol=1e-6)
+    torch.testing.assert_close(game.draws.mean(dim=0), mean.double(), rtol=0, atol=0.5)
+
+
+def test_gaussian_game_conditional_draws_follow_the_conditional_law():
+    """For a linear model, v(S) = w . E[X | X_S = x_S]: the conditional mean mu_T + Sigma_TS Sigma_SS^-1 (x_S - mu_S)."""
+    model, covariance = _correlated_pair(0.8)
+    x, mean = torch.tensor([1.5, -0.5, 2.0], dtype=torch.float64), torch.tensor([0.2, 0.1, -0.3], dtype=torch.float64)
+    game = textbook.GaussianGame(model, x, mean, covariance, conditional=True, n_samples=20000)
+    only_second = torch.tensor([[False, True, False]])
+    expected_first = mean[0] + 0.8 * (x[1] - mean[1])  # E[X_0 | X_1 = x_1]
+    torch.testing.assert_close(game(only_second), (2 * expected_first + mean[2])[None], rtol=0, atol=0.05)
+    Z = _every_coalition(3)
+    ends = game(Z[[0, 7]])
+    torch.testing.assert_close(ends[1], model(x[None])[0, 0].detach())
+    independent = textbook.GaussianGame(model, x, mean, torch.eye(3, dtype=torch.float64), conditional=True)
+    torch.testing.assert_close(independent(Z), textbook.GaussianGame(model, x, mean, torch.eye(3, dtype=torch.float64),
+                                                                     conditional=False)(Z))
+
+
+def test_conditional_shapley_values_credit_a_correlated_feature_the_model_ignores():
+    """Interventional: the ignored feature is a dummy (0). Conditional: it shares the credit of its correlated twin."""
+    model, covariance = _correlated_pair(0.9)
+    x, mean = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    values = {conditional: textbook.exact_shapley(textbook.GaussianGame(model, x, mean, covariance,
+                                                                       conditional=conditional, n_samples=4000))
+              for conditional in (False, True)}
+    assert abs(float(values[False][1])) < 1e-12
+    assert float(values[True][1]) > 0.5 and float(values[True][0]) < float(values[False][0]) - 0.5
+    for phi in values.values():  # both efficient: v(N) - v(empty) shared out
+        game = textbook.GaussianGame(model, x, mean, covariance, conditional=True, n_samples=4000)
+        ends = game(_every_coalition(3)[[0, 7]])
+        torch.testing.assert_close(phi.sum(), ends[1] - ends[0], rtol=0, atol=0.05)
+
+
 # --------------------------------------------------------------------------- Shapley values
 
 
