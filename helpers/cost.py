@@ -317,7 +317,7 @@ def seconds_per_evaluation(game, *, n_coalitions: int = 16, repeats: int = 3, se
     feature present with probability 1/2) ``repeats`` times; the median time of
     a batch, divided by its size, is returned. The figure changes with the
     machine, its load, its thread count and the batch size: compare two games
-    timed with the same arguments, and print it only in an unchecked cell
+    timed with the same ``n_coalitions``, and print it only in an unchecked cell
     (``# NBVAL_IGNORE_OUTPUT``). :func:`multiply_adds` gives a cost that repeats.
 
     Parameters
