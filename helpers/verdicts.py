@@ -290,18 +290,24 @@ class Rule:
         return possible[0] if len(possible) == 1 else "inconclusive"
 
     def margin(self) -> float:
-        """How far the figure lies from the nearer threshold (:meth:`Scale.distance`: decades on a log scale)."""
-        scale = SCALES[self.scale]
-        return min(scale.distance(self.value, self.holds), scale.distance(self.value, self.fails))
+        """How far the figure lies from the nearer threshold (:meth:`Scale.distance`: decades on a log scale).
+
+        A figure below its rounding ``floor`` counts as the floor: it is known only to lie below it.
+        """
+        scale, value = SCALES[self.scale], self.value
+        if self.floor is not None and abs(value) < self.floor:
+            value = self.floor
+        return min(scale.distance(value, self.holds), scale.distance(value, self.fails))
 
     def describe(self) -> str:
         """The figure, its interval and sample size, the thresholds and the margin, in one line."""
         if self.fixed:
             return f"{self.name}: {'yes' if self.verdict() == 'holds' else 'no'}"
         figure = format_figure(self.value, self.fmt, floor=self.floor)
-        if self.interval is not None and self.interval[0] != self.interval[1]:
+        if self.interval is not None:
             low, high = (format_figure(v, self.fmt, floor=self.floor) for v in self.interval)
-            figure += f" [{low}, {high}]"
+            if low != high:  # an interval that prints as one number (or one bound) is not shown
+                figure += f" [{low}, {high}]"
         if self.n is not None:
             figure += f", n = {self.n}"
         sign, other = (">=", "<") if self.higher else ("<=", ">")
@@ -444,8 +450,10 @@ _C = Criterion
 
 DEFINITIONS = {(d.row, d.column): d for d in [
     _D("Principle", "Saliency", "gradients of the score w.r.t. the input",
-       PATCHES + "; finite differences in float64 with steps of 1e-6 (smaller than the distance to a ReLU kink)",
-       {"finite_differences": _C("max |autograd - finite differences| / max |grad| per digit", 1e-4, 1e-2, **_GAP),
+       PATCHES + "; central finite differences with steps of 1e-6, median over digits (a step that crosses a ReLU "
+       "kink gives a large gap on its digit: the derivative is not defined there)",
+       {"finite_differences": _C("max |autograd - finite differences| / max |grad| of a digit", 1e-4, 1e-2,
+                                 **{**_GAP, "statistic": "median"}, floor=1e-6),
         "randomised": _C("Spearman of patch maps after randomising all layers", **_RHO_LOW)}),
     _D("Principle", "LIME", "perturb the neighbourhood, fit an interpretable model", PATCHES,
        {"r2": _C("weighted R^2 of the fit", 0.8, 0.5, scale="fraction")}),
@@ -483,7 +491,7 @@ DEFINITIONS = {(d.row, d.column): d for d in [
     _D("Stability", "LIME", "unstable (samples change it)", PATCHES + "; seeds 0, 1, 2, mean over the pairs",
        {"seeds": _C("Spearman between seeds", 0.6, 0.9, higher=False)}),
     _D("Stability", "SHAP", "stable (Shapley values are unique)",
-       PATCHES + "; KernelSHAP with 512 coalitions for noise, 200 for seeds",
+       PATCHES + "; KernelSHAP with 256 coalitions for noise, 200 for seeds",
        {"noise": _C("Spearman of the values of an input and a slightly changed copy", **_RHO_HIGH),
         "seeds": _C("Spearman between seeds", **_RHO_HIGH)}),
     _D("Reference", "Saliency", "depends on the baseline (Integrated Gradients)",
@@ -518,6 +526,20 @@ DEFINITIONS = {(d.row, d.column): d for d in [
         "data_randomised": _C("Spearman with the shuffled-label model's values", **_RHO_LOW),
         "photo_deletion": _C("photograph: deletion area below random", **_GAIN)}),
     # ----------------------------------------------------------------- claims measured on text only (notebook 08)
+    _D("Use cases: text", "Saliency", "can be extended to text (gradients on embeddings)",
+       "words of movie-review snippets as the players (an absent word: [MASK], or the word model's zero padding vector); "
+       "the predicted class's logit explained and evaluated; faithfulness (agreement with the model): deletion area "
+       "below random orders', curves rescaled to v(empty) = 0 and v(N) = 1, on MiniLM and on the word model; "
+       "plausibility (agreement with people, not with the model: Jacovi and Goldberg 2020): Spearman with VADER's "
+       "valences toward the explained class, held to Cohen's medium (0.3) and small (0.1) correlations",
+       {"deletion_minilm": _C("MiniLM: deletion area below random (faithfulness)", **_GAIN),
+        "deletion_words": _C("word model: deletion area below random (faithfulness)", **_GAIN),
+        "plausibility": _C("MiniLM: Spearman with VADER's valences (plausibility)", 0.3, 0.1)}),
+    _D("Use cases: text", "LIME", "general (images, text, tables): NLP included",
+       "as Use cases: text / Saliency, for LIME's word weights",
+       {"deletion_minilm": _C("MiniLM: deletion area below random (faithfulness)", **_GAIN),
+        "deletion_words": _C("word model: deletion area below random (faithfulness)", **_GAIN),
+        "plausibility": _C("MiniLM: Spearman with VADER's valences (plausibility)", 0.3, 0.1)}),
 ]}
 del _D, _C, _PHOTO
 
@@ -597,7 +619,7 @@ def markdown_table(claims) -> str:
             if c is None:
                 parts.append("")
                 continue
-            figures = "".join(f" <br> {_cell_text(rule.describe())}: {rule.verdict()}" for rule in c.rules)
+            figures = "".join(f" <br> {_cell_text(rule.describe())} &rarr; {rule.verdict()}" for rule in c.rules)
             note = f" <br> {_cell_text(c.note)}" if c.note else ""
             parts.append(f"*{_cell_text(c.claim)}*{figures}{note} <br> **{claim_verdict(c)}**")
         lines.append(f"| **{_cell_text(row)}** | " + " | ".join(parts) + " |")

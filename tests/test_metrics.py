@@ -745,6 +745,9 @@ def test_a_curve_of_a_game_with_the_wrong_shape_or_nan_is_refused():
         deletion_curve(nan, torch.tensor([3.0, 2.0, 1.0]))
     with pytest.raises(ValueError, match="with NaN or Inf"):
         random_order_curves(nan, n_orders=2)
+    one_more = Game(lambda Z: torch.zeros(Z.shape[0] + 1, dtype=torch.float64))  # the wrong count of worths
+    with pytest.raises(ValueError, match=r"one finite value per coalition, shape \(8,\); got shape \(9,\)"):
+        random_order_curves(one_more, n_orders=2)
 
 
 def test_a_map_with_nan_gets_an_error_not_nan_shares(mnist_test):

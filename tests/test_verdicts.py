@@ -160,8 +160,8 @@ def test_the_table_prints_figure_interval_threshold_margin_and_verdict():
     assert table.loc["Cost", "Saliency"] == "holds" and table.loc["Scope", "Saliency"] == ""
     text = markdown_table(claims)
     assert text.count("\n") == 3
-    assert "rho 0.20 [0.10, 0.30], n = 3 (holds &lt;= 0.50, fails &gt; 0.80; margin 0.3): holds" in text
-    assert "backward passes 1 (holds &lt;= 1, fails &gt; 2; margin 0 decades): holds" in text
+    assert "rho 0.20 [0.10, 0.30], n = 3 (holds &lt;= 0.50, fails &gt; 0.80; margin 0.3) &rarr; holds" in text
+    assert "backward passes 1 (holds &lt;= 1, fails &gt; 2; margin 0 decades) &rarr; holds" in text
 
 
 def test_a_figure_below_its_rounding_floor_is_printed_as_a_bound():
@@ -169,8 +169,10 @@ def test_a_figure_below_its_rounding_floor_is_printed_as_a_bound():
     assert format_figure(-3.4e-08, ".1e", floor=1e-6) == "< 1.0e-06"
     assert format_figure(2e-2, ".1e", floor=1e-6) == "2.0e-02"
     rule = Rule("gap", 3.4e-08, 1e-5, 1e-3, higher=False, scale="gap", fmt=".1e", floor=1e-6)
-    assert rule.describe().startswith("gap < 1.0e-06 (holds <= 1.0e-05, fails > 1.0e-03; margin")
+    assert rule.describe() == "gap < 1.0e-06 (holds <= 1.0e-05, fails > 1.0e-03; margin 1 decades)"  # from the floor
     assert rule.verdict() == "holds"
+    below = Rule.measured("gap", [1e-9, 2e-9, 3e-9], 1e-5, 1e-3, higher=False, scale="gap", fmt=".1e", floor=1e-6)
+    assert below.describe().startswith("gap < 1.0e-06, n = 3 (")  # an interval below the floor is not shown
 
 
 @pytest.mark.parametrize(
