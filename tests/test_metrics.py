@@ -838,3 +838,38 @@ def test_curve_area_of_a_kind_rescales_between_the_empty_and_full_coalitions():
         curve_area(torch.tensor([[1.0, 0.0, 1.0]]), kind="deletion")
     with pytest.raises(ValueError, match="kind must be one of"):
         curve_area(logits, kind="both")
+
+
+def test_remove_top_segments_and_remove_and_retrain():
+    from helpers.metrics import remove_and_retrain, remove_top_segments
+    from helpers.models import LinearClassifier, train_classifier
+
+    segments = torch.tensor([[0, 0, 1, 1], [2, 2, 3, 3]])
+    X = torch.arange(16.0).reshape(2, 1, 2, 4)
+    scores = torch.tensor([[0.0, 3.0, 1.0, 2.0], [5.0, 5.0, 0.0, 1.0]])  # row 1: a tie, the lower index first
+    fill = torch.full((1, 2, 4), -1.0)
+    before = X.clone()
+    out = remove_top_segments(X, scores, segments, fraction=0.5, fill=fill)
+    assert torch.equal(X, before)
+    assert out[0, 0].tolist() == [[0.0, 1.0, -1.0, -1.0], [4.0, 5.0, -1.0, -1.0]]
+    assert out[1, 0].tolist() == [[-1.0, -1.0, -1.0, -1.0], [12.0, 13.0, 14.0, 15.0]]
+    with pytest.raises(ValueError, match="fraction must be in"):
+        remove_top_segments(X, scores, segments, fraction=0.0, fill=fill)
+    with pytest.raises(ValueError, match="one row per image"):
+        remove_top_segments(X, scores[:1], segments, fraction=0.5, fill=fill)
+
+    # a class told apart by one pixel's segment: removing it by a method that ranks it first destroys the information
+    generator = torch.Generator().manual_seed(0)
+    y = torch.randint(0, 2, (200,), generator=generator)
+    images = torch.rand(200, 1, 2, 4, generator=generator) * 0.1
+    images[:, 0, 0, 0] += y.float()
+    informed = torch.tensor([[1.0, 0.0, 0.0, 0.0]]).repeat(200, 1)  # ranks the informative segment first
+    uninformed = torch.tensor([[0.0, 0.0, 0.0, 1.0]]).repeat(200, 1)
+    train = lambda model, X, y: train_classifier(model, X, y, epochs=20, seed=0, lr=0.05, progress=False)  # noqa: E731
+    make = lambda: LinearClassifier((1, 2, 4), 2)  # noqa: E731
+    data = (images[:150], y[:150], images[150:], y[150:])
+    kept = remove_and_retrain(make, train, data, (uninformed[:150], uninformed[150:]), segments, fraction=0.25,
+                              fill=torch.zeros(1, 2, 4))
+    removed = remove_and_retrain(make, train, data, (informed[:150], informed[150:]), segments, fraction=0.25,
+                                 fill=torch.zeros(1, 2, 4))
+    assert kept > 0.9 and removed < 0.75

@@ -12,7 +12,7 @@ One module per family; every name is importable from ``helpers.metrics`` itself:
   (:func:`seed_stability`, :func:`stability_across_inputs`) (notebooks 03, 04, 06).
 - :mod:`~helpers.metrics.faithfulness` -- deletion and insertion curves against random orders:
   :func:`deletion_curve`, :func:`insertion_curve`, :func:`random_order_curves`, :func:`curve_area`, :func:`rescaled_curves`,
-  :func:`curve_fractions` (notebook 06).
+  :func:`curve_fractions`; remove-and-retrain: :func:`remove_top_segments`, :func:`remove_and_retrain` (notebook 06).
 - :mod:`~helpers.metrics.randomisation` -- sanity checks: :func:`cascading_randomisation`,
   :func:`abs_rank_correlation`, :func:`structural_similarity`, :func:`permuted_labels` (notebook 06).
 - :mod:`~helpers.metrics.agreement` -- :func:`agreement` between methods and :func:`budget_to_reach`
@@ -20,7 +20,8 @@ One module per family; every name is importable from ``helpers.metrics`` itself:
 """
 
 from .agreement import agreement, budget_to_reach
-from .faithfulness import curve_area, curve_fractions, deletion_curve, insertion_curve, random_order_curves, rescaled_curves
+from .faithfulness import (curve_area, curve_fractions, deletion_curve, insertion_curve, random_order_curves,
+                           remove_and_retrain, remove_top_segments, rescaled_curves)
 from .localisation import REGIONS, digit_regions, edge_alignment, image_edges, region_shares, top_mass_share
 from .randomisation import (SIMILARITIES, Randomisation, abs_rank_correlation, cascading_randomisation,
                             permuted_labels, randomisable_layers, structural_similarity)
@@ -32,6 +33,7 @@ __all__ = [
     "REGIONS", "digit_regions", "region_shares", "top_mass_share", "image_edges", "edge_alignment",
     "noisy_copies", "noise_stability", "SeedStability", "seed_stability", "stability_across_inputs",
     "curve_fractions", "deletion_curve", "insertion_curve", "random_order_curves", "curve_area", "rescaled_curves",
+    "remove_top_segments", "remove_and_retrain",
     "abs_rank_correlation", "structural_similarity", "SIMILARITIES", "randomisable_layers", "Randomisation",
     "cascading_randomisation", "permuted_labels",
     "agreement", "budget_to_reach",

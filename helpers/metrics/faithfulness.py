@@ -18,10 +18,12 @@ import torch
 
 from ..checks import check_choice, check_int
 from ..features import check_game, game_values
-from ..seeding import make_generator
+from ..models import accuracy
+from ..seeding import make_generator, seeded_global_rng
 from .ranks import ranking
 
-__all__ = ["curve_fractions", "deletion_curve", "insertion_curve", "random_order_curves", "curve_area", "rescaled_curves"]
+__all__ = ["curve_fractions", "deletion_curve", "insertion_curve", "random_order_curves", "curve_area", "rescaled_curves",
+           "remove_top_segments", "remove_and_retrain"]
 
 
 def _check_attributions(attributions, n_players: int) -> torch.Tensor:
@@ -268,3 +270,77 @@ def rescaled_curves(values, kind: str) -> torch.Tensor:
         raise ValueError(f"a {kind} curve whose full and empty coalitions have the same value cannot be rescaled; "
                          f"{int((span == 0).sum())} such curve(s)")
     return (values - empty) / span
+
+
+def remove_top_segments(X: torch.Tensor, scores: torch.Tensor, segments: torch.Tensor, *, fraction: float,
+                        fill: torch.Tensor) -> torch.Tensor:
+    """Copies of the images ``X`` with the top ``fraction`` of their segments by ``scores`` replaced by ``fill``.
+
+    Row ``i`` loses its ``ceil(fraction * M)`` segments of highest ``scores[i]`` (:func:`ranking`:
+    ties within :data:`TIE_TOLERANCE` broken by the lower index); their pixels take the values of
+    ``fill`` (an image shaped like one row of ``X``, e.g. the training mean). The images of
+    remove-and-retrain (:func:`remove_and_retrain`).
+
+    Examples
+    --------
+    >>> remove_top_segments(torch.ones(1, 1, 2, 2), torch.tensor([[0.0, 5.0]]), torch.tensor([[0, 0], [1, 1]]),
+    ...                     fraction=0.5, fill=torch.zeros(1, 2, 2))[0, 0].tolist()
+    [[1.0, 1.0], [0.0, 0.0]]
+    """
+    if not isinstance(scores, torch.Tensor) or scores.ndim != 2 or scores.shape[0] != X.shape[0]:
+        raise ValueError(f"scores must be a tensor [N, M] with one row per image ({X.shape[0]}); "
+                         f"got {getattr(scores, 'shape', type(scores).__name__)}")
+    n_players = scores.shape[1]
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction must be in (0, 1]; got {fraction!r}")
+    if int(segments.max()) + 1 != n_players:
+        raise ValueError(f"segments must number the {n_players} players of scores 0..{n_players - 1}; "
+                         f"they go up to {int(segments.max())}")
+    k = int(np.ceil(fraction * n_players))
+    removed = torch.zeros(X.shape[0], n_players, dtype=torch.bool)
+    for i, row in enumerate(scores):
+        removed[i, ranking(row)[:k]] = True
+    pixels = removed[:, segments.to(torch.long)]  # [N, H, W]: True where a pixel's segment is removed
+    pixels = pixels.reshape(X.shape[0], *([1] * (X.ndim - 1 - segments.ndim)), *segments.shape)
+    return torch.where(pixels, fill.to(X.dtype).expand_as(X[0]), X)
+
+
+def remove_and_retrain(make_model, train, data: tuple, scores: tuple, segments: torch.Tensor, *,
+                       fraction: float, fill: torch.Tensor, seed: int = 0) -> float:
+    """Remove-and-retrain (ROAR, Hooker et al. 2019, arXiv 1806.10758): test accuracy after retraining without the top features.
+
+    Every training and test image loses the top ``fraction`` of its segments by the method's
+    ``scores`` (:func:`remove_top_segments`, replaced by ``fill``); a fresh model is trained on the
+    changed training images and scored on the changed test images. A method whose top features
+    carry the information lowers the accuracy more than removing random ones does; because the
+    model is retrained on such images, the drop is not an artefact of images the model never saw.
+
+    Parameters
+    ----------
+    make_model : callable
+        ``make_model() -> nn.Module``, called under :func:`~helpers.seeding.seeded_global_rng` (``seed``).
+    train : callable
+        ``train(model, X, y)``: trains the model in place (e.g. ``train_classifier`` with a recipe).
+    data : (X_train, y_train, X_test, y_test)
+    scores : (scores_train, scores_test)
+        One row of segment scores per image, ``[N, M]``.
+    segments : int tensor [H, W]
+    fraction : float
+    fill : torch.Tensor
+        One image, what a removed segment shows (the training mean: uninformative and in distribution
+        for the retrained model).
+    seed : int
+
+    Returns
+    -------
+    float
+        The retrained model's accuracy on the changed test images.
+    """
+    X_train, y_train, X_test, y_test = data
+    scores_train, scores_test = scores
+    changed_train = remove_top_segments(X_train, scores_train, segments, fraction=fraction, fill=fill)
+    changed_test = remove_top_segments(X_test, scores_test, segments, fraction=fraction, fill=fill)
+    with seeded_global_rng(seed):
+        model = make_model()
+    train(model, changed_train, y_train)
+    return float(accuracy(model, changed_test, y_test))
