@@ -16,13 +16,13 @@ import torch
 
 from .data import load_mnist
 from .drawing import draw_strokes
-from .features import CoalitionGame, FunctionGame, tabular_segments
+from .features import CoalitionGame, FunctionGame, grid_segments, segment_sums, tabular_segments
 from .lime import cosine_distances, exponential_kernel, fit_lime, sample_coalitions, weighted_ridge
 from .metrics import cascading_randomisation, deletion_curve, randomisable_layers, top_mass_share
 from .models import MLP, predict
 from .saliency import grad_cam, gradient, gradient_x_input, integrated_gradients, path_quadrature, smoothgrad
 from .seeding import indexed_normal, seeded_global_rng
-from .shapley import TableGame, exact_shapley, relative_error, weighted_voting_game
+from .shapley import TableGame, exact_shapley, exact_shapley_skipping_dummies, relative_error, weighted_voting_game
 from .text import WordGame, pool_tokens
 from .text_models import TokenizedText, WordModel, build_vocabulary
 from .textbook import kernel_shap
@@ -51,6 +51,7 @@ __all__ = [
     "check_mask_words",
     "check_word_pooling",
     "check_centre_of_mass",
+    "check_disagreeing_digit",
 ]
 
 
@@ -352,13 +353,13 @@ def check_gradient_x_input(my_gradient_x_input, model, x: torch.Tensor) -> bool:
 
 
 def check_trapezoid_weights(trapezoid_weights) -> bool:
-    """Exercise 03.2: the weights of the trapezoid rule on n equally spaced points of [0, 1].
+    """Exercise 03.2a: the weights of the trapezoid rule on n equally spaced points of [0, 1].
 
     ``trapezoid_weights(n)`` returns a tensor [n] of weights ``w_k`` such that
     ``sum_k w_k f(k / (n - 1))`` approximates the integral of ``f`` over [0, 1];
     compared with :func:`helpers.saliency.path_quadrature` for n = 2, 3, 10 and 50.
     """
-    name = "Exercise 2 (trapezoid weights)"
+    name = "Exercise 2a (trapezoid weights)"
     if _not_attempted(trapezoid_weights, name):
         return False
     for n in (2, 3, 10, 50):
@@ -380,7 +381,7 @@ def check_trapezoid_weights(trapezoid_weights) -> bool:
 
 
 def check_integrated_gradients(my_integrated_gradients, model, x: torch.Tensor) -> bool:
-    """Exercise 03.3: Integrated Gradients with the trapezoid rule, written from the formula.
+    """Exercise 03.2b: Integrated Gradients with the trapezoid rule, written from the formula.
 
     ``my_integrated_gradients(model, x, target, baseline, steps)`` returns
     ``(x - baseline) * sum_k w_k dS_target/dx (baseline + alpha_k (x - baseline))`` with
@@ -390,7 +391,7 @@ def check_integrated_gradients(my_integrated_gradients, model, x: torch.Tensor) 
     ``helpers.saliency.integrated_gradients(..., steps=steps, rule="trapezoid")`` on the
     first 8 rows of ``x``, for a black and a random baseline, at 5 and 16 steps.
     """
-    name = "Exercise 3 (Integrated Gradients)"
+    name = "Exercise 2b (Integrated Gradients)"
     if _not_attempted(my_integrated_gradients, name):
         return False
     x = x[:8].detach()
@@ -444,7 +445,7 @@ def _smoothgrad_test_inputs(x: torch.Tensor) -> torch.Tensor:
 
 
 def check_smoothgrad(my_smoothgrad, model, x: torch.Tensor) -> bool:
-    """Exercise 03.5: SmoothGrad written from the formula, on given noise draws.
+    """Exercise 03.4a: SmoothGrad written from the formula, on given noise draws.
 
     ``my_smoothgrad(model, x, target, noise_level, noise)`` returns
     ``(1/n) sum_k |dS_target/dx (x + sigma * noise[k])|`` for a batch ``x`` [B, ...],
@@ -455,7 +456,7 @@ def check_smoothgrad(my_smoothgrad, model, x: torch.Tensor) -> bool:
     6 rows of ``x`` and 3 of them rescaled to [-1, 1], so that the range matters, at noise
     levels 0.15 and 0.3.
     """
-    name = "Exercise 5 (SmoothGrad)"
+    name = "Exercise 4a (SmoothGrad)"
     if _not_attempted(my_smoothgrad, name):
         return False
     batch = _smoothgrad_test_inputs(x)
@@ -504,7 +505,7 @@ def _smoothgrad_mistake(answer, model, x, target, noise_level, noise) -> str:
 
 
 def check_grad_cam(my_grad_cam, model, x: torch.Tensor, layer) -> bool:
-    """Exercise 03.6: Grad-CAM written from the formula.
+    """Exercise 03.4b: Grad-CAM written from the formula.
 
     ``my_grad_cam(model, x, target, layer)`` returns, for a batch ``x`` [B, C, H, W] and
     classes ``target`` [B], the map ``ReLU(sum_k alpha_k A^k)`` of the layer's feature maps
@@ -514,7 +515,7 @@ def check_grad_cam(my_grad_cam, model, x: torch.Tensor, layer) -> bool:
     ``x`` for the predicted classes and for class 3; the layer must be left without hooks and
     the model's parameters without gradients.
     """
-    name = "Exercise 6 (Grad-CAM)"
+    name = "Exercise 4b (Grad-CAM)"
     if _not_attempted(my_grad_cam, name):
         return False
     x = x[:8].detach()
@@ -585,7 +586,7 @@ def _grad_cam_mistake(answer, model, x, target, layer) -> str:
 
 
 def check_randomisation_test(my_randomisation_test, model, x: torch.Tensor) -> bool:
-    """Exercise 03.7: the model randomisation test of Adebayo et al. (2018), one layer at a time.
+    """Exercise 03.4c: the model randomisation test of Adebayo et al. (2018), one layer at a time.
 
     ``my_randomisation_test(model, x, target, layer_name, seed)`` re-initialises the layer
     ``layer_name`` of a COPY of ``model`` with the layer's own ``reset_parameters()``, the
@@ -597,7 +598,7 @@ def check_randomisation_test(my_randomisation_test, model, x: torch.Tensor) -> b
     model, on the first 16 rows of ``x``; the caller's model and random state must be left
     as they were (the checker puts them back if not).
     """
-    name = "Exercise 7 (randomisation test)"
+    name = "Exercise 4c (randomisation test)"
     if _not_attempted(my_randomisation_test, name):
         return False
     x = x[:16].detach()
@@ -643,14 +644,14 @@ def check_randomisation_test(my_randomisation_test, model, x: torch.Tensor) -> b
 
 
 def check_glove_game(answer) -> bool:
-    """Exercise 05.1: the Shapley values of the glove game, by hand.
+    """Exercise 05.1a: the Shapley values of the glove game, by hand.
 
     Ana holds a left glove, Ben and Cai a right glove each; a coalition is worth 1
     if it can make a pair (Ana and at least one of the others), else 0.
     ``answer`` is ``[phi_Ana, phi_Ben, phi_Cai]`` (a list or tensor); compared
     with :func:`helpers.shapley.exact_shapley` to 1e-3.
     """
-    name = "Exercise 1 (the glove game)"
+    name = "Exercise 1a (the glove game)"
     if _not_attempted(answer, name):
         return False
     worths = {(): 0, ("Ana",): 0, ("Ben",): 0, ("Cai",): 0, ("Ana", "Ben"): 1, ("Ana", "Cai"): 1,
@@ -673,7 +674,7 @@ def check_glove_game(answer) -> bool:
 
 
 def check_shapley_kernel(shapley_kernel) -> bool:
-    """Exercise 05.2: the Shapley kernel, KernelSHAP's weight of a coalition of a given size.
+    """Exercise 05.2a: the Shapley kernel, KernelSHAP's weight of a coalition of a given size.
 
     ``shapley_kernel(n_players, size)`` returns
     ``(M - 1) / (binom(M, size) * size * (M - size))`` for ``0 < size < M``;
@@ -681,7 +682,7 @@ def check_shapley_kernel(shapley_kernel) -> bool:
     """
     import math
 
-    name = "Exercise 2 (the Shapley kernel)"
+    name = "Exercise 2a (the Shapley kernel)"
     if _not_attempted(shapley_kernel, name):
         return False
     for n_players in range(2, 13):
@@ -715,7 +716,7 @@ def _kernel_shap_test_game():
 
 
 def check_kernel_shap(my_kernel_shap, *, budget: int = 1000, seeds: int = 8) -> bool:
-    """Exercise 05.3: KernelSHAP written from the regression, checked against exact Shapley values.
+    """Exercise 05.2b: KernelSHAP written from the regression, checked against exact Shapley values.
 
     ``my_kernel_shap(game, budget, seed)`` returns one value per player [M], using at
     most ``budget`` evaluations of ``game`` (v(empty) and v(full) included). It must
@@ -726,7 +727,7 @@ def check_kernel_shap(my_kernel_shap, *, budget: int = 1000, seeds: int = 8) -> 
     sampling noise, which falls like 1/budget; a wrong kernel leaves a bias that
     does not).
     """
-    name = "Exercise 3 (KernelSHAP)"
+    name = "Exercise 2b (KernelSHAP)"
     if _not_attempted(my_kernel_shap, name):
         return False
     game = _kernel_shap_test_game()
@@ -761,7 +762,7 @@ def check_kernel_shap(my_kernel_shap, *, budget: int = 1000, seeds: int = 8) -> 
 
 
 def check_baseline_background(background_worths) -> bool:
-    """Exercise 05.4: the worth of a coalition when "absent" means "as in a background of many rows".
+    """Exercise 05.3: the worth of a coalition when "absent" means "as in a background of many rows".
 
     ``background_worths(model, x, background, coalitions, target)`` takes a model of
     table rows, one row ``x`` [F], a background [R, F] and bool coalitions [n, F], and
@@ -772,7 +773,7 @@ def check_baseline_background(background_worths) -> bool:
     given ``background=`` the same rows; the empty coalition's worth is the mean
     prediction over the background, what shap labels E[f(X)].
     """
-    name = "Exercise 4 (a background of rows)"
+    name = "Exercise 3 (a background of rows)"
     if _not_attempted(background_worths, name):
         return False
     with seeded_global_rng(21):  # the test model must not move the notebook's random state
@@ -814,7 +815,7 @@ def _banzhaf(game) -> torch.Tensor:
 
 
 def check_exact_shapley(my_exact_shapley) -> bool:
-    """Exercise 05.6: exact Shapley values by enumerating the coalitions of a game.
+    """Exercise 05.1b: exact Shapley values by enumerating the coalitions of a game.
 
     ``my_exact_shapley(game)`` returns one value per player [M], using nothing but
     ``game.n_players`` and ``game(Z)`` (bool coalitions [n, M] in, worths [n] out):
@@ -824,7 +825,7 @@ def check_exact_shapley(my_exact_shapley) -> bool:
     notebook 05 (3 players), a weighted vote (5 players, one of them a dummy) and an
     8-player game with interactions up to the fourth order.
     """
-    name = "Exercise 6 (exact Shapley values)"
+    name = "Exercise 1b (exact Shapley values)"
     if _not_attempted(my_exact_shapley, name):
         return False
     stall = TableGame({(): 0, ("Ana",): 60, ("Ben",): 30, ("Cai",): 0, ("Ana", "Ben"): 90, ("Ana", "Cai"): 90,
@@ -1006,3 +1007,44 @@ def check_centre_of_mass(centre_of_mass) -> bool:
             return report(False, name, f"expected ({expected[0]:.3f}, {expected[1]:.3f}), got ({row:.3f}, {column:.3f}); "
                                        "weight each row and column index by the pixel values and divide by their sum")
     return report(True, name, "matches on 3 test digits and a drawing; MNIST puts this point at (13.5, 13.5)")
+
+
+def _first_disagreement(model, X: torch.Tensor) -> int | None:
+    """The index of the first digit whose top patch by the gradient differs from its top patch by exact SHAP."""
+    patches = grid_segments((28, 28), 7)
+    targets = predict(model, X).argmax(dim=1)
+    by_gradient = segment_sums(gradient(model, X, targets), patches).argmax(dim=1)
+    for i, (x, target) in enumerate(zip(X, targets.tolist())):
+        game = CoalitionGame(model, x, patches, baseline=0.0, target=target)
+        if int(exact_shapley_skipping_dummies(game).argmax()) != int(by_gradient[i]):
+            return i
+    return None
+
+
+def check_disagreeing_digit(disagreeing_digit, model) -> bool:
+    """Exercise 07.4: the first digit on which the gradient and exact SHAP disagree about the top patch.
+
+    ``disagreeing_digit(model, X)`` returns the index (an int) of the first digit of ``X`` whose
+    most positive patch by the plain gradient summed over the 4 x 4 grid of 7 x 7 patches differs
+    from its most positive patch by exact SHAP (black baseline, the logit), both for the class the
+    model predicts; None if there is none. Checked on the first 40 test digits and on a reordering
+    of them; the model is left as it was.
+    """
+    name = "Exercise 4 (disagreeing digit)"
+    if _not_attempted(disagreeing_digit, name):
+        return False
+    X, _ = load_mnist("test")
+    for digits in (X[:40], X[:40].flip(0)):
+        expected = _first_disagreement(model, digits)
+        answer, problem, _ = _call_on_model(disagreeing_digit, name, model, digits.clone())
+        if problem:
+            print(problem)
+            return False
+        if answer is not None and (isinstance(answer, bool) or not hasattr(answer, "__index__")):
+            return report(False, name, f"return the index as an int (or None); got {answer!r}")
+        if (None if answer is None else int(answer)) != expected:
+            return report(False, name, f"expected digit {expected}, got {answer!r}; compare the argmax of "
+                                       "segment_sums(gradient(...), patches) with the argmax of exact SHAP, per digit, "
+                                       "for the predicted class")
+    return report(True, name, f"digit {_first_disagreement(model, X[:40])} of the first 40 test digits is the first "
+                              f"where the two top patches differ")

@@ -328,3 +328,30 @@ def test_exact_shapley_checker_accepts_the_textbook_version():
     from helpers.textbook import exact_shapley
 
     assert exercises.check_exact_shapley(exact_shapley)
+
+
+def test_disagreeing_digit(trained_cnn, capsys):
+    from helpers.features import CoalitionGame, grid_segments, segment_sums
+    from helpers.models import predict
+    from helpers.shapley import exact_shapley_skipping_dummies
+
+    def first(model, X):  # the learner's answer, written from the course's helpers
+        patches = grid_segments((28, 28), 7)
+        targets = predict(model, X).argmax(dim=1)
+        top = segment_sums(gradient(model, X, targets), patches).argmax(dim=1)
+        for i, x in enumerate(X):
+            game = CoalitionGame(model, x, patches, baseline=0.0, target=int(targets[i]))
+            if int(exact_shapley_skipping_dummies(game).argmax()) != int(top[i]):
+                return i
+        return None
+
+    before = {k: v.clone() for k, v in trained_cnn.state_dict().items()}
+    assert exercises.check_disagreeing_digit(first, trained_cnn)
+    assert "correct" in capsys.readouterr().out
+    assert all(torch.equal(v, trained_cnn.state_dict()[k]) for k, v in before.items())
+    assert not exercises.check_disagreeing_digit(lambda model, X: 0, trained_cnn)
+    assert "compare the argmax" in capsys.readouterr().out
+    assert not exercises.check_disagreeing_digit(lambda model, X: "3", trained_cnn)
+    assert "return the index as an int" in capsys.readouterr().out
+    assert not exercises.check_disagreeing_digit(None, trained_cnn)
+    assert "not attempted yet" in capsys.readouterr().out
