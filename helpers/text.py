@@ -24,11 +24,18 @@ word to be *absent*?
   :class:`~helpers.cost.CountedGame`), so :func:`helpers.features.occlusion`,
   :func:`helpers.lime.lime`, :func:`helpers.shapley.exact_shapley` and
   :func:`~helpers.shapley.kernel_shap` explain it as they explain a digit.
-- **People's view.** :func:`lexicon_agreement` compares an explanation with the
-  human valences of VADER's lexicon (:func:`helpers.data.word_valences`).
-- **The comparison.** :func:`explain_words` runs every method on one text with
-  its counted cost, :func:`compare_on_texts` on many; :func:`text_claims` turns
-  the figures into the comparison table's claims with :mod:`helpers.verdicts`.
+- **People's view and the model's.** :func:`lexicon_agreement` compares an explanation with the
+  human valences of VADER's lexicon (:func:`helpers.data.word_valences`): *plausibility*, agreement
+  with people; deletion curves measure *faithfulness*, agreement with the model (Jacovi and
+  Goldberg, ACL 2020). The two are different questions.
+- **The comparison.** :func:`explain_words` runs every method on one text with its counted cost;
+  :func:`compare_on_texts` measures each on many (plausibility, deletion below random, stability
+  under a one-letter :func:`typo`, cost); :func:`seed_agreements` and :func:`matched_cost` measure
+  seeds and cost at matched accuracy; :func:`text_claims` turns them into the comparison table's
+  claims with :func:`helpers.verdicts.measure_claim`, by the definitions notebook 06 uses.
+- **Artefacts.** :func:`word_piece_counts`, :func:`gradient_token_norms` and :func:`multi_piece_rank`
+  (a word split into many pieces collects more gradient norm); :func:`gradient_x_input_parts`
+  (on a BERT-style model Gradient×Input multiplies the gradient with the position embeddings).
 
 The words and tokens (:func:`~helpers.text_models.split_words`,
 :class:`~helpers.text_models.TokenizedText`) and the two models live in
@@ -45,6 +52,7 @@ Taught in ``notebooks/08_text.ipynb``.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from numbers import Integral
 
@@ -52,37 +60,52 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from .checks import check_int
+from .checks import check_float, check_int, check_seed
 from .cost import CostCounter, CountedGame
 from .data import word_valences
 from .features import check_coalitions, occlusion
 from .lime import lime
 from .methods import method
-from .metrics import curve_area, deletion_curve, random_order_curves, rank_correlation
+from .metrics import (budget_to_reach, curve_area, deletion_curve, random_order_curves, rank_correlation, seed_stability,
+                      tied_ranks)
 from .saliency import gradient, gradient_x_input, integrated_gradients
 from .scores import evaluation_mode, model_device
-from .shapley import exact_shapley, kernel_shap
-from .text_models import TokenizedText
-from .verdicts import Claim, Rule, claim_verdict
+from .shapley import budget_errors, exact_shapley, kernel_shap
+from .text_models import TokenizedText, split_words
+from .verdicts import measure_claim
 
 __all__ = [
     "check_text_model",
+    "predicted_class",
     "WordGame",
     "EmbeddingPath",
     "pool_tokens",
     "gradient_word_scores",
     "lexicon_agreement",
+    "valences_toward",
     "ABSENT",
     "GRADIENT_METHODS",
     "WORD_METHODS",
     "WordExplanations",
     "explain_words",
+    "finite",
+    "Edit",
+    "typo",
     "TextComparison",
     "compare_on_texts",
     "seed_agreement",
-    "edit_agreement",
+    "SeedAgreements",
+    "seed_agreements",
+    "MATCHED_BUDGETS",
+    "MatchedCost",
+    "matched_cost",
+    "word_piece_counts",
+    "gradient_token_norms",
+    "multi_piece_rank",
+    "GradientTimesInputParts",
+    "gradient_x_input_parts",
+    "TEXT_SETTING",
     "text_claims",
-    "format_claims",
 ]
 
 #: What an absent word becomes in :class:`WordGame`.
@@ -131,6 +154,23 @@ def _check_tokens(tokens, model=None) -> TokenizedText:
 
 def _check_target(target) -> int:
     return check_int("target (a class index)", target, 0)
+
+
+def predicted_class(model, tokens: TokenizedText) -> int:
+    """The class the model predicts for one tokenized text (eval mode, no gradients; the model's mode is restored).
+
+    Examples
+    --------
+    >>> predicted_class(model, model.tokenize("a gorgeous, witty film"))  # doctest: +SKIP
+    1
+    """
+    check_text_model(model)
+    tokens = _check_tokens(tokens, model)
+    device = model_device(model)
+    ids = tokens.ids.detach().to(device).clone()[None]
+    with torch.no_grad(), evaluation_mode(model):
+        scores = model(ids, torch.ones_like(ids))
+    return int(scores[0].argmax())
 
 
 # --------------------------------------------------------------------------- coalitions of words
@@ -499,7 +539,7 @@ class WordExplanations:
     game: WordGame
 
 
-def explain_words(model, tokens: TokenizedText, *, methods=WORD_METHODS, target: int = 1, absent: str = "mask",
+def explain_words(model, tokens: TokenizedText, *, methods=WORD_METHODS, target: int | None = 1, absent: str = "mask",
                   ig_steps: int = 32, lime_samples: int = 500, kernel_width: float = 0.25, shap_budget: int | None = None,
                   max_exact_words: int = 14, seed: int = 0) -> WordExplanations:
     r"""Every method of the course on the words of one text, each with its measured cost.
@@ -516,7 +556,8 @@ def explain_words(model, tokens: TokenizedText, *, methods=WORD_METHODS, target:
     tokens : TokenizedText
     methods : sequence of str
         A subset of :data:`WORD_METHODS`.
-    target : int, default 1
+    target : int or None, default 1
+        The class explained; None: the class the model predicts for the text (:func:`predicted_class`).
     absent : {"mask", "delete"}
         For the coalition methods (the gradient methods' baseline is always the mask token).
     ig_steps : int
@@ -545,6 +586,7 @@ def explain_words(model, tokens: TokenizedText, *, methods=WORD_METHODS, target:
     if unknown or not methods:
         raise ValueError(f"methods must be a non-empty subset of {WORD_METHODS}; got {methods!r}")
     tokens = _check_tokens(tokens)
+    target = predicted_class(model, tokens) if target is None else target
     game = WordGame(model, tokens, target=target, absent=absent)
     M = game.n_players
     exact = shap_budget is None and M <= max_exact_words
@@ -578,91 +620,238 @@ def _signed(name: str, *, shap_exact: bool) -> bool:
     return method(name).signed
 
 
-def _nanmean(values) -> float:
-    """The mean of the finite values; NaN (without a warning) when there are none."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    return float(values.mean()) if values.size else float("nan")
+def finite(values) -> np.ndarray:
+    """The finite entries of ``values`` as a float64 array (the examples on which a figure is defined).
+
+    Examples
+    --------
+    >>> finite([0.5, float("nan"), 1.0]).tolist()
+    [0.5, 1.0]
+    """
+    values = np.asarray(values, dtype=np.float64).reshape(-1)
+    return values[np.isfinite(values)]
+
+
+def _nanmedian(values) -> float:
+    """The median of the finite values; NaN (without a warning) when there are none."""
+    values = finite(values)
+    return float(np.median(values)) if values.size else float("nan")
+
+
+def valences_toward(valences, target: int) -> torch.Tensor:
+    """VADER's valences seen from the explained class: as rated for class 1 (positive), negated for class 0.
+
+    An explanation of class 0 (negative) gives a positive score to a word that pushes the model toward
+    *negative*, so its plausibility is its agreement with the negated valences.
+
+    Raises
+    ------
+    ValueError
+        For a target other than 0 or 1 (the course's text models have two classes).
+
+    Examples
+    --------
+    >>> valences_toward(torch.tensor([2.0, -1.0]), 0).tolist()
+    [-2.0, 1.0]
+    """
+    target = _check_target(target)
+    if target > 1:
+        raise ValueError(f"target must be 0 (negative) or 1 (positive) to compare with VADER's valences; got {target}")
+    valences = torch.as_tensor(valences, dtype=torch.float64)
+    return valences if target == 1 else -valences
+
+
+# --------------------------------------------------------------------------- a small edit of a text
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A text and a copy with one word changed (:func:`typo`).
+
+    Attributes
+    ----------
+    original, edited : str
+        The words of :func:`~helpers.text_models.split_words`, joined by spaces (so both split into
+        the same number of words, word ``i`` facing word ``i``).
+    word : int
+        The index of the changed word.
+    before, after : str
+        The word before and after the edit.
+    """
+
+    original: str
+    edited: str
+    word: int
+    before: str
+    after: str
+
+
+def typo(text: str, *, seed: int = 0) -> Edit:
+    """A one-letter typo: two neighbouring letters of the text's longest word swapped.
+
+    The word is the longest of :func:`~helpers.text_models.split_words` that has two different
+    neighbouring letters (the first of equally long ones); the pair swapped is drawn among its pairs
+    of two different letters by a NumPy generator of its own seeded with ``seed`` (the global random
+    state is not touched): the same text and seed give the same edit on every machine. A reader
+    barely notices it; the number of words stays, so explanations of the two texts compare word by
+    word. The edit that image noise is to a digit: the model's input changes a little, the meaning
+    not at all.
+
+    Parameters
+    ----------
+    text : str
+    seed : int, default 0
+
+    Returns
+    -------
+    Edit
+
+    Raises
+    ------
+    TypeError
+        If ``text`` is not a str.
+    ValueError
+        If no word of ``text`` has two different neighbouring letters.
+
+    Examples
+    --------
+    >>> typo("a truly gorgeous film").edited
+    'a truly gorgeuos film'
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str; got {type(text).__name__}")
+    seed = check_seed(seed)
+    words = split_words(text)
+
+    def pairs(word):
+        return [i for i in range(len(word) - 1) if word[i].isalpha() and word[i + 1].isalpha() and word[i] != word[i + 1]]
+
+    candidates = [k for k, w in enumerate(words) if pairs(w)]
+    if not candidates:
+        raise ValueError(f"no word of {text!r} has two different neighbouring letters to swap")
+    k = max(candidates, key=lambda i: (len(words[i]), -i))
+    word = words[k]
+    choices = pairs(word)
+    i = choices[int(np.random.default_rng(seed).integers(len(choices)))]
+    after = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    edited = words[:k] + [after] + words[k + 1:]
+    return Edit(" ".join(words), " ".join(edited), k, word, after)
+
+
+# --------------------------------------------------------------------------- many texts: agreement, faithfulness, stability, cost
 
 
 @dataclass
 class TextComparison:
-    """Every method on many texts: agreement with people, faithfulness and cost.
+    """Every method on many texts: agreement with people, faithfulness, stability under a typo, and cost.
+
+    One entry per text in every array (NaN where a figure is undefined on that text).
 
     Attributes
     ----------
     methods : tuple of str
-    n_texts : int
+    texts : tuple of str
+    targets : numpy array of int [N]
+        The class explained on each text.
+    scores : list of dict of str -> torch.Tensor [M]
+        Each text's explanations.
     agreement : dict of str -> numpy array [N]
-        :func:`lexicon_agreement` of each text (signed scores against valences;
-        magnitudes for a method that :data:`helpers.methods.METHODS` calls unsigned,
-        the gradient norm); NaN where undefined.
+        Plausibility: :func:`lexicon_agreement` of the word scores with VADER's valences toward the
+        explained class (:func:`valences_toward`); signed scores against signed valences, magnitudes for
+        a method that :data:`helpers.methods.METHODS` calls unsigned (the gradient norm).
     magnitude_agreement : dict of str -> numpy array [N]
-        The same on absolute values, for every method.
-    deletion_area, random_area : dict / numpy array [N]
-        :func:`helpers.metrics.curve_area` of each method's deletion curve on the
-        text's game, and the mean area of random orders; both divided by
-        :math:`|v(N) - v(\\emptyset)|` after subtracting :math:`v(\\emptyset)`, so
-        1 is "nothing falls until the end", 0 "everything falls at once".
+        The same on absolute values for every method (the ``|rho|`` of :meth:`table`).
+    deletion_area : dict of str -> numpy array [N]
+        Faithfulness: :func:`helpers.metrics.curve_area` (``kind="deletion"``: rescaled so that
+        :math:`v(\\emptyset) = 0` and :math:`v(N) = 1`) of the method's deletion curve on the text's
+        :class:`WordGame`; NaN on a text whose score moves less than ``min_change`` from all words to none.
+    random_area : numpy array [N]
+        The mean rescaled area of the random orders.
+    below_random : dict of str -> numpy array [N]
+        ``random_area - deletion_area``: how far the method's curve lies below chance (0: no better
+        than a random order; negative: worse).
+    edits : list of Edit or None
+        :func:`typo` of every text, when ``edit_methods`` were given.
+    edit_rho, edit_rho_all : dict of str -> numpy array [N]
+        For each of ``edit_methods``: Spearman's rank correlation of the explanations of a text and
+        of its typo, on the words other than the edited one (``edit_rho``) and on all words.
     forward_rows, backward_passes, seconds : dict of str -> numpy array [N]
     n_words : numpy array [N]
     shap_exact : numpy array of bool [N]
         Whether ``"shap"`` was exact on each text (else KernelSHAP).
+    options : dict
+        What the methods were run with (:func:`explain_words`'s options, ``random_orders``, ``min_change``).
     """
 
     methods: tuple
-    n_texts: int
+    texts: tuple
+    targets: np.ndarray
+    scores: list
     agreement: dict
     magnitude_agreement: dict
     deletion_area: dict
     random_area: np.ndarray
+    below_random: dict
+    edits: list | None
+    edit_rho: dict
+    edit_rho_all: dict
     forward_rows: dict
     backward_passes: dict
     seconds: dict
     n_words: np.ndarray
     shap_exact: np.ndarray
+    options: dict
+
+    @property
+    def n_texts(self) -> int:
+        return len(self.texts)
 
     def summary(self) -> dict:
-        """Method -> dict of the mean agreement, mean deletion area, its mean gap to random, mean rows."""
+        """Method -> dict of medians over the texts where defined (agreement, deletion, typo) and mean costs."""
         out = {}
         for m in self.methods:
             out[m] = {
-                "agreement": _nanmean(self.agreement[m]),
-                "magnitude_agreement": _nanmean(self.magnitude_agreement[m]),
+                "agreement": _nanmedian(self.agreement[m]),
+                "magnitude_agreement": _nanmedian(self.magnitude_agreement[m]),
                 "defined": int(np.isfinite(self.agreement[m]).sum()),
-                "deletion_area": float(np.mean(self.deletion_area[m])),
-                "below_random": float(np.mean(self.random_area - self.deletion_area[m])),
+                "deletion_area": _nanmedian(self.deletion_area[m]),
+                "below_random": _nanmedian(self.below_random[m]),
+                "edit_rho": _nanmedian(self.edit_rho[m]) if m in self.edit_rho else float("nan"),
                 "forward_rows": float(np.mean(self.forward_rows[m])),
                 "backward_passes": float(np.mean(self.backward_passes[m])),
             }
         return out
 
-    def table(self, *, digits: int = 3) -> str:
-        """A plain-text table of :meth:`summary` (rounded: stable under nbval)."""
-        lines = [f"{'method':<22}{'VADER rho':>10}{'|rho|':>8}{'texts':>7}{'deletion':>10}{'random':>8}"
-                 f"{'rows':>8}{'backward':>10}"]
-        random_mean = float(np.mean(self.random_area))
+    def table(self, *, digits: int = 2) -> str:
+        """A plain-text table of :meth:`summary` (rounded: stable under nbval; "-" where not measured)."""
+        def cell(value, width):
+            return f"{'-':>{width}}" if not np.isfinite(value) else f"{value:>{width}.{digits}f}"
+
+        lines = [f"{'method':<22}{'VADER rho':>10}{'|rho|':>7}{'n':>4}{'deletion':>10}{'random':>8}{'below':>7}"
+                 f"{'typo rho':>9}{'rows':>8}{'backward':>9}"]
+        random_median = _nanmedian(self.random_area)
         for m, s in self.summary().items():
-            lines.append(
-                f"{m:<22}{s['agreement']:>10.{digits}f}{s['magnitude_agreement']:>8.{digits}f}{s['defined']:>7d}"
-                f"{s['deletion_area']:>10.{digits}f}{random_mean:>8.{digits}f}{s['forward_rows']:>8.1f}"
-                f"{s['backward_passes']:>10.1f}"
-            )
+            lines.append(f"{m:<22}{cell(s['agreement'], 10)}{cell(s['magnitude_agreement'], 7)}{s['defined']:>4d}"
+                         f"{cell(s['deletion_area'], 10)}{cell(random_median, 8)}{cell(s['below_random'], 7)}"
+                         f"{cell(s['edit_rho'], 9)}{s['forward_rows']:>8.1f}{s['backward_passes']:>9.1f}")
         return "\n".join(lines)
 
 
-def compare_on_texts(model, texts, *, methods=WORD_METHODS, random_orders: int = 10, min_change: float = 0.1,
-                     **options) -> TextComparison:
-    r"""Run :func:`explain_words` on many texts and measure each method three ways.
+def compare_on_texts(model, texts, *, methods=WORD_METHODS, target: int | None = None, random_orders: int = 10,
+                     min_change: float = 0.1, edit_methods=(), edit_seed: int = 0, **options) -> TextComparison:
+    r"""Run :func:`explain_words` on many texts and measure each method on each text.
 
-    - **Agreement with people**: :func:`lexicon_agreement` of the word scores with
-      VADER's valences (:func:`helpers.data.word_valences`).
-    - **Faithfulness**: the deletion curve (:func:`helpers.metrics.deletion_curve`,
-      Petsiuk et al. 2018, arXiv 1806.07421) of the method's ranking on the
-      text's :class:`WordGame`, its area normalised to :math:`v(\emptyset) = 0`,
-      :math:`v(N) = 1`, next to ``random_orders`` random rankings
-      (:func:`helpers.metrics.random_order_curves`). Texts whose score moves less than
-      ``min_change`` between all words and none are left out of the areas (NaN).
+    - **Plausibility** (agreement with people, not with the model; Jacovi and Goldberg,
+      "Towards Faithfully Interpretable NLP Systems", ACL 2020): :func:`lexicon_agreement` of
+      the word scores with VADER's valences toward the explained class (:func:`valences_toward`).
+    - **Faithfulness** (agreement with the model): the deletion curve
+      (:func:`helpers.metrics.deletion_curve`, Petsiuk et al. 2018, arXiv 1806.07421) of the
+      method's ranking on the text's :class:`WordGame`, its area rescaled to
+      :math:`v(\emptyset) = 0`, :math:`v(N) = 1`, against the mean of ``random_orders`` random
+      orders (:func:`helpers.metrics.random_order_curves`); texts whose score moves less than
+      ``min_change`` between all words and none are left out (NaN), their rescaling being unstable.
+    - **Stability under a typo**, for ``edit_methods``: the explanation of :func:`typo` of the text
+      (seed ``edit_seed``), for the same class, against the text's own, word by word.
     - **Cost**: forward rows and backward passes counted on the model.
 
     Parameters
@@ -670,201 +859,507 @@ def compare_on_texts(model, texts, *, methods=WORD_METHODS, random_orders: int =
     model : text classifier
     texts : sequence of str
     methods : sequence of str
+    target : int or None, default None
+        The class explained; None: each text's predicted class (:func:`predicted_class`).
     random_orders : int, default 10
     min_change : float, default 0.1
+    edit_methods : sequence of str, default ()
+        A subset of ``methods``.
+    edit_seed : int, default 0
     **options
         Passed to :func:`explain_words` (``ig_steps``, ``lime_samples``, ``shap_budget``, ``seed``, ...).
 
     Returns
     -------
     TextComparison
+
+    Examples
+    --------
+    >>> comparison = compare_on_texts(model, texts, lime_samples=300)  # doctest: +SKIP
+    >>> print(comparison.table())  # doctest: +SKIP
     """
-    if isinstance(texts, str) or not texts:
+    if isinstance(texts, str) or not texts or not all(isinstance(t, str) for t in texts):
         raise TypeError("texts must be a non-empty sequence of str")
     methods = tuple(methods)
-    measured = [_measure_text(model, text, methods, orders_seed=i, random_orders=random_orders, min_change=min_change,
-                              options=options) for i, text in enumerate(texts)]
-    keys = ("agreement", "magnitude_agreement", "deletion_area", "forward_rows", "backward_passes", "seconds")
-    arrays = {k: {m: np.asarray([per_method[m][k] for per_method, *_ in measured], dtype=np.float64) for m in methods}
-              for k in keys}
-    random_area = np.asarray([area for _, area, _, _ in measured])
-    keep = ~np.isnan(random_area)
-    for m in methods:  # areas only where defined
-        arrays["deletion_area"][m] = arrays["deletion_area"][m][keep]
-    return TextComparison(methods, len(texts), arrays["agreement"], arrays["magnitude_agreement"],
-                          arrays["deletion_area"], random_area[keep], arrays["forward_rows"],
-                          arrays["backward_passes"], arrays["seconds"], np.asarray([n for *_, n, _ in measured]),
-                          np.asarray([exact for *_, exact in measured]))
+    edit_methods = tuple(edit_methods)
+    outside = [m for m in edit_methods if m not in methods]
+    if outside:
+        raise ValueError(f"edit_methods must be a subset of methods {methods}; got {outside}")
+    min_change = check_float("min_change", min_change, minimum=0.0)
+    random_orders = check_int("random_orders", random_orders, 1)
+    measured = [_measure_text(model, text, methods, target=target, orders_seed=i, random_orders=random_orders,
+                              min_change=min_change, edit_methods=edit_methods, edit_seed=edit_seed, options=options)
+                for i, text in enumerate(texts)]
+
+    def per_method(key, names=methods):
+        return {m: np.asarray([r["methods"][m][key] for r in measured], dtype=np.float64) for m in names}
+
+    random_area = np.asarray([r["random_area"] for r in measured])
+    deletion = per_method("deletion_area")
+    return TextComparison(
+        methods, tuple(texts), np.asarray([r["target"] for r in measured]), [r["scores"] for r in measured],
+        per_method("agreement"), per_method("magnitude_agreement"), deletion, random_area,
+        {m: random_area - deletion[m] for m in methods},
+        [r["edit"] for r in measured] if edit_methods else None,
+        per_method("edit_rho", edit_methods), per_method("edit_rho_all", edit_methods),
+        per_method("forward_rows"), per_method("backward_passes"), per_method("seconds"),
+        np.asarray([r["n_words"] for r in measured]), np.asarray([r["shap_exact"] for r in measured]),
+        {**options, "random_orders": random_orders, "min_change": min_change, "edit_seed": edit_seed})
 
 
-def _measure_text(model, text: str, methods: tuple, *, orders_seed: int, random_orders: int, min_change: float,
-                  options: dict) -> tuple:
-    """One text of :func:`compare_on_texts`: (method -> its measures, the random orders' mean area, M, shap_exact)."""
+def _measure_text(model, text: str, methods: tuple, *, target, orders_seed: int, random_orders: int, min_change: float,
+                  edit_methods: tuple, edit_seed: int, options: dict) -> dict:
+    """One text of :func:`compare_on_texts`."""
     tokens = model.tokenize(text)
-    result = explain_words(model, tokens, methods=methods, **options)
+    result = explain_words(model, tokens, methods=methods, target=target, **options)
     game = result.game
-    valences = word_valences(tokens.words)
-    change = game.full_score - game.empty_score
-    usable = abs(change) >= min_change
-
-    def area(curve):  # normalised to v(empty) = 0, v(N) = 1
-        return float(curve_area((curve.double() - game.empty_score) / change)) if usable else float("nan")
-
-    random_curves = random_order_curves(game, n_orders=random_orders, seed=orders_seed) if usable else None
-    random_area = float(np.mean([area(c) for c in random_curves])) if usable else float("nan")
+    valences = valences_toward(word_valences(tokens.words), game.target)
+    usable = abs(game.full_score - game.empty_score) >= min_change
+    random_area = float("nan")
+    if usable:
+        random_area = float(curve_area(random_order_curves(game, n_orders=random_orders, seed=orders_seed),
+                                       kind="deletion").mean())
+    edit, edited = None, None
+    if edit_methods:
+        edit = typo(text, seed=edit_seed)
+        edited = explain_words(model, model.tokenize(edit.edited), methods=edit_methods, target=game.target,
+                               **options).scores
+    others = torch.arange(tokens.n_words) != (edit.word if edit else -1)
     measures = {}
     for m in methods:
         s = result.scores[m]
         measures[m] = {
             "agreement": lexicon_agreement(s, valences, magnitude=not _signed(m, shap_exact=result.shap_exact)),
             "magnitude_agreement": lexicon_agreement(s, valences, magnitude=True),
-            "deletion_area": area(deletion_curve(game, s)) if usable else float("nan"),
+            "deletion_area": float(curve_area(deletion_curve(game, s), kind="deletion")) if usable else float("nan"),
             "forward_rows": result.forward_rows[m],
             "backward_passes": result.backward_passes[m],
             "seconds": result.seconds[m],
         }
-    return measures, random_area, tokens.n_words, result.shap_exact
+        if m in edit_methods:
+            pair = (s[None], edited[m][None])
+            measures[m]["edit_rho"] = float(rank_correlation(*pair, players=others)[0])
+            measures[m]["edit_rho_all"] = float(rank_correlation(*pair)[0])
+    return {"methods": measures, "random_area": random_area, "n_words": tokens.n_words, "shap_exact": result.shap_exact,
+            "target": game.target, "scores": result.scores, "edit": edit}
 
 
-def seed_agreement(model, tokens: TokenizedText, method: str, seeds=(0, 1, 2, 3, 4), **options) -> float:
+# --------------------------------------------------------------------------- seeds and cost at matched accuracy
+
+
+def seed_agreement(model, tokens: TokenizedText, method: str, seeds=(0, 1, 2), **options) -> float:
     """Mean rank correlation between explanations of one text that differ only in the seed.
 
-    For ``"lime"`` and ``"shap"`` (KernelSHAP when ``shap_budget`` is given);
-    ``options`` go to :func:`explain_words`.
+    :func:`helpers.metrics.seed_stability` (the definition notebooks 04 and 06 use: Spearman's rank
+    correlation for every pair of seeds, averaged) of ``"lime"`` or ``"shap"`` (KernelSHAP when
+    ``shap_budget`` is given); ``options`` go to :func:`explain_words`.
+
+    Examples
+    --------
+    >>> seed_agreement(model, model.tokenize("a gorgeous and witty film"), "lime", lime_samples=500)  # doctest: +SKIP
     """
+    if method not in ("lime", "shap"):
+        raise ValueError(f'method must be "lime" or "shap" (the seeded methods); got {method!r}')
     seeds = list(seeds)
     if len(seeds) < 2:
         raise ValueError(f"seeds must hold at least two seeds; got {seeds!r}")
-    runs = torch.stack([explain_words(model, tokens, methods=(method,), seed=s, **options).scores[method] for s in seeds])
-    pairs = [(i, j) for i in range(len(seeds)) for j in range(i + 1, len(seeds))]
-    rho = rank_correlation(runs[[i for i, _ in pairs]], runs[[j for _, j in pairs]])
-    return float(np.nanmean(rho.numpy()))
+    if "target" not in options or options["target"] is None:
+        options = {**options, "target": predicted_class(model, tokens)}
+    return seed_stability(lambda s: explain_words(model, tokens, methods=(method,), seed=s, **options).scores[method],
+                          seeds=seeds, k=1).rank_correlation
 
 
-def edit_agreement(model, text: str, edited: str, *, methods=WORD_METHODS, **options) -> dict:
-    """Rank correlation, per method, between the explanations of a text and of an edited copy.
+@dataclass
+class SeedAgreements:
+    """:func:`seed_agreement` of LIME and KernelSHAP on many texts.
 
-    The edit must keep the number of words (a synonym or a typo for one word),
-    so that word ``i`` of one text faces word ``i`` of the other.
-
-    Returns
-    -------
-    dict of str -> float
+    Attributes
+    ----------
+    lime, kernel_shap : numpy array [N]
+    n_words : numpy array [N]
+    lime_samples, shap_budget : int
+    seeds : tuple of int
     """
-    a, b = model.tokenize(text), model.tokenize(edited)
-    if a.n_words != b.n_words:
-        raise ValueError(f"the edit must keep the number of words; got {a.n_words} and {b.n_words}")
-    first = explain_words(model, a, methods=methods, **options)
-    second = explain_words(model, b, methods=methods, **options)
-    return {m: float(rank_correlation(first.scores[m][None], second.scores[m][None])[0]) for m in methods}
+
+    lime: np.ndarray
+    kernel_shap: np.ndarray
+    n_words: np.ndarray
+    lime_samples: int
+    shap_budget: int
+    seeds: tuple
 
 
-# --------------------------------------------------------------------------- the comparison table's claims
+def seed_agreements(model, texts, *, lime_samples: int = 500, shap_budget: int = 200, seeds=(0, 1, 2)) -> SeedAgreements:
+    """:func:`seed_agreement` of LIME (``lime_samples``) and KernelSHAP (``shap_budget``) on each text, its predicted class.
+
+    The sample counts default to notebook 06's (500 samples, 200 coalitions); a text whose
+    :math:`2^M` coalitions fit in ``shap_budget`` is refused (KernelSHAP would be exact there, and
+    agree with itself trivially).
+
+    Examples
+    --------
+    >>> seed_agreements(word_model, texts).lime  # doctest: +SKIP
+    """
+    if isinstance(texts, str) or not texts:
+        raise TypeError("texts must be a non-empty sequence of str")
+    seeds = tuple(seeds)
+    lime_rho, shap_rho, n_words = [], [], []
+    for text in texts:
+        tokens = model.tokenize(text)
+        if 2 ** tokens.n_words <= shap_budget:
+            raise ValueError(f"the text {text!r} has {tokens.n_words} words: its 2^M = {2 ** tokens.n_words} coalitions fit "
+                             f"in shap_budget={shap_budget}, where KernelSHAP is exact; give texts of more words")
+        target = predicted_class(model, tokens)
+        lime_rho.append(seed_agreement(model, tokens, "lime", seeds, target=target, lime_samples=lime_samples))
+        shap_rho.append(seed_agreement(model, tokens, "shap", seeds, target=target, shap_budget=shap_budget))
+        n_words.append(tokens.n_words)
+    return SeedAgreements(np.asarray(lime_rho), np.asarray(shap_rho), np.asarray(n_words), int(lime_samples),
+                          int(shap_budget), seeds)
 
 
-def text_claims(comparisons: dict, *, lime_seed_rho: float, kernel_shap_seed_rho: float, edit_rho: dict,
-                ig_relative_gap: float, exact_rows: float) -> list:
-    """The comparison table's claims, each with the figures measured on text and the rules that decide it.
+#: Budgets (coalitions evaluated) tried by :func:`matched_cost`, as in notebook 06.
+MATCHED_BUDGETS = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 
-    Built on :mod:`helpers.verdicts`, as notebook 06's table: every claim is a
-    :class:`~helpers.verdicts.Claim` whose rules hold the measured figures and their
-    numeric thresholds, and :func:`~helpers.verdicts.claim_verdict` gives its verdict
-    ("holds" if every rule holds, "does not hold" if none does, "partly" otherwise).
-    :func:`format_claims` prints them; :func:`~helpers.verdicts.markdown_table` and
-    :func:`~helpers.verdicts.threshold_sensitivity` take them as they are.
+
+@dataclass
+class MatchedCost:
+    """Forward rows of each method on one text at matched accuracy (:func:`matched_cost`).
+
+    Attributes
+    ----------
+    n_words : int
+    gradient_rows : int
+        Counted by :class:`~helpers.cost.CostCounter` for one gradient explanation.
+    lime_rows, kernel_shap_rows : int
+        The smallest budget within ``target_error`` of the method's reference.
+    exact_rows : int
+        :math:`2^M`.
+    target_error : float
+    converged_samples : int
+    """
+
+    n_words: int
+    gradient_rows: int
+    lime_rows: int
+    kernel_shap_rows: int
+    exact_rows: int
+    target_error: float
+    converged_samples: int
+
+
+def _smallest_budget(game, reference, estimate, budgets, seeds, target_error: float, name: str) -> int:
+    """The smallest budget whose median error over ``seeds`` is within ``target_error`` (:func:`budget_to_reach`)."""
+    for budget in budgets:
+        with warnings.catch_warnings():  # a fit on too few effective samples is what its error measures here
+            warnings.filterwarnings("ignore", message=r"kernel_width=.* effective samples", category=UserWarning)
+            errors = budget_errors(game, reference, {name: estimate}, [budget], seeds)[name]
+        if budget_to_reach(errors, [budget], target_error) is not None:
+            return budget
+    raise ValueError(f"{name} does not come within {target_error} of its reference on {' '.join(game.words)!r} "
+                     f"by the largest budget {budgets[-1]}; pass larger budgets")
+
+
+def matched_cost(model, tokens: TokenizedText, *, target: int | None = None, budgets=MATCHED_BUDGETS, seeds=(0, 1),
+                 target_error: float = 0.01, converged_samples: int = 4096, converged_seed: int = 99) -> MatchedCost:
+    r"""What each method costs on one text for an answer of matched accuracy, as notebook 06 measures it.
+
+    - LIME: the smallest of ``budgets`` (samples) whose median over ``seeds`` of
+      :func:`helpers.shapley.relative_error` (squared, relative) against LIME's own answer at
+      ``converged_samples`` samples (seed ``converged_seed``) is at most ``target_error``
+      (:func:`helpers.metrics.budget_to_reach`);
+    - KernelSHAP: the same against exact Shapley values (budgets below its least,
+      :math:`2M + 2`, are skipped);
+    - exact SHAP: :math:`2^M` rows; the gradient: the rows counted for one explanation.
+
+    LIME's warning that a fit has fewer effective samples than features is silenced during the
+    search: such a fit's error against the converged answer says what it is worth.
+
+    Raises
+    ------
+    ValueError
+        If a method does not reach ``target_error`` within the largest budget.
+
+    Examples
+    --------
+    >>> cost = matched_cost(word_model, word_model.tokenize(text))  # doctest: +SKIP
+    >>> cost.lime_rows, cost.kernel_shap_rows, cost.exact_rows  # doctest: +SKIP
+    """
+    tokens = _check_tokens(tokens, model)
+    target = predicted_class(model, tokens) if target is None else target
+    budgets = sorted(check_int("budget", b, 1) for b in budgets)
+    if not budgets:
+        raise ValueError("budgets must hold at least one budget")
+    target_error = check_float("target_error", target_error, positive=True)
+    seeds = list(seeds)
+    with CostCounter(model) as cost:
+        gradient_word_scores(model, tokens, "gradient", target=target)
+    game = WordGame(model, tokens, target=target)
+    M = game.n_players
+    converged = lime(game, n_samples=converged_samples, seed=converged_seed)
+    lime_rows = _smallest_budget(game, converged, lambda g, b, s: lime(g, n_samples=b, seed=s), budgets, seeds,
+                                 target_error, "LIME")
+    kernel_budgets = [b for b in budgets if b >= 2 * M + 2]
+    if not kernel_budgets:
+        raise ValueError(f"budgets must reach KernelSHAP's least budget 2M + 2 = {2 * M + 2}; got {budgets}")
+    kernel_rows = _smallest_budget(game, exact_shapley(game), lambda g, b, s: kernel_shap(g, budget=b, seed=s),
+                                   kernel_budgets, seeds, target_error, "KernelSHAP")
+    return MatchedCost(M, cost.forward_rows, lime_rows, kernel_rows, 2**M, target_error, int(converged_samples))
+
+
+# --------------------------------------------------------------------------- the artefacts of word pieces and of Gradient x Input
+
+
+def word_piece_counts(tokens: TokenizedText) -> torch.Tensor:
+    """How many tokens (word pieces) each word was split into: int64 ``[M]``.
+
+    Examples
+    --------
+    >>> word_piece_counts(minilm.tokenize("Bielinsky is a filmmaker")).tolist()  # doctest: +SKIP
+    [3, 1, 1, 1]
+    """
+    tokens = _check_tokens(tokens)
+    owner = tokens.word_of_token[tokens.word_of_token >= 0]
+    return torch.bincount(owner, minlength=tokens.n_words).to(torch.int64)
+
+
+def gradient_token_norms(model, tokens: TokenizedText, *, target: int = 1) -> torch.Tensor:
+    r""":math:`\lVert \partial S_{target} / \partial e_t \rVert_2` of every token, special ones included: float64 ``[T]``.
+
+    The gradient norm of a word (:func:`gradient_word_scores`) pools these over its pieces:
+    :math:`\sqrt{\sum_{t \in w} \lVert \partial S/\partial e_t \rVert^2}`, which grows with the number
+    of pieces (by :math:`\sqrt{k}` for :math:`k` pieces of equal norm).
+    """
+    target = _check_target(target)
+    path = EmbeddingPath(model, tokens)
+    grads = gradient(path, path.embeddings(), target, absolute=False)[0]
+    return grads.detach().cpu().double().norm(dim=-1)
+
+
+def multi_piece_rank(scores, counts) -> float:
+    """The mean percentile rank by ``|scores|`` (0 the least important word, 1 the most) of the words of several pieces.
+
+    Ranks are :func:`helpers.metrics.tied_ranks` (ties share their mean rank). Chance is 0.5: a
+    method that ignores how a word was split ranks its split words in the middle on average.
+    NaN when no word, or every word, has several pieces.
+
+    Examples
+    --------
+    >>> multi_piece_rank(torch.tensor([3.0, 1.0, 2.0]), torch.tensor([3, 1, 1]))
+    1.0
+    """
+    scores = torch.as_tensor(scores).detach().cpu().double().reshape(-1)
+    counts = torch.as_tensor(counts).detach().cpu().reshape(-1)
+    if scores.shape != counts.shape:
+        raise ValueError(f"scores and counts must have one value per word each; got {tuple(scores.shape)} and {tuple(counts.shape)}")
+    split = (counts > 1).numpy()
+    if not split.any() or split.all():
+        return float("nan")
+    ranks = tied_ranks(scores.abs().numpy()[None])[0]
+    return float(((ranks[split] - 1) / (len(ranks) - 1)).mean())
+
+
+@dataclass
+class GradientTimesInputParts:
+    r"""Gradient×Input of a BERT-style model split by what its embedding layer adds (:func:`gradient_x_input_parts`).
+
+    Attributes
+    ----------
+    word : torch.Tensor, [M] (as ``position`` and ``whole``: summed over each word's tokens)
+        :math:`e_t \cdot g_t`: Gradient×Input on the word-piece embeddings (:func:`gradient_word_scores`).
+    position : torch.Tensor
+        :math:`(p_t + s_t) \cdot g_t`: the same product with the position and token-type embeddings.
+    whole : torch.Tensor
+        :math:`h_t \cdot g_t`, :math:`h_t = e_t + p_t + s_t`: the input of the first LayerNorm.
+    score_difference : float
+        :math:`S(x) - S(x')`, ``x'`` every word token ``[MASK]`` (Integrated Gradients' baseline).
+    """
+
+    word: torch.Tensor
+    position: torch.Tensor
+    whole: torch.Tensor
+    score_difference: float
+
+
+def gradient_x_input_parts(model, tokens: TokenizedText, *, target: int = 1) -> GradientTimesInputParts:
+    r"""Why Gradient×Input on a BERT-style model sums to little: LayerNorm makes the gradient orthogonal to its input.
+
+    The encoder adds the word-piece embedding :math:`e_t`, the position embedding :math:`p_t` and the
+    token-type embedding :math:`s_t` and normalises :math:`h_t = e_t + p_t + s_t` by LayerNorm, whose
+    output does not change when :math:`h_t` is scaled: so :math:`h_t \cdot \partial S/\partial h_t = 0`
+    (Euler's theorem for a function homogeneous of degree 0, up to LayerNorm's :math:`\epsilon`), and
+    since :math:`\partial S/\partial e_t = \partial S/\partial h_t = g_t`,
+
+    .. math:: e_t \cdot g_t = -(p_t + s_t) \cdot g_t .
+
+    Gradient×Input of a word is then a product of the gradient with the word's *position*, not
+    with the word: nothing ties its sum to :math:`S(x) - S(x')` (the completeness that Integrated
+    Gradients has and a linear model gives for free). Ba, Kiros and Hinton 2016, arXiv 1607.06450
+    (LayerNorm's invariance to scaling); Ancona et al. 2018, arXiv 1711.06104 (Gradient×Input).
 
     Parameters
     ----------
-    comparisons : dict of str -> TextComparison
-        Model name -> :func:`compare_on_texts` result (same methods for each).
-    lime_seed_rho, kernel_shap_seed_rho : float
-        :func:`seed_agreement` of LIME and of KernelSHAP on one text.
-    edit_rho : dict of str -> float
-        :func:`edit_agreement` per method for one small edit (a typo).
-    ig_relative_gap : float
-        Integrated Gradients' completeness gap over :math:`|S(x) - S(x')|`.
-    exact_rows : float
-        Forward rows of one exact Shapley explanation (:math:`2^M`).
+    model : text classifier with ``model.encoder.embeddings`` holding ``position_embeddings`` and
+        ``token_type_embeddings`` (e.g. :class:`helpers.text_models.SentenceClassifier`)
+    tokens : TokenizedText
+    target : int, default 1
+
+    Raises
+    ------
+    TypeError
+        For a model without BERT-style embeddings (the word model has none: it adds nothing to its word vectors).
+    """
+    check_text_model(model)
+    embeddings = getattr(getattr(model, "encoder", None), "embeddings", None)
+    if not all(hasattr(embeddings, name) for name in ("position_embeddings", "token_type_embeddings")):
+        raise TypeError(f"model must be a BERT-style encoder (model.encoder.embeddings with position and token-type "
+                        f"embeddings); {type(model).__name__} has none")
+    target = _check_target(target)
+    tokens = _check_tokens(tokens, model)
+    path = EmbeddingPath(model, tokens)
+    x = path.embeddings()
+    g = gradient(path, x, target, absolute=False)[0].detach().double()
+    with torch.no_grad():
+        T = x.shape[1]
+        added = (embeddings.position_embeddings.weight[:T] + embeddings.token_type_embeddings.weight[0]).detach().double()
+        with evaluation_mode(path):
+            scores = path(torch.cat([x, path.baseline_embeddings()]))[:, target]
+    word = (x[0].double() * g).sum(dim=1)
+    position = (added.to(g.device) * g).sum(dim=1)
+    return GradientTimesInputParts(pool_tokens(word, tokens), pool_tokens(position, tokens),
+                                   pool_tokens(word + position, tokens), float(scores[0] - scores[1]))
+
+
+# --------------------------------------------------------------------------- the comparison table's claims, measured on text
+
+#: What every claim measured on text shares (each claim's setting adds its model, snippets and options).
+TEXT_SETTING = ("words of Rotten Tomatoes snippets (VADER's ground truth) as the players; an absent word is [MASK] "
+                "(MiniLM) or the zero padding vector (word model); each snippet's predicted class explained, on its logit")
+
+
+def _words(counts) -> str:
+    counts = np.asarray(counts)
+    low, high = int(counts.min()), int(counts.max())
+    return f"{low} words" if low == high else f"{low} to {high} words"
+
+
+def text_claims(word: TextComparison, minilm: TextComparison, seeds: SeedAgreements, matched, *,
+                gradients: TextComparison | None = None) -> list:
+    r"""The comparison table's claims measured on words, by the definitions notebook 06 uses.
+
+    Every claim is :func:`helpers.verdicts.measure_claim` of the same row and column, with the same
+    criteria and thresholds as on digits, and a ``setting`` that says what was measured on text:
+    which model, which snippets, what was changed. The samples are per snippet, so every rule
+    carries a bootstrap interval (NaN figures, on snippets where a figure is undefined, are left out).
+
+    - Stability: Saliency (``edit_rho["gradient"]`` of MiniLM: a typo, the edited word left out),
+      LIME (``seeds.lime``), SHAP (noise: ``minilm.edit_rho["shap"]``, exact values; seeds:
+      ``seeds.kernel_shap``).
+    - Cost: Saliency (the counted cost of MiniLM's gradient), LIME and SHAP (``matched``: rows at
+      matched accuracy, :func:`matched_cost`).
+    - Use cases: text (defined for text only): Saliency and LIME, faithfulness on both models
+      (deletion below random) and plausibility on MiniLM (agreement with VADER; Jacovi and Goldberg 2020).
+
+    Parameters
+    ----------
+    word, minilm : TextComparison
+        :func:`compare_on_texts` of the word model and of MiniLM (``minilm`` with ``edit_methods``
+        holding ``"shap"`` and exact SHAP on every snippet).
+    seeds : SeedAgreements
+    matched : sequence of MatchedCost
+    gradients : TextComparison, optional
+        MiniLM's gradient methods on more snippets than ``minilm`` (a gradient costs one row, so it is
+        measured on more snippets, as notebook 06 measures gradients on more digits than the sampling
+        methods), with ``edit_methods`` holding ``"gradient"``; the Saliency claims are measured on it.
+        None: on ``minilm``.
 
     Returns
     -------
     list of Claim
-        Seven claims (``row``: the table's row; ``column``: Saliency, LIME or SHAP);
-        each ``note`` is the measured figures in one sentence, the thresholds it names
-        taken from the rules.
+        Eight claims, in the order Stability, Cost, Use cases: text (Saliency, LIME, SHAP in each).
+
+    Raises
+    ------
+    TypeError, ValueError
+        For arguments of the wrong kind, or comparisons without the methods and edits the claims need.
     """
-    summaries = {name: c.summary() for name, c in comparisons.items()}
-    return (_saliency_claims(summaries, edit_rho, ig_relative_gap) + _lime_claims(summaries, lime_seed_rho)
-            + _shap_claims(summaries, comparisons, kernel_shap_seed_rho, exact_rows))
+    gradients = minilm if gradients is None else gradients
+    for name, comparison in (("word", word), ("minilm", minilm), ("gradients", gradients)):
+        if not isinstance(comparison, TextComparison):
+            raise TypeError(f"{name} must be a TextComparison (from compare_on_texts); got {type(comparison).__name__}")
+    missing = [m for m in ("gradient", "lime") if m not in word.methods or m not in minilm.methods]
+    missing += [] if "gradient" in gradients.methods else ["gradient (gradients)"]
+    if missing:
+        raise ValueError(f"the comparisons must hold the methods gradient and lime; missing {missing}")
+    if "shap" not in minilm.edit_rho or not minilm.shap_exact.all():
+        raise ValueError("minilm must hold exact SHAP on every snippet (short snippets, no shap_budget) and be "
+                         "compared with edit_methods holding 'shap' (the typo)")
+    if "gradient" not in gradients.edit_rho:
+        raise ValueError("gradients must be compared with edit_methods holding 'gradient' (the typo)")
+    if not isinstance(seeds, SeedAgreements):
+        raise TypeError(f"seeds must be a SeedAgreements (from seed_agreements); got {type(seeds).__name__}")
+    matched = list(matched)
+    if not matched or not all(isinstance(m, MatchedCost) for m in matched):
+        raise TypeError("matched must be a non-empty sequence of MatchedCost (from matched_cost)")
 
+    def on(comparison, model):
+        return f"{model}, {comparison.n_texts} snippets of {_words(comparison.n_words)}"
 
-def _saliency_claims(summaries: dict, edit_rho: dict, ig_relative_gap: float) -> list:
-    """Saliency is cheap (one backward pass, few rows), extends to text, and is unstable under a typo."""
-    grad_rows = max(s["gradient"]["forward_rows"] for s in summaries.values())
-    grad_backward = max(s["gradient"]["backward_passes"] for s in summaries.values())
-    lime_rows = min(s["lime"]["forward_rows"] for s in summaries.values())
-    cost = Claim("Cost", "Saliency", "low cost, one backpropagation", [
-        Rule("backward passes of the gradient per text", grad_backward, 1, 1, higher=False, fmt=".0f"),
-        Rule("forward rows of the gradient / LIME's", grad_rows / lime_rows, 0.1, 1, higher=False)],
-        note=f"{grad_rows:.0f} forward row + {grad_backward:.0f} backward pass per text, against {lime_rows:.0f} rows for LIME")
-    defined = {n: s["gradient"]["agreement"] for n, s in summaries.items() if s["gradient"]["defined"] > 0}
-    undefined = [n for n in summaries if n not in defined]
-    agreeing = sum(rho > 0 for rho in defined.values()) / len(summaries)
-    extension = Claim("Use cases", "Saliency", "can be extended to text (gradients on embeddings)", [
-        Rule("IG completeness gap / |S(x) - S(x')|", ig_relative_gap, 0.05, 0.25, higher=False, fmt=".1%"),
-        Rule("share of models whose gradient-norm rho with VADER is defined and positive", agreeing, 1, 0.5)],
-        note=f"IG completeness gap {100 * ig_relative_gap:.1f}% of S(x) - S(x'); gradient-norm |rho| with VADER: "
-             + ", ".join([f"{n} {v:.2f}" for n, v in defined.items()]
-                         + [f"{n} undefined (every word the same norm)" for n in undefined]))
-    stability = Claim("Stability", "Saliency", "unstable", [
-        Rule("SHAP's rank correlation after a typo minus the gradient's", edit_rho["shap"] - edit_rho["gradient"], 0, 0)],
-        note=f"rank correlation after a one-letter typo in one snippet: gradient {edit_rho['gradient']:.2f}, "
-             f"SHAP {edit_rho['shap']:.2f}")
-    return [cost, extension, stability]
+    on_minilm, on_gradients, on_word = on(minilm, "MiniLM"), on(gradients, "MiniLM"), on(word, "the word model")
+    typo_words = "a copy with a one-letter typo in its longest word (helpers.text.typo), compared on the other words"
+    seed_list = ", ".join(map(str, seeds.seeds))
+    on_seeds = f"the word model, {len(seeds.n_words)} snippets of {_words(seeds.n_words)}"
+    first = matched[0]
+    on_matched = (f"the word model, {len(matched)} snippets of {_words([m.n_words for m in matched])}: rows at matched "
+                  f"accuracy, each method within {first.target_error:.0%} (squared relative error, median of 2 seeds) "
+                  f"of its own converged answer: LIME's at {first.converged_samples} samples, exact SHAP for KernelSHAP")
+    lime_rows, kernel_rows, exact_rows, gradient_rows = (
+        np.array([getattr(m, key) for m in matched], dtype=float)
+        for key in ("lime_rows", "kernel_shap_rows", "exact_rows", "gradient_rows"))
 
+    def faithful(comparison):
+        where = on(comparison, "MiniLM")
+        return (f"faithfulness (agreement with the model): deletion curves of the masked words, the logit rescaled to "
+                f"v(empty) = 0 and v(N) = 1, their area below the mean of random orders' ({comparison.options['random_orders']} "
+                f"on {where}, {word.options['random_orders']} on {on_word}; snippets whose score moves less than "
+                f"{word.options['min_change']:g} left out); plausibility (agreement with people, not with the model: "
+                f"Jacovi and Goldberg 2020): Spearman with VADER's valences toward the explained class, {where}")
 
-def _lime_claims(summaries: dict, lime_seed_rho: float) -> list:
-    """LIME changes with its seed, and works on text: close to the best method's agreement, better than random."""
-    seeds = Rule("rank correlation between seeds", lime_seed_rho, 0.9, 0.9, higher=False)
-    stability = Claim("Stability", "LIME", "unstable (different samples, different explanations)", [seeds],
-                      note=f"rank correlation between seeds {seeds.value:.2f} (threshold {seeds.holds:g})")
-    best = {n: max(s[m]["agreement"] for m in s if np.isfinite(s[m]["agreement"])) for n, s in summaries.items()}
-    behind_best = float(np.max([best[n] - s["lime"]["agreement"] for n, s in summaries.items()]))
-    below_random = float(np.min([s["lime"]["below_random"] for s in summaries.values()]))
-    general = Claim("Use cases", "LIME", "general, NLP included", [
-        Rule("largest gap of LIME's VADER rho to the best method's", behind_best, 0.05, 0.2, higher=False),
-        Rule("smallest deletion area below random", below_random, 0, 0)],
-        note="VADER rho " + ", ".join(f"{n} {s['lime']['agreement']:.2f} (best {best[n]:.2f})" for n, s in summaries.items())
-             + "; deletion area below random: " + ", ".join(f"{n} {s['lime']['below_random']:.2f}" for n, s in summaries.items()))
-    return [stability, general]
+    def defined(what, values):
+        values = finite(values)
+        if not values.size:
+            raise ValueError(f"{what} is undefined on every snippet (NaN: e.g. every word the same gradient norm, as on "
+                             f"an averaging model, or no score that moves by min_change); measure it on other snippets")
+        return values
 
+    def use_case(comparison, name):
+        return dict(deletion_minilm=defined(f"{name}'s deletion area (MiniLM)", comparison.below_random[name]),
+                    deletion_words=defined(f"{name}'s deletion area (word model)", word.below_random[name]),
+                    plausibility=defined(f"{name}'s agreement with VADER", comparison.agreement[name]))
 
-def _shap_claims(summaries: dict, comparisons: dict, kernel_shap_seed_rho: float, exact_rows: float) -> list:
-    """SHAP is stable across seeds, and costly: exact values take 2^M rows, KernelSHAP may cost less than LIME."""
-    seeds = Rule("KernelSHAP rank correlation between seeds", kernel_shap_seed_rho, 0.9, 0.6)
-    stability = Claim("Stability", "SHAP", "stable (unique values)", [seeds],
-                      note=f"exact: identical on every run; KernelSHAP rank correlation between seeds {seeds.value:.2f} "
-                           f"(threshold {seeds.holds:g})")
-    sampled = {n: s["shap"]["forward_rows"] for n, s in summaries.items()
-               if "shap" in comparisons[n].methods and not comparisons[n].shap_exact.any()}
-    lime_rows = {n: s["lime"]["forward_rows"] for n, s in summaries.items()}
-    cheaper = sum(rows < lime_rows[n] for n, rows in sampled.items()) / len(summaries)
-    cost = Claim("Cost", "SHAP", "high cost (exact is exponential)", [
-        Rule("share of models on which KernelSHAP costs fewer rows than LIME", cheaper, 0, 0.5, higher=False)],
-        note=f"exact: {exact_rows:.0f} rows (2^M) for one text; KernelSHAP: "
-             + (", ".join(f"{n} {r:.0f} rows against LIME's {lime_rows[n]:.0f}" for n, r in sampled.items()) or "not run"))
-    return [stability, cost]
+    def with_edited_word(comparison, name):
+        return f"with the edited word compared too: {_nanmedian(comparison.edit_rho_all[name]):.2f}"
 
-
-def format_claims(claims) -> str:
-    """The claims of :func:`text_claims` as plain text, one per paragraph: claim, figures, verdict.
-
-    Examples
-    --------
-    >>> print(format_claims([Claim("Stability", "LIME", "unstable", [Rule("seed rho", 0.5, 0.9, 0.9, higher=False)],
-    ...                            note="seed rho 0.50")]))
-    LIME: unstable
-        measured: seed rho 0.50
-        verdict:  holds
-    """
-    return "\n".join(f"{c.column}: {c.claim}\n    measured: {c.note}\n    verdict:  {claim_verdict(c)}" for c in claims)
+    return [
+        measure_claim("Stability", "Saliency", setting=f"{TEXT_SETTING}; {on_gradients}: Spearman of the gradient "
+                      f"norms of a snippet's words and of {typo_words}", note=with_edited_word(gradients, "gradient"),
+                      noise=defined("the gradient's rank correlation under the typo", gradients.edit_rho["gradient"])),
+        measure_claim("Stability", "LIME", setting=f"{TEXT_SETTING}; {on_seeds}: LIME with {seeds.lime_samples} "
+                      f"samples, seeds {seed_list}, mean over the pairs", seeds=seeds.lime),
+        measure_claim("Stability", "SHAP", setting=f"{TEXT_SETTING}; noise: exact SHAP, {on_minilm}, {typo_words}; "
+                      f"seeds: KernelSHAP with {seeds.shap_budget} coalitions, {on_seeds}, seeds {seed_list}",
+                      note=with_edited_word(minilm, "shap"),
+                      noise=defined("SHAP's rank correlation under the typo", minilm.edit_rho["shap"]), seeds=seeds.kernel_shap),
+        measure_claim("Cost", "Saliency", setting=f"{TEXT_SETTING}; {on_gradients}: backward passes and forward rows "
+                      f"of one gradient explanation, counted by CostCounter",
+                      backward=gradients.backward_passes["gradient"], rows=gradients.forward_rows["gradient"]),
+        measure_claim("Cost", "LIME", setting=f"{TEXT_SETTING}; {on_matched}", above_gradient=lime_rows / gradient_rows,
+                      below_exact=exact_rows / lime_rows,
+                      note=f"LIME: median {np.median(lime_rows):.0f} rows; exact SHAP: median {np.median(exact_rows):.0f}"),
+        measure_claim("Cost", "SHAP", setting=f"{TEXT_SETTING}; {on_matched}", exact_over_lime=exact_rows / lime_rows,
+                      kernel_over_lime=kernel_rows / lime_rows, note=f"KernelSHAP: median {np.median(kernel_rows):.0f} rows"),
+        measure_claim("Use cases: text", "Saliency", setting=f"{TEXT_SETTING}; the gradient norm; {faithful(gradients)}",
+                      **use_case(gradients, "gradient")),
+        measure_claim("Use cases: text", "LIME", setting=f"{TEXT_SETTING}; LIME with {minilm.options.get('lime_samples', 500)} "
+                      f"samples on MiniLM and {word.options.get('lime_samples', 500)} on the word model; {faithful(minilm)}",
+                      **use_case(minilm, "lime")),
+    ]

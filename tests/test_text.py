@@ -20,21 +20,32 @@ from helpers.saliency import integrated_gradients
 from helpers.shapley import exact_shapley, kernel_shap
 from helpers.text import (
     GRADIENT_METHODS,
+    TEXT_SETTING,
     WORD_METHODS,
     EmbeddingPath,
+    MatchedCost,
+    SeedAgreements,
     WordGame,
     compare_on_texts,
-    edit_agreement,
     explain_words,
-    format_claims,
+    finite,
+    gradient_token_norms,
     gradient_word_scores,
+    gradient_x_input_parts,
     lexicon_agreement,
+    matched_cost,
+    multi_piece_rank,
     pool_tokens,
+    predicted_class,
     seed_agreement,
+    seed_agreements,
     text_claims,
+    typo,
+    valences_toward,
+    word_piece_counts,
 )
-from helpers.text_models import SentenceClassifier, TokenizedText, WordModel, build_vocabulary
-from helpers.verdicts import VERDICTS, Claim, claim_verdict, markdown_table
+from helpers.text_models import SentenceClassifier, TokenizedText, WordModel, build_vocabulary, split_words
+from helpers.verdicts import DEFINITIONS, VERDICTS, Claim, claim_verdict, markdown_table, measure_claim, threshold_sensitivity
 
 TEXTS = [
     "a gorgeous and witty film",
@@ -248,7 +259,7 @@ def test_word_methods_are_the_registrys_but_shap():
 def test_unsigned_methods_are_compared_on_magnitudes(minilm):
     texts = ["a gorgeous and brilliant film", "a dull tepid and awful film"]  # two rated words each
     methods = ("gradient", "occlusion")
-    comparison = compare_on_texts(minilm, texts, methods=methods, random_orders=2)
+    comparison = compare_on_texts(minilm, texts, methods=methods, target=1, random_orders=2)
     for i, text in enumerate(texts):
         tokens = minilm.tokenize(text)
         scores = explain_words(minilm, tokens, methods=methods).scores
@@ -269,41 +280,249 @@ def test_explain_words_counts_costs_and_is_efficient():
     again = explain_words(model, tokens, lime_samples=100)
     assert all(torch.equal(result.scores[m], again.scores[m]) for m in result.scores)
     assert seed_agreement(model, tokens, "shap", seeds=(0, 1), shap_budget=2**9) == pytest.approx(1.0)
-    same = edit_agreement(model, "a gorgeous film", "a gorgeous film", methods=("occlusion",))
-    assert same["occlusion"] == pytest.approx(1.0)
+    predicted = explain_words(model, tokens, methods=("occlusion",), target=None)
+    assert predicted.game.target == predicted_class(model, tokens)
 
 
-def test_compare_on_texts_and_claims():
+def test_predicted_class_is_the_argmax_and_leaves_the_model_alone():
+    model = _word_model().train()
+    tokens = model.tokenize("a gorgeous and witty film")
+    with torch.no_grad():
+        expected = int(model(tokens.ids[None]).argmax())
+    assert predicted_class(model, tokens) == expected and model.training
+    with pytest.raises(TypeError, match="tokens must be a TokenizedText"):
+        predicted_class(model, "a film")
+
+
+# --------------------------------------------------------------------------- the typo
+
+
+def test_typo_swaps_two_different_neighbouring_letters_of_the_longest_word():
+    edit = typo("A truly gorgeous film!")
+    assert edit.original == "a truly gorgeous film" and edit.word == 2 and edit.before == "gorgeous"
+    assert sorted(edit.after) == sorted("gorgeous") and edit.after != "gorgeous"
+    differing = [i for i, (a, b) in enumerate(zip(edit.before, edit.after)) if a != b]
+    assert len(differing) == 2 and differing[1] == differing[0] + 1  # two neighbours swapped
+    assert len(split_words(edit.edited)) == len(split_words(edit.original))
+    assert typo("A truly gorgeous film!", seed=3) == typo("A truly gorgeous film!", seed=3)  # deterministic
+    assert {typo("a truly gorgeous film", seed=s).after for s in range(20)} > {edit.after}  # the seed picks the pair
+    state = np.random.get_state()[1].copy(), torch.random.get_rng_state().clone()
+    typo("a truly gorgeous film", seed=5)
+    assert np.array_equal(np.random.get_state()[1], state[0]) and torch.equal(torch.random.get_rng_state(), state[1])
+
+
+def test_typo_skips_words_without_two_different_letters_and_refuses_bad_input():
+    assert typo("aaaaaa is ok").before == "is"  # the longest word with a pair to swap
+    with pytest.raises(ValueError, match="no word of 'aa ooo' has two different neighbouring letters"):
+        typo("aa ooo")
+    with pytest.raises(TypeError, match="text must be a str; got list"):
+        typo(["a", "film"])
+    with pytest.raises((TypeError, ValueError), match="seed"):
+        typo("a film", seed=-1)
+
+
+def test_valences_toward_the_explained_class():
+    assert valences_toward(torch.tensor([2.0, -1.0]), 1).tolist() == [2.0, -1.0]
+    assert valences_toward(torch.tensor([2.0, -1.0]), 0).tolist() == [-2.0, 1.0]
+    with pytest.raises(ValueError, match="target must be 0 .negative. or 1 .positive.* got 2"):
+        valences_toward(torch.tensor([1.0]), 2)
+
+
+# --------------------------------------------------------------------------- many texts
+
+
+TEXTS_12 = ["the plot is thin but the acting is superb and the film is gorgeous",
+            "an awful mess of a movie with a dull tepid and lifeless plot"]
+
+
+def test_compare_on_texts_measures_each_text():
     model = _word_model()
     texts = ["a gorgeous and witty film", "a dull tepid and awful film", "not bad at all but a mess"]
-    comparison = compare_on_texts(model, texts, lime_samples=64, random_orders=3)
-    assert comparison.n_texts == 3 and comparison.shap_exact.all()
+    comparison = compare_on_texts(model, texts, lime_samples=64, random_orders=3, edit_methods=("occlusion", "shap"))
+    assert comparison.n_texts == 3 and comparison.shap_exact.all() and len(comparison.scores) == 3
     summary = comparison.summary()
     assert summary["gradient"]["defined"] == 0  # an averaging model: every word the same gradient norm
     assert summary["shap"]["forward_rows"] == pytest.approx(np.mean([2**5, 2**6, 2**7]))
-    assert "VADER rho" in comparison.table() and "integrated_gradients" in comparison.table()
-    sampled = compare_on_texts(model, texts[:2], methods=("gradient", "lime", "shap"), lime_samples=64,
-                               shap_budget=16, random_orders=2)
-    assert not sampled.shap_exact.any()
-    claims = text_claims({"word": comparison, "sampled": sampled}, lime_seed_rho=0.5, kernel_shap_seed_rho=0.95,
-                         edit_rho={"gradient": 0.2, "shap": 0.9}, ig_relative_gap=0.001, exact_rows=64)
-    assert len(claims) == 7 and all(isinstance(c, Claim) and claim_verdict(c) in VERDICTS for c in claims)
-    verdicts = {f"{c.column}: {c.claim}": claim_verdict(c) for c in claims}
-    assert verdicts["LIME: unstable (different samples, different explanations)"] == "holds"
-    assert verdicts["SHAP: high cost (exact is exponential)"] == "partly"  # KernelSHAP 16 rows < LIME's 64
-    assert verdicts["Saliency: can be extended to text (gradients on embeddings)"] == "partly"
-    assert "verdict:  holds" in format_claims(claims)
-    assert markdown_table(claims).count("**") >= 2 * 7  # the same claims render as notebook 06's table
-    assert all(isinstance(t, (int, float)) for c in claims for r in c.rules for t in (r.value, r.holds, r.fails))
-    lime_seeds = next(c for c in claims if (c.row, c.column) == ("Stability", "LIME"))
-    assert "(threshold 0.9)" in lime_seeds.note and [r.holds for r in lime_seeds.rules] == [0.9]
-    settled = text_claims({"word": comparison}, lime_seed_rho=0.95, kernel_shap_seed_rho=0.5,
-                          edit_rho={"gradient": 0.9, "shap": 0.2}, ig_relative_gap=0.001, exact_rows=64)
-    verdicts = {f"{c.column}: {c.claim}": claim_verdict(c) for c in settled}
-    assert verdicts["LIME: unstable (different samples, different explanations)"] == "does not hold"
-    assert verdicts["Saliency: unstable"] == "does not hold"  # the gradient kept its ranking better than SHAP
-    assert verdicts["SHAP: stable (unique values)"] == "does not hold"  # below 0.6 between seeds
-    assert verdicts["SHAP: high cost (exact is exponential)"] == "holds"  # exact SHAP only
+    for i, text in enumerate(texts):
+        tokens = model.tokenize(text)
+        target = predicted_class(model, tokens)
+        assert comparison.targets[i] == target
+        game = WordGame(model, tokens, target=target)
+        shap = exact_shapley(game)
+        valences = valences_toward(word_valences(tokens.words), target)
+        assert comparison.agreement["shap"][i] == pytest.approx(lexicon_agreement(shap, valences), nan_ok=True)
+        assert comparison.below_random["shap"][i] == pytest.approx(
+            comparison.random_area[i] - comparison.deletion_area["shap"][i])
+        edit = comparison.edits[i]
+        assert edit == typo(text)
+        edited = exact_shapley(WordGame(model, model.tokenize(edit.edited), target=target))
+        others = torch.arange(len(shap)) != edit.word
+        from helpers.metrics import rank_correlation
+        assert comparison.edit_rho["shap"][i] == pytest.approx(
+            float(rank_correlation(shap[None], edited[None], players=others)[0]))
+    assert "VADER rho" in comparison.table() and "typo rho" in comparison.table()
+    assert comparison.options["random_orders"] == 3 and comparison.options["lime_samples"] == 64
+    with pytest.raises(ValueError, match="edit_methods must be a subset of methods"):
+        compare_on_texts(model, texts, methods=("occlusion",), edit_methods=("shap",))
+    with pytest.raises(TypeError, match="texts must be a non-empty sequence of str"):
+        compare_on_texts(model, "a gorgeous film")
+
+
+def test_compare_on_texts_leaves_out_texts_whose_score_barely_moves():
+    model = _word_model()
+    comparison = compare_on_texts(model, ["a gorgeous and witty film"], methods=("occlusion",), min_change=1e9)
+    assert np.isnan(comparison.deletion_area["occlusion"][0]) and np.isnan(comparison.below_random["occlusion"][0])
+    assert finite(comparison.below_random["occlusion"]).size == 0
+
+
+def test_seed_agreements_and_their_refusals():
+    model = _word_model()
+    seeds = seed_agreements(model, TEXTS_12, lime_samples=200, shap_budget=64, seeds=(0, 1))
+    assert seeds.lime.shape == (2,) and seeds.kernel_shap.shape == (2,) and seeds.n_words.tolist() == [14, 13]
+    tokens = model.tokenize(TEXTS_12[0])
+    assert seeds.lime[0] == pytest.approx(seed_agreement(model, tokens, "lime", (0, 1), lime_samples=200))
+    assert np.all(seeds.lime <= 1) and np.all(seeds.kernel_shap > 0.5)
+    with pytest.raises(ValueError, match="fit in shap_budget=200, where KernelSHAP is exact"):
+        seed_agreements(model, ["a gorgeous film"])
+    with pytest.raises(ValueError, match='method must be "lime" or "shap"'):
+        seed_agreement(model, tokens, "occlusion")
+
+
+def test_matched_cost_of_a_linear_word_model():
+    model = _word_model(hidden=None)  # linear in the bag of words: KernelSHAP is exact at its least budget
+    tokens = model.tokenize(TEXTS_12[1])
+    cost = matched_cost(model, tokens, budgets=(32, 64, 128, 256, 512, 1024, 2048), converged_samples=4096)
+    assert cost.n_words == 13 and cost.exact_rows == 2**13 and cost.gradient_rows == 1
+    assert cost.kernel_shap_rows == 32 and 32 <= cost.lime_rows <= 2048
+    with pytest.raises(ValueError, match="LIME does not come within 1e-09 of its reference.*pass larger budgets"):
+        matched_cost(model, tokens, budgets=(32,), target_error=1e-9)
+    with pytest.raises(ValueError, match="KernelSHAP's least budget 2M \\+ 2 = 28"):
+        matched_cost(model, tokens, budgets=(16,), target_error=1.0)
+
+
+# --------------------------------------------------------------------------- word pieces and Gradient x Input
+
+
+def test_word_pieces_and_the_gradient_norm_of_a_split_word(minilm):
+    tokens = minilm.tokenize("Bielinsky is a filmmaker")
+    counts = word_piece_counts(tokens)
+    assert counts.tolist() == [int((tokens.word_of_token == k).sum()) for k in range(tokens.n_words)]
+    assert counts[0] > 1 and counts[1:].tolist() == [1, 1, 1]
+    norms = gradient_token_norms(minilm, tokens)
+    assert norms.shape == tokens.ids.shape
+    pooled = gradient_word_scores(minilm, tokens, "gradient")
+    first = tokens.word_of_token == 0
+    assert float(pooled[0]) == pytest.approx(float(norms[first].pow(2).sum().sqrt()), rel=1e-5)
+
+
+def test_multi_piece_rank():
+    assert multi_piece_rank(torch.tensor([3.0, 1.0, 2.0]), torch.tensor([3, 1, 1])) == 1.0
+    assert multi_piece_rank(torch.tensor([-3.0, 1.0, 2.0]), torch.tensor([1, 2, 1])) == 0.0  # by |score|
+    assert multi_piece_rank(torch.tensor([1.0, 1.0, 2.0]), torch.tensor([2, 1, 1])) == 0.25  # a tie shares its rank
+    assert np.isnan(multi_piece_rank(torch.ones(3), torch.ones(3)))
+    with pytest.raises(ValueError, match="one value per word each"):
+        multi_piece_rank(torch.ones(3), torch.ones(2))
+
+
+def test_gradient_x_input_of_a_bert_model_is_minus_the_position_part(minilm):
+    tokens = minilm.tokenize("a gorgeous and witty film")
+    parts = gradient_x_input_parts(minilm, tokens, target=1)
+    assert torch.allclose(parts.word, gradient_word_scores(minilm, tokens, "gradient_x_input").double(), atol=1e-6)
+    scale = float(parts.word.abs().sum())
+    assert float(parts.whole.abs().max()) < 1e-4 * scale  # LayerNorm: h . dS/dh = 0
+    assert torch.allclose(parts.word, -parts.position, atol=1e-4 * scale)
+    _, info = gradient_word_scores(minilm, tokens, "integrated_gradients", return_info=True)
+    assert parts.score_difference == pytest.approx(float(info.score_difference[0]), rel=1e-5)
+    with pytest.raises(TypeError, match="must be a BERT-style encoder"):
+        gradient_x_input_parts(_word_model(), _word_model().tokenize("a gorgeous film"))
+
+
+def test_the_artefact_helpers_leave_the_callers_state_alone(minilm):
+    tokens = minilm.tokenize("a gorgeous film")
+    ids = tokens.ids.clone()
+    minilm.train()
+    state = torch.random.get_rng_state().clone()
+    gradient_token_norms(minilm, tokens)
+    gradient_x_input_parts(minilm, tokens)
+    predicted_class(minilm, tokens)
+    assert minilm.training and torch.equal(tokens.ids, ids) and torch.equal(torch.random.get_rng_state(), state)
+    assert all(p.grad is None for p in minilm.parameters())
+    minilm.eval()
+
+
+# --------------------------------------------------------------------------- the claims
+
+
+def _claims_inputs(minilm):
+    model = _word_model()
+    texts = ["a gorgeous and witty film", "a dull tepid and awful film", "not bad at all but a mess",
+             "the film is gorgeous and superb"]
+    comparison = compare_on_texts(model, texts, lime_samples=64, random_orders=3, edit_methods=("gradient", "shap"))
+    gradients = compare_on_texts(minilm, texts[:3], methods=("gradient",), random_orders=2, edit_methods=("gradient",))
+    seeds = SeedAgreements(np.array([0.3, 0.4]), np.array([0.95, 0.97]), np.array([12, 12]), 500, 200, (0, 1, 2))
+    matched = [MatchedCost(12, 1, 128, 32, 4096, 0.01, 4096), MatchedCost(12, 1, 256, 32, 4096, 0.01, 4096)]
+    return comparison, gradients, seeds, matched
+
+
+def test_text_claims_measure_the_same_definitions_as_the_digits(minilm):
+    comparison, gradients, seeds, matched = _claims_inputs(minilm)
+    claims = text_claims(comparison, comparison, seeds, matched, gradients=gradients)
+    assert [(c.row, c.column) for c in claims] == [
+        ("Stability", "Saliency"), ("Stability", "LIME"), ("Stability", "SHAP"), ("Cost", "Saliency"),
+        ("Cost", "LIME"), ("Cost", "SHAP"), ("Use cases: text", "Saliency"), ("Use cases: text", "LIME")]
+    for c in claims:
+        definition = DEFINITIONS[c.row, c.column]
+        assert c.claim == definition.claim and [r.name for r in c.rules] == [k.name for k in definition.criteria.values()]
+        assert [(r.holds, r.fails, r.higher) for r in c.rules] == [(k.holds, k.fails, k.higher)
+                                                                  for k in definition.criteria.values()]
+        assert c.definition.startswith(TEXT_SETTING) and claim_verdict(c) in VERDICTS
+    by_cell = {(c.row, c.column): c for c in claims}
+    assert claim_verdict(by_cell["Stability", "LIME"]) == "holds"  # 0.3 and 0.4 between seeds: below 0.6
+    assert by_cell["Stability", "LIME"].rules[0].interval == (0.3, 0.4)
+    cost = by_cell["Cost", "SHAP"]
+    assert cost.rules[0].value == pytest.approx(np.median([4096 / 128, 4096 / 256]))
+    assert cost.rules[1].value == pytest.approx(np.median([32 / 128, 32 / 256]))
+    assert claim_verdict(cost) == "partly"  # exact SHAP costs more than LIME, KernelSHAP less
+    assert "MiniLM, 3 snippets" in by_cell["Stability", "Saliency"].definition
+    assert "MiniLM, 4 snippets" in by_cell["Stability", "SHAP"].definition  # the word model here, named as MiniLM
+    assert "Jacovi and Goldberg 2020" in by_cell["Use cases: text", "LIME"].definition
+    assert by_cell["Use cases: text", "Saliency"].rules[0].n == int(np.isfinite(gradients.below_random["gradient"]).sum())
+    assert by_cell["Stability", "Saliency"].rules[0].value == pytest.approx(np.median(gradients.edit_rho["gradient"]))
+    assert markdown_table(claims).count("**Use cases: text**") == 1
+    assert len(threshold_sensitivity(claims)) == 8
+
+
+def test_text_claims_refuse_what_they_cannot_measure(minilm):
+    comparison, gradients, seeds, matched = _claims_inputs(minilm)
+    with pytest.raises(ValueError, match="the gradient's rank correlation under the typo is undefined on every snippet"):
+        text_claims(comparison, comparison, seeds, matched)  # the word model: every word the same gradient norm
+    plain = compare_on_texts(_word_model(), ["a gorgeous and witty film", "a dull film"], lime_samples=32, random_orders=2)
+    with pytest.raises(ValueError, match="edit_methods holding 'shap'"):
+        text_claims(comparison, plain, seeds, matched)
+    with pytest.raises(ValueError, match="gradients must be compared with edit_methods holding 'gradient'"):
+        text_claims(comparison, comparison, seeds, matched, gradients=plain)
+    with pytest.raises(TypeError, match="seeds must be a SeedAgreements"):
+        text_claims(comparison, comparison, [0.5], matched)
+    with pytest.raises(TypeError, match="matched must be a non-empty sequence of MatchedCost"):
+        text_claims(comparison, comparison, seeds, [])
+    with pytest.raises(TypeError, match="word must be a TextComparison"):
+        text_claims({}, comparison, seeds, matched)
+
+
+@pytest.mark.parametrize("column", ["Saliency", "LIME"])
+def test_the_text_only_definitions(column):
+    definition = DEFINITIONS["Use cases: text", column]
+    assert set(definition.criteria) == {"deletion_minilm", "deletion_words", "plausibility"}
+    assert "plausibility" in definition.criteria["plausibility"].name
+    assert "faithfulness" in definition.criteria["deletion_minilm"].name
+    good = measure_claim("Use cases: text", column, deletion_minilm=[0.3, 0.4, 0.5], deletion_words=[0.3, 0.35],
+                         plausibility=[0.4, 0.5, 0.6])
+    assert claim_verdict(good) == "holds"
+    bad = measure_claim("Use cases: text", column, deletion_minilm=[-0.1, 0.0], deletion_words=[0.0, 0.01],
+                        plausibility=[0.0, 0.05])
+    assert claim_verdict(bad) == "does not hold"
+    with pytest.raises(ValueError, match="missing \\['plausibility'\\]"):
+        measure_claim("Use cases: text", column, deletion_minilm=[0.3], deletion_words=[0.3])
 
 
 def test_a_negative_target_is_a_bad_value_not_the_wrong_kind():
