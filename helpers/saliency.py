@@ -26,6 +26,9 @@ chunks; every gradient method of the course is built on it:
 - :func:`grad_cam` -- gradient-weighted feature maps of a convolutional layer.
 - :func:`completeness` -- the sum of any attributions next to :math:`S(x) - S(x')`
   (to check Integrated Gradients from any library).
+- :func:`deeplift`, :func:`deep_shap` -- DeepLIFT's rescale rule against a baseline, and its
+  average over a background set (DeepSHAP), by a backward pass of the model's graph traced with
+  ``torch.fx`` (:func:`deeplift_graph`), each nonlinearity given the rule.
 
 The guarantees, for every method here: the model runs in eval mode and every
 submodule gets its own mode back; the caller's tensors (values, ``requires_grad``,
@@ -40,7 +43,8 @@ map is exactly zero (a piecewise-constant model) warns with
 
 Taught in ``notebooks/01_gradients_from_scratch.ipynb``,
 ``notebooks/02_cnn_saliency_mnist.ipynb`` and
-``notebooks/03_beyond_vanilla_gradients.ipynb``.
+``notebooks/03_beyond_vanilla_gradients.ipynb``; DeepLIFT and DeepSHAP in
+``notebooks/09_fast_shap.ipynb``.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import bisect
 import copy
 import functools
 import math
+import operator
 import warnings
 from dataclasses import dataclass
 from numbers import Real
@@ -56,6 +61,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+import torch.fx as fx
 import torch.nn as nn
 import torch.nn.functional as F
 
@@ -96,6 +102,11 @@ __all__ = [
     "integrated_gradients",
     "grad_cam",
     "completeness",
+    "deeplift_graph",
+    "deeplift",
+    "deep_shap",
+    "RESCALED_MODULES",
+    "DEEPLIFT_EPS",
     "IG_MAX_STEPS",
     "GAUSS_LEGENDRE_MAX_STEPS",
     "ZeroGradientWarning",
@@ -1250,3 +1261,334 @@ def grad_cam(
     cam = F.interpolate(cam, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
     return cam.expand(-1, x.shape[1], -1, -1).to(x.device, x.dtype).contiguous()
 
+
+
+# --------------------------------------------------------------------------- DeepLIFT and DeepSHAP
+#
+# DeepLIFT's rescale rule replaces the derivative of every nonlinearity by the slope of its secant between
+# the reference and the input, m = (f(z) - f(z')) / (z - z'); linear layers keep their derivative. The
+# multipliers chain like derivatives, so a backward pass of the modified network gives them all, and
+# (x - x') * m sums to S(x) - S(x') exactly ("summation to delta"). Here the model's computation graph is
+# traced with torch.fx (every call of a nonlinearity is a node of its own, whether it is a module, a reused
+# module or a function such as F.relu) and each nonlinear node is replaced by a custom autograd Function
+# that runs on the input and the reference stacked in one batch and returns the secant slope as its
+# derivative. Nothing is hooked on the caller's model.
+
+#: Nonlinearities taken elementwise, given the rescale rule: modules by type, functions by identity.
+RESCALED_MODULES = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.Softplus, nn.GELU, nn.ELU, nn.LeakyReLU, nn.SiLU)
+_RESCALED_FUNCTIONS = (F.relu, torch.relu, torch.tanh, torch.sigmoid, F.softplus, F.gelu, F.elu, F.leaky_relu,
+                       F.silu, torch.nn.functional.sigmoid, torch.nn.functional.tanh)
+#: Max-pooling, given the rule shap and Captum use for it (see :class:`_DeltaMaxPool`).
+_POOL_MODULES = (nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d)
+_POOL_FUNCTIONS = (F.max_pool1d, F.max_pool2d, F.max_pool3d)
+#: Layers and operations that are linear (affine) in their input row by row: their derivative is their multiplier.
+_LINEAR_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Flatten, nn.Unflatten, nn.Identity, nn.Dropout,
+                   nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d, nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d,
+                   nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
+_LINEAR_FUNCTIONS = (torch.flatten, F.linear, F.conv1d, F.conv2d, F.conv3d, F.avg_pool1d, F.avg_pool2d,
+                     F.adaptive_avg_pool2d, F.dropout)
+_LINEAR_METHODS = ("view", "reshape", "flatten", "size", "permute", "transpose", "contiguous", "squeeze",
+                   "unsqueeze", "mean", "sum")
+#: Secants over a step smaller than this fall back to the derivative at the input (as Captum's eps).
+DEEPLIFT_EPS = 1e-10
+
+
+class _Rescale(torch.autograd.Function):
+    """``f`` on a stacked batch ``[inputs; references]``, with the secant slope as its derivative."""
+
+    @staticmethod
+    def forward(ctx, z, f):
+        z_x, z_r = z.chunk(2)
+        out = f(z)
+        out_x, out_r = out.chunk(2)
+        dz = z_x - z_r
+        with torch.enable_grad():  # the derivative at the input, where the step is too small for a secant
+            z_leaf = z_x.detach().requires_grad_(True)
+            (slope,) = torch.autograd.grad(f(z_leaf).sum(), z_leaf)
+        secant = torch.where(dz.abs() > DEEPLIFT_EPS, (out_x - out_r) / torch.where(dz == 0, 1, dz), slope)
+        ctx.save_for_backward(secant)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        (secant,) = ctx.saved_tensors
+        return grad * torch.cat([secant, secant]), None
+
+
+class _DeltaMaxPool(torch.autograd.Function):
+    """Max-pooling of a stacked batch ``[inputs; references]`` with DeepLIFT multipliers.
+
+    The rule of shap's and Captum's DeepLIFT: a window's change of output
+    ``max(x) - max(x')`` is split at ``c = max(max(x), max(x'))`` into
+    ``c - max(x')``, credited to the input's arg-max, and ``max(x) - c``, credited to
+    the reference's arg-max; each position's multiplier is its credit over its own
+    change ``x - x'`` (0 where that change is below :data:`DEEPLIFT_EPS`). The credits
+    of a window add up to its change, so summation to delta holds.
+    """
+
+    @staticmethod
+    def forward(ctx, z, pool):
+        ctx.pool = pool
+        ctx.save_for_backward(z)
+        return pool(z)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (z,) = ctx.saved_tensors
+        z_x, z_r = z.chunk(2)
+        g_x = grad.chunk(2)[0]
+        with torch.enable_grad():
+            leaf_x, leaf_r = z_x.detach().requires_grad_(True), z_r.detach().requires_grad_(True)
+            out_x, out_r = ctx.pool(leaf_x), ctx.pool(leaf_r)
+            top = torch.maximum(out_x, out_r).detach()
+            # the gradient of a max-pool routes each window's upstream value to its arg-max
+            (credit_x,) = torch.autograd.grad(out_x, leaf_x, g_x * (top - out_r.detach()))
+            (credit_r,) = torch.autograd.grad(out_r, leaf_r, g_x * (out_x.detach() - top))
+        dz = z_x - z_r
+        multiplier = torch.where(dz.abs() > DEEPLIFT_EPS, (credit_x + credit_r) / torch.where(dz == 0, 1, dz), 0)
+        return torch.cat([multiplier, multiplier]), None
+
+
+class _DeepLiftRule(nn.Module):
+    """A node of the traced graph: ``f`` applied with DeepLIFT's rule (a module, so that fx can call it)."""
+
+    def __init__(self, rule, f):
+        super().__init__()
+        self.rule, self.f = rule, f
+
+    def forward(self, z):
+        return self.rule.apply(z, self.f)
+
+
+def _with_arguments(f, args, kwargs):
+    """``f`` of one tensor, with the call's other arguments: ``F.max_pool2d(z, 2)`` as ``pool(z)``."""
+    def applied(z):
+        return f(z, *args, **kwargs)
+    return applied
+
+
+def _node_name(node) -> str:
+    target = node.target
+    return target if isinstance(target, str) else getattr(target, "__qualname__", repr(target))
+
+
+def _tensor_args(node) -> int:
+    return sum(isinstance(a, fx.Node) for a in list(node.args) + list(node.kwargs.values()))
+
+
+def deeplift_graph(model: nn.Module):
+    """The model's computation traced with ``torch.fx``, every nonlinearity given DeepLIFT's rules.
+
+    The returned ``GraphModule`` shares the model's layers and parameters and runs on a
+    stacked batch ``[inputs; references]`` (twice the rows): its output rows are the
+    model's, and its derivative with respect to the input rows is DeepLIFT's multiplier.
+    Every call of a nonlinearity is its own node, so a ReLU module used twice, or
+    ``F.relu`` in ``forward``, gets the rule at each use (hook-based implementations miss
+    functions and confuse reused modules: Captum issues 1082 and 1104, shap issue 3938).
+
+    Raises
+    ------
+    ValueError
+        If the model cannot be traced (control flow on values), or uses an operation
+        that is neither linear row by row nor one of the supported nonlinearities
+        (:data:`RESCALED_MODULES`, ReLU-like functions, max-pooling); the message names it.
+    """
+    try:
+        traced = fx.symbolic_trace(model)
+    except Exception as err:  # fx raises TraceError, TypeError, ... on what it cannot follow
+        raise ValueError(f"DeepLIFT could not trace {type(model).__name__} with torch.fx ({type(err).__name__}: "
+                         f"{err}); its forward must be a fixed graph of layers and tensor operations") from err
+    modules = dict(traced.named_modules())
+    unsupported, ruled = [], 0
+
+    def give_rule(node, rule, f):  # the node becomes a call of a new submodule applying f with the rule
+        nonlocal ruled
+        name = f"deeplift_rule_{ruled}"
+        ruled += 1
+        traced.add_submodule(name, _DeepLiftRule(rule, f))
+        node.op, node.target, node.args, node.kwargs = "call_module", name, (node.args[0],), {}
+
+    for node in list(traced.graph.nodes):
+        if node.op == "call_module":
+            layer = modules[node.target]
+            if isinstance(layer, RESCALED_MODULES):
+                give_rule(node, _Rescale, layer)
+            elif isinstance(layer, _POOL_MODULES):
+                if getattr(layer, "return_indices", False):
+                    unsupported.append(f"{node.target} ({type(layer).__name__} with return_indices)")
+                give_rule(node, _DeltaMaxPool, layer)
+            elif not isinstance(layer, _LINEAR_MODULES):
+                unsupported.append(f"{node.target} ({type(layer).__name__})")
+        elif node.op == "call_function":
+            f = node.target
+            if f in _RESCALED_FUNCTIONS or f in _POOL_FUNCTIONS:
+                if any(isinstance(a, fx.Node) for a in list(node.args[1:]) + list(node.kwargs.values())):
+                    unsupported.append(f"{_node_name(node)} with a tensor argument")
+                    continue
+                give_rule(node, _Rescale if f in _RESCALED_FUNCTIONS else _DeltaMaxPool,
+                          _with_arguments(f, node.args[1:], node.kwargs))
+            elif f in (operator.mul, operator.truediv, torch.mul) and _tensor_args(node) > 1:
+                unsupported.append(f"{_node_name(node)} of two tensors (not linear)")
+            elif f not in _LINEAR_FUNCTIONS and f not in (operator.add, operator.sub, operator.neg, operator.mul,
+                                                          operator.truediv, operator.getitem, getattr, torch.add,
+                                                          torch.sub, torch.mul):
+                unsupported.append(_node_name(node))
+        elif node.op == "call_method" and node.target not in _LINEAR_METHODS + ("add", "sub", "neg", "__getitem__"):
+            unsupported.append(f".{node.target}()")
+    if unsupported:
+        raise ValueError(f"DeepLIFT supports layers that are linear row by row, elementwise nonlinearities "
+                         f"({', '.join(t.__name__ for t in RESCALED_MODULES)}) and max-pooling; "
+                         f"{type(model).__name__} uses {', '.join(unsupported)}")
+    traced.graph.lint()
+    traced.recompile()
+    return traced
+
+
+def _no_gradient_model(model: nn.Module, x: torch.Tensor) -> bool:
+    """Whether the model's scores have no differentiable path from its input (a forest, a thresholding model)."""
+    device, dtype = model_device(model, x.device), model_dtype(model, x.dtype)
+    with evaluation_mode(model), torch.enable_grad():
+        probe = x[:1].detach().to(device, dtype).clone().requires_grad_(True)
+        try:
+            out = class_scores(model, probe)
+        except ValueError:
+            return False
+        if not out.requires_grad:
+            return True
+        return torch.autograd.grad(out.sum(), probe, allow_unused=True)[0] is None
+
+
+def _deeplift_rows(graph, x: torch.Tensor, references: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """DeepLIFT of rows ``x`` against rows ``references`` (same shape) for ``targets``, by one backward pass."""
+    stacked = torch.cat([x, references]).detach().clone().requires_grad_(True)
+    out = class_scores(graph, stacked)
+    score, _ = target_scores(out[: x.shape[0]], targets)
+    (multipliers,) = torch.autograd.grad(score.sum(), stacked)
+    return (multipliers[: x.shape[0]] * (x - references)).detach()
+
+
+def _deeplift_setup(model, x: torch.Tensor):
+    _check_model(model)
+    check_batch(x)
+    try:
+        graph = deeplift_graph(model)
+    except ValueError:
+        if _no_gradient_model(model, x):
+            raise NoGradientError(_NO_GRADIENT) from None
+        raise
+    return graph, model_device(model, x.device), model_dtype(model, x.dtype)
+
+
+def deeplift(model: nn.Module, x: torch.Tensor, target=None, *, baseline=0.0,
+             batch_size: int | None = None) -> torch.Tensor:
+    r"""DeepLIFT with the rescale rule: contributions of ``x - baseline`` to :math:`S_c(x) - S_c(baseline)`.
+
+    Shrikumar, Greenside and Kundaje, "Learning Important Features Through Propagating
+    Activation Differences", 2017, ICML (arXiv 1704.02685). Every nonlinearity's
+    derivative is replaced by the slope of its secant between the baseline's and the
+    input's pre-activations, :math:`m = \Delta f / \Delta z`, max-pooling by the rule of
+    :class:`_DeltaMaxPool`; linear layers keep theirs. The contributions
+    :math:`(x - x') \odot m` sum to :math:`S_c(x) - S_c(x')` ("summation to delta")
+    up to rounding. For a ReLU network without biases and a zero baseline it equals
+    Gradient x Input (Ancona, Ceolini, Öztireli and Gross, "Towards better understanding
+    of gradient-based attribution methods for deep neural networks", 2018, ICLR).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Class scores ``[B, classes]``, built from layers that are linear row by row
+        (linear, convolution, flatten, average-pooling, batch-norm in eval mode) and the
+        nonlinearities of :data:`RESCALED_MODULES` or max-pooling, as modules or functions
+        (:func:`deeplift_graph`).
+    x : torch.Tensor, float, [B, ...]
+    target : None, int or int tensor [B]
+        None means each example's predicted class.
+    baseline : number or tensor shaped like x (or broadcast to it), default 0.0
+        The reference input :math:`x'`.
+    batch_size : int, optional
+        Rows per backward pass; the result does not depend on it.
+
+    Returns
+    -------
+    torch.Tensor, the shape, dtype and device of ``x``
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`target_gradients`; ValueError (:func:`deeplift_graph`) for a model with an
+        operation DeepLIFT has no rule for; :class:`NoGradientError` for a model without
+        gradients (a random forest).
+
+    Examples
+    --------
+    >>> contributions = deeplift(model, X_test[:8], baseline=0.0)  # doctest: +SKIP
+    >>> contributions.sum(dim=(1, 2, 3))  # S_c(x) - S_c(0) for each digit  # doctest: +SKIP
+    """
+    graph, device, dtype = _deeplift_setup(model, x)
+    references = check_baseline(baseline, x.detach())
+    chunk = chunk_rows(batch_size, x)
+    targets = resolve_targets(model, x, target, chunk)
+    parts = []
+    with evaluation_mode(model), torch.enable_grad():
+        for start in range(0, x.shape[0], chunk):
+            rows = slice(start, start + chunk)
+            parts.append(_deeplift_rows(graph, x[rows].detach().to(device, dtype), references[rows].to(device, dtype),
+                                        targets[rows].to(device)))
+    return torch.cat(parts).to(x.device, x.dtype)
+
+
+def deep_shap(model: nn.Module, x: torch.Tensor, target=None, *, background: torch.Tensor,
+              batch_size: int | None = None) -> torch.Tensor:
+    r"""DeepSHAP: DeepLIFT averaged over the rows of a background set.
+
+    Lundberg and Lee, "A Unified Approach to Interpreting Model Predictions", 2017,
+    NeurIPS (DeepSHAP); Chen, Lundberg and Lee, "Explaining a series of models by
+    propagating Shapley values", 2022, Nature Communications 13. With background rows
+    :math:`b_1, \dots, b_K`, the value of input :math:`i` is
+    :math:`\frac1K \sum_k \mathrm{DeepLIFT}_i(x; b_k)`; they sum to
+    :math:`S_c(x) - \frac1K \sum_k S_c(b_k)`, the efficiency of SHAP values with that
+    background. It approximates the interventional SHAP values of the same background:
+    exactly for a linear model, not in general (notebook 09 measures how closely).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        As :func:`deeplift`.
+    x : torch.Tensor, float, [B, ...]
+    target : None, int or int tensor [B]
+        None means each example's predicted class (at ``x``, for every background row).
+    background : torch.Tensor, float, [K, ...]
+        Rows shaped like those of ``x``.
+    batch_size : int, optional
+        Rows (input, background pairs) per backward pass; the result does not depend on it.
+
+    Returns
+    -------
+    torch.Tensor, the shape, dtype and device of ``x``
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`deeplift`; ``background`` not a float tensor of rows shaped like ``x``'s.
+    """
+    graph, device, dtype = _deeplift_setup(model, x)
+    if not isinstance(background, torch.Tensor) or not torch.is_floating_point(background):
+        raise TypeError(f"background must be a float tensor of rows [K, ...]; got {type(background).__name__}"
+                        + (f" of dtype {background.dtype}" if isinstance(background, torch.Tensor) else ""))
+    check_batch(background, "background")
+    if tuple(background.shape[1:]) != tuple(x.shape[1:]):
+        raise ValueError(f"background rows must be shaped like x's rows {tuple(x.shape[1:])}; "
+                         f"got background of shape {tuple(background.shape)}")
+    n, k = x.shape[0], background.shape[0]
+    chunk = chunk_rows(batch_size, background)  # pairs per backward pass
+    targets = resolve_targets(model, x, target, chunk_rows(batch_size, x))
+    refs = background.detach().to(device, dtype)
+    total = torch.zeros((n, *x.shape[1:]), device=device, dtype=dtype)
+    with evaluation_mode(model), torch.enable_grad():
+        for pair_start in range(0, n * k, chunk):
+            pairs = torch.arange(pair_start, min(pair_start + chunk, n * k))
+            rows, backs = pairs // k, pairs % k
+            contributions = _deeplift_rows(graph, x.detach()[rows].to(device, dtype), refs[backs],
+                                           targets[rows].to(device))
+            total.index_add_(0, rows.to(device), contributions)
+    return (total / k).to(x.device, x.dtype)

@@ -24,6 +24,8 @@ from helpers.saliency import (
     IntegratedGradientsInfo,
     ZeroGradientWarning,
     completeness,
+    deep_shap,
+    deeplift,
     finite_difference_gradient,
     grad_cam,
     gradient,
@@ -305,6 +307,9 @@ METHODS = {
     "integrated_gradients_adaptive": functools.partial(integrated_gradients, max_steps=9, tolerance=0.5),
     "gauss_legendre": functools.partial(integrated_gradients, steps=3, rule="gauss_legendre"),
     "grad_cam": _grad_cam_conv1,
+    "deeplift": functools.partial(deeplift, baseline=0.1),
+    "deep_shap": lambda model, x, target=None: deep_shap(  # two background rows shaped like x's
+        model, x, target, background=torch.stack([torch.zeros_like(x[0]), torch.full_like(x[0], 0.2)]).detach()),
 }
 
 
@@ -766,7 +771,7 @@ def test_a_model_without_gradient_is_refused_by_every_method():
         def forward(self, x):
             return self.linear(x.round().detach())
 
-    for name in ("gradient_x_input", "smoothgrad", "integrated_gradients"):
+    for name in ("gradient_x_input", "smoothgrad", "integrated_gradients", "deeplift", "deep_shap"):
         with pytest.raises(ValueError, match="does not depend differentiably on x"):
             METHODS[name](Rounded(), torch.rand(3, 4), 0)
 
