@@ -12,6 +12,7 @@ right answer.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .data import load_mnist
@@ -52,6 +53,8 @@ __all__ = [
     "check_word_pooling",
     "check_centre_of_mass",
     "check_disagreeing_digit",
+    "check_tree_shap_one_row",
+    "check_rescale_rule",
 ]
 
 
@@ -1048,3 +1051,101 @@ def check_disagreeing_digit(disagreeing_digit, model) -> bool:
                                        "for the predicted class")
     return report(True, name, f"digit {_first_disagreement(model, X[:40])} of the first 40 test digits is the first "
                               f"where the two top patches differ")
+
+
+# --- notebook 09: TreeSHAP and DeepSHAP ----------------------------------------------------
+
+
+def _test_trees():
+    """Small regression trees (depth 2 to 6, some features split twice on a path) and rows to explain."""
+    from sklearn.tree import DecisionTreeRegressor
+
+    rng = np.random.default_rng(9)
+    cases = []
+    for depth, n_features in [(2, 3), (4, 5), (6, 6)]:
+        X = rng.normal(size=(300, n_features))
+        y = X[:, 0] * X[:, 1] + np.sin(2 * X[:, -1]) + (X[:, 0] > 0.5)
+        tree = DecisionTreeRegressor(max_depth=depth, random_state=0).fit(X, y).tree_
+        # fresh rows, float32 numbers (the trees compare in float32), as float64 arrays
+        rows = rng.normal(size=(8, n_features)).astype(np.float32).astype(np.float64)
+        cases.append((tree, rows[:4], rows[4:]))
+    return cases
+
+
+def _tree_game(tree, x: np.ndarray, r: np.ndarray) -> FunctionGame:
+    """The tree game v(S) = f(x_S, r_-S) of one tree, as a coalition game."""
+    def worth(Z: torch.Tensor) -> torch.Tensor:
+        rows = np.where(Z.numpy(), x, r).astype(np.float32)
+        return torch.from_numpy(tree.predict(rows).reshape(len(rows), -1)[:, 0].astype(np.float64))
+    return FunctionGame(worth, len(x))
+
+
+def check_tree_shap_one_row(tree_shap_one_row) -> bool:
+    """Exercise 09.1: interventional TreeSHAP of one tree and one background row.
+
+    ``tree_shap_one_row(tree, x, r)`` takes a fitted scikit-learn tree structure
+    (``estimator.tree_``), a row ``x`` and a background row ``r`` (NumPy arrays [M]) and
+    returns the M Shapley values of the tree game ``v(S) = f(x_S, r_-S)``. Compared, to
+    1e-9, with exact enumeration of that game on three trees (depth 2, 4 and 6, with
+    features split more than once on a path) and four pairs of rows each, none of which
+    the notebook shows.
+    """
+    name = "Exercise 1 (TreeSHAP for one background row)"
+    if _not_attempted(tree_shap_one_row, name):
+        return False
+    for tree, xs, rs in _test_trees():
+        for x, r in zip(xs, rs):
+            expected = exact_shapley(_tree_game(tree, x, r)).double()
+            answer, problem = _call(tree_shap_one_row, name, tree, x.copy(), r.copy())
+            if problem:
+                print(problem)
+                return False
+            answer = torch.as_tensor(np.asarray(answer, dtype=np.float64)) if not isinstance(answer, torch.Tensor) else answer
+            ok, why = _close(answer, expected, rtol=1e-9, atol=1e-9)
+            if not ok and answer.shape == expected.shape:
+                total = float(expected.sum())
+                if abs(float(answer.sum()) - total) > 1e-9 * max(1.0, abs(total)):
+                    why += (f"; your values add up to {float(answer.sum()):.4g}, not to f(x) - f(r) = {total:.4g}: "
+                            "check the sign of the share of a feature that must come from r")
+            if not ok:
+                return report(False, name, f"on a tree of depth {tree.max_depth}: {why}")
+    return report(True, name, "equals exact enumeration of the tree game on 3 trees and 12 pairs of rows")
+
+
+def check_rescale_rule(rescale_multipliers) -> bool:
+    """Exercise 09.2: DeepLIFT's rescale rule for one layer of an elementwise nonlinearity.
+
+    ``rescale_multipliers(f, z, z_ref)`` takes the nonlinearity ``f`` (a function of a tensor) and the
+    pre-activations of the input and of the reference, and returns the multipliers
+    ``m = (f(z) - f(z_ref)) / (z - z_ref)``, with the derivative ``f'(z)`` where ``z == z_ref``.
+    Checked on ReLU, tanh and softplus at fresh pre-activations, some of them equal to the reference:
+    summation to delta ``m (z - z_ref) = f(z) - f(z_ref)`` and the derivative where they are equal.
+    """
+    name = "Exercise 2 (the rescale rule)"
+    if _not_attempted(rescale_multipliers, name):
+        return False
+    generator = torch.Generator().manual_seed(19)
+    z = torch.randn(6, 40, generator=generator, dtype=torch.float64)
+    z_ref = torch.randn(6, 40, generator=generator, dtype=torch.float64)
+    z_ref[:, :8] = z[:, :8]  # no step: the multiplier is the derivative
+    for f, derivative, what in [(torch.relu, (z > 0).double(), "ReLU"),
+                                (torch.tanh, 1 - torch.tanh(z) ** 2, "tanh"),
+                                (torch.nn.functional.softplus, torch.sigmoid(z), "softplus")]:
+        answer, problem = _call(rescale_multipliers, name, f, z.clone(), z_ref.clone())
+        if problem:
+            print(problem)
+            return False
+        if not isinstance(answer, torch.Tensor) or answer.shape != z.shape:
+            return report(False, name, f"return a tensor shaped like z {tuple(z.shape)}; got "
+                                       f"{getattr(answer, 'shape', type(answer).__name__)}")
+        answer = answer.detach().double()
+        if not bool(torch.isfinite(answer).all()):
+            return report(False, name, f"{what}: some multipliers are NaN or infinite: where z equals z_ref, "
+                                       "0 / 0 needs the derivative instead")
+        moved = (answer * (z - z_ref))[:, 8:]
+        if not torch.allclose(moved, (f(z) - f(z_ref))[:, 8:], atol=1e-9):
+            return report(False, name, f"{what}: m (z - z_ref) must equal f(z) - f(z_ref) (summation to delta); "
+                                       "the multiplier is the slope of the secant, not the derivative")
+        if not torch.allclose(answer[:, :8], derivative[:, :8], atol=1e-5):
+            return report(False, name, f"{what}: where z equals z_ref the multiplier must be the derivative f'(z)")
+    return report(True, name, "the secant's slope on ReLU, tanh and softplus, and the derivative where there is no step")

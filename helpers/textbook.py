@@ -35,7 +35,8 @@ Where each is shown (with :func:`helpers.source.show_source`):
 - ``notebooks/04_lime.ipynb``: :class:`CoalitionGame`, :func:`occlusion`, :func:`lime`;
 - ``notebooks/05_shap.ipynb``: :func:`exact_shapley`, :func:`kernel_shap` with
   :func:`constrained_least_squares`, :func:`permutation_shapley`; :func:`lime` with
-  :func:`shapley_kernel` (KernelSHAP as LIME), :class:`GaussianGame` (correlated features).
+  :func:`shapley_kernel` (KernelSHAP as LIME), :class:`GaussianGame` (correlated features);
+- ``notebooks/09_fast_shap.ipynb``: :func:`deeplift`, :func:`deep_shap`.
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ __all__ = [
     "smoothgrad",
     "integrated_gradients",
     "grad_cam",
+    "deeplift",
+    "deep_shap",
     "CoalitionGame",
     "GaussianGame",
     "occlusion",
@@ -225,6 +228,66 @@ def grad_cam(model, x, target=None, *, layer):
     cam = F.relu((alpha * saved[0]).sum(dim=1, keepdim=True)).detach()
     cam = F.interpolate(cam, size=x.shape[-2:], mode="bilinear", align_corners=False)
     return cam.expand_as(x)
+
+
+def deeplift(model, x, target=None, *, baseline=None):
+    """DeepLIFT's rescale rule through a sequence of linear layers and elementwise nonlinearities.
+
+    Forward, every layer's input is kept for x and for the baseline x'; backward, the
+    multipliers m = dS_c/d(input) are chained as derivatives are, except that each
+    nonlinearity contributes the slope of its secant (f(z) - f(z')) / (z - z') instead of
+    f'(z) (a step of 1e-6 where z = z'). The contributions m (x - x') add up to
+    S_c(x) - S_c(x') ("summation to delta"). Shrikumar, Greenside and Kundaje, "Learning
+    Important Features Through Propagating Activation Differences", 2017, ICML.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential of nn.Linear and elementwise nonlinearities (nn.ReLU, nn.Tanh, ...)
+    x : float tensor [B, M]
+    target : None (the predicted class), int, or int tensor [B]
+    baseline : None (zeros) or tensor shaped like x (or broadcasting to it)
+
+    Returns
+    -------
+    Tensor shaped like x
+    """
+    baseline = torch.zeros_like(x) if baseline is None else baseline.expand_as(x)
+    if target is None:
+        target = model(x).argmax(dim=1)
+    with torch.no_grad():
+        z, z_ref, inputs = x, baseline, []
+        for layer in model:  # forward: keep each layer's input, for x and for the baseline
+            inputs.append((z, z_ref))
+            z, z_ref = layer(z), layer(z_ref)
+        m = F.one_hot(torch.as_tensor(target).expand(len(x)), z.shape[1]).to(x.dtype)  # dS_c / d(scores)
+        for layer, (z, z_ref) in zip(reversed(list(model)), reversed(inputs)):  # backward: chain multipliers
+            if isinstance(layer, torch.nn.Linear):
+                m = m @ layer.weight  # a linear layer's multiplier is its weight
+            else:  # a nonlinearity's is the slope of its secant
+                step = torch.where((z - z_ref).abs() < 1e-6, 1e-6, z - z_ref)
+                m = m * (layer(z_ref + step) - layer(z_ref)) / step
+    return m * (x - baseline)
+
+
+def deep_shap(model, x, target=None, *, background):
+    """DeepSHAP: DeepLIFT averaged over the rows of a background set.
+
+    The values add up to S_c(x) minus the mean of S_c over the background, as SHAP
+    values with that background do. Lundberg and Lee, "A Unified Approach to
+    Interpreting Model Predictions", 2017, NeurIPS.
+
+    Parameters
+    ----------
+    model, x, target : as :func:`deeplift`
+    background : float tensor [K, M], rows shaped like those of x
+
+    Returns
+    -------
+    Tensor shaped like x
+    """
+    if target is None:
+        target = model(x).argmax(dim=1)  # the class of x, for every background row
+    return torch.stack([deeplift(model, x, target, baseline=row) for row in background]).mean(dim=0)
 
 
 # --------------------------------------------------------------------------- coalition methods

@@ -275,3 +275,18 @@ def test_nothing_of_the_callers_changes(pooled):
     assert x.requires_grad and x.grad is None and torch.equal(x.detach(), before)
     assert torch.equal(torch.get_rng_state(), rng)
     assert not any(m._forward_hooks or m._backward_hooks for m in pooled.modules())
+
+
+def test_captum_misses_the_seeds_functional_relu(trained_cnn, mnist_test):
+    """The seed's SimpleCNN calls F.relu: Captum's hooks never see it, so its DeepLift is not DeepLIFT there."""
+    from captum.attr import DeepLift
+
+    x = mnist_test[0][:4]
+    target = trained_cnn(x).argmax(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = DeepLift(trained_cnn).attribute(x, baselines=torch.zeros_like(x), target=target)
+    change = _score_change(trained_cnn, x, torch.zeros_like(x), target).diag()
+    assert float((theirs.sum((1, 2, 3)) - change).abs().max()) > 0.05 * float(change.abs().max())
+    ours = deeplift(trained_cnn, x, target)
+    assert torch.allclose(ours.sum((1, 2, 3)), change, atol=1e-4)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -354,4 +355,65 @@ def test_disagreeing_digit(trained_cnn, capsys):
     assert not exercises.check_disagreeing_digit(lambda model, X: "3", trained_cnn)
     assert "return the index as an int" in capsys.readouterr().out
     assert not exercises.check_disagreeing_digit(None, trained_cnn)
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def _one_row_tree_shap(tree, x, r, *, sign=1.0):
+    """Interventional TreeSHAP of one tree and one background row, written as a learner would."""
+    from math import factorial
+
+    phi = np.zeros(len(x))
+
+    def walk(node, from_x, from_r):
+        if tree.children_left[node] == -1:
+            a, b, w = len(from_x), len(from_r), tree.value[node].ravel()[0]
+            for i in from_x:
+                phi[i] += w * factorial(a - 1) * factorial(b) / factorial(a + b)
+            for i in from_r:
+                phi[i] -= sign * w * factorial(a) * factorial(b - 1) / factorial(a + b)
+            return
+        j, t = tree.feature[node], tree.threshold[node]
+        for child, left in ((tree.children_left[node], True), (tree.children_right[node], False)):
+            x_goes, r_goes = (x[j] <= t) == left, (r[j] <= t) == left
+            if x_goes and r_goes:
+                walk(child, from_x, from_r)
+            elif x_goes and j not in from_r:
+                walk(child, from_x | {j}, from_r)
+            elif r_goes and j not in from_x:
+                walk(child, from_x, from_r | {j})
+
+    walk(0, frozenset(), frozenset())
+    return phi
+
+
+def test_tree_shap_one_row(capsys):
+    assert exercises.check_tree_shap_one_row(_one_row_tree_shap)
+    assert "correct - equals exact enumeration" in capsys.readouterr().out
+    assert not exercises.check_tree_shap_one_row(lambda tree, x, r: _one_row_tree_shap(tree, x, r, sign=-1.0))
+    assert "add up to" in capsys.readouterr().out
+    assert not exercises.check_tree_shap_one_row(lambda tree, x, r: np.zeros(len(x) + 1))
+    assert "expected shape" in capsys.readouterr().out
+    assert not exercises.check_tree_shap_one_row(None)
+    assert "not attempted yet" in capsys.readouterr().out
+
+
+def _rescale(f, z, z_ref):
+    with torch.enable_grad():
+        leaf = z.clone().requires_grad_(True)
+        (derivative,) = torch.autograd.grad(f(leaf).sum(), leaf)
+    step = z - z_ref
+    return torch.where(step == 0, derivative, (f(z) - f(z_ref)) / torch.where(step == 0, 1, step))
+
+
+def test_rescale_rule(capsys):
+    assert exercises.check_rescale_rule(_rescale)
+    assert "correct" in capsys.readouterr().out
+    assert not exercises.check_rescale_rule(lambda f, z, z_ref: (f(z) - f(z_ref)) / (z - z_ref))
+    assert "NaN or infinite" in capsys.readouterr().out
+    derivative_only = lambda f, z, z_ref: _rescale(f, z, z)  # noqa: E731 - the gradient, not the secant
+    assert not exercises.check_rescale_rule(derivative_only)
+    assert "summation to delta" in capsys.readouterr().out
+    assert not exercises.check_rescale_rule(lambda f, z, z_ref: torch.where(z == z_ref, 0.0, _rescale(f, z, z_ref)))
+    assert "derivative" in capsys.readouterr().out
+    assert not exercises.check_rescale_rule(None)
     assert "not attempted yet" in capsys.readouterr().out
