@@ -120,6 +120,19 @@ def test_smoothgrad_same_seed_same_map_other_seed_other_map(cnn, digits):
     assert not torch.allclose(a, textbook.smoothgrad(cnn, digits, n_samples=3, seed=5))
 
 
+@pytest.mark.parametrize("activation", ["relu", "tanh", "softplus"])
+@pytest.mark.parametrize("target", [None, 1])
+def test_deeplift_and_deep_shap_equal_the_helpers(activation, target, rows):
+    torch.manual_seed(4)
+    model = MLP(8, 3, hidden=(16, 16), activation=activation).double().eval()
+    x, background = rows.double(), torch.randn(6, 8, generator=torch.Generator().manual_seed(5)).double()
+    baseline = background[:1]
+    torch.testing.assert_close(textbook.deeplift(model.net, x, target, baseline=baseline),
+                               saliency.deeplift(model, x, target, baseline=baseline), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(textbook.deep_shap(model.net, x, target, background=background),
+                               saliency.deep_shap(model, x, target, background=background), atol=1e-6, rtol=1e-6)
+
+
 # --------------------------------------------------------------------------- the coalition game
 
 
