@@ -36,7 +36,7 @@ Where each is shown (with :func:`helpers.source.show_source`):
 - ``notebooks/05_shap.ipynb``: :func:`exact_shapley`, :func:`kernel_shap` with
   :func:`constrained_least_squares`, :func:`permutation_shapley`; :func:`lime` with
   :func:`shapley_kernel` (KernelSHAP as LIME), :class:`GaussianGame` (correlated features);
-- ``notebooks/09_fast_shap.ipynb``: :func:`deeplift`, :func:`deep_shap`.
+- ``notebooks/09_fast_shap.ipynb``: :func:`deeplift`, :func:`deep_shap`, :func:`epsilon_lrp`.
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ __all__ = [
     "integrated_gradients",
     "grad_cam",
     "deeplift",
+    "epsilon_lrp",
     "deep_shap",
     "CoalitionGame",
     "GaussianGame",
@@ -268,6 +269,39 @@ def deeplift(model, x, target=None, *, baseline=None):
                 m = m * (layer(z_ref + step) - layer(z_ref)) / step
     return m * (x - baseline)
 
+
+def epsilon_lrp(model, x, target=None, *, epsilon=1e-9):
+    """Layer-wise relevance propagation with the epsilon rule, through linear layers and ReLUs.
+
+    The relevance starts as the target score S_c(x) and flows down: a linear layer with
+    input a and output z = W a + b passes R_in = a * (W^T (R / (z + epsilon sign z))); a ReLU
+    passes it unchanged. Bach, Binder, Montavon, Klauschen, Müller and Samek, "On
+    pixel-wise explanations for non-linear classifier decisions by layer-wise relevance
+    propagation", 2015, PLOS ONE. For a ReLU network it equals Gradient x Input as
+    epsilon -> 0 (Ancona et al., ICLR 2018), biases or not.
+
+    Parameters
+    ----------
+    model : torch.nn.Sequential of nn.Linear and nn.ReLU
+    x : float tensor [B, M]
+    target : None (the predicted class), int, or int tensor [B]
+
+    Returns
+    -------
+    Tensor shaped like x
+    """
+    with torch.no_grad():
+        activations = [x]
+        for layer in model:
+            activations.append(layer(activations[-1]))
+        scores = activations[-1]
+        target = scores.argmax(dim=1) if target is None else torch.as_tensor(target).expand(len(x))
+        relevance = F.one_hot(target, scores.shape[1]).to(x.dtype) * scores  # R = S_c at the output
+        for layer, a in zip(reversed(list(model)), reversed(activations[:-1])):
+            if isinstance(layer, torch.nn.Linear):  # ReLUs pass the relevance on unchanged
+                z = layer(a)
+                relevance = a * ((relevance / (z + epsilon * torch.where(z >= 0, 1.0, -1.0))) @ layer.weight)
+    return relevance
 
 def deep_shap(model, x, target=None, *, background):
     """DeepSHAP: DeepLIFT averaged over the rows of a background set.

@@ -540,6 +540,43 @@ DEFINITIONS = {(d.row, d.column): d for d in [
        {"deletion_minilm": _C("MiniLM: deletion area below random (faithfulness)", **_GAIN),
         "deletion_words": _C("word model: deletion area below random (faithfulness)", **_GAIN),
         "plausibility": _C("MiniLM: Spearman with VADER's valences (plausibility)", 0.3, 0.1)}),
+    # ----------------------------------------------------------------- the optimised versions (notebook 09)
+    _D("Exactness", "TreeSHAP", "exact Shapley values of the tree game, in polynomial time",
+       "the patch forest of notebook 06 (16 patch means as features, the predicted class's probability), test "
+       "digits: against exact enumeration of the coalitions of the game with a black baseline as the one background "
+       "row (blank patches are dummies); against shap's TreeExplainer with a background of 100 training digits "
+       "(interventional) and without one (path-dependent)",
+       {"enumeration": _C("max |TreeSHAP - exact enumeration| of a digit", 1e-9, 1e-6, **_GAP, floor=1e-12),
+        "shap_interventional": _C("max |ours - shap|, interventional, of a digit", 1e-6, 1e-4, **_GAP, floor=1e-12),
+        "shap_path": _C("max |ours - shap|, path-dependent, of a digit", 1e-6, 1e-4, **_GAP, floor=1e-12)}),
+    _D("Exactness", "DeepSHAP", "approximates SHAP values",
+       "squared relative error ||phi_DeepSHAP - phi||^2 / ||phi||^2 against exact interventional SHAP values with the "
+       "same background, per explained row; held to the 1% that the course's cost claims call converged: the diabetes "
+       "MLP (10 features, 100 training rows as background), the digits' CNN (the 16 patches: DeepLIFT's pixel "
+       "contributions summed per patch against exact SHAP of the patch game, black baseline; blank patches count, "
+       "both give them 0) and the two-moons tanh MLP (2 features, 100 rows)",
+       {"tabular": _C("diabetes MLP: error against exact SHAP", 0.01, 0.1, higher=False, scale="gap", fmt=".2g"),
+        "digits": _C("digits' CNN: error against exact SHAP of the patches", 0.01, 0.1, higher=False, scale="gap",
+                     fmt=".2g"),
+        "moons": _C("two moons tanh MLP: error against exact SHAP", 0.01, 0.1, higher=False, scale="gap", fmt=".2g")}),
+    _D("Cost", "TreeSHAP", "fast: polynomial in the trees' size, not exponential in the features",
+       "the patch forest, one background row: tree-node steps for one explanation, counted (the same on every "
+       "machine; the seconds are shown beside them); KernelSHAP at the budget that reaches 1% error",
+       {"over_exact": _C("exact enumeration's node steps / TreeSHAP's", 100, 10, scale="count", fmt=".0f"),
+        "over_kernel": _C("KernelSHAP's node steps at 1% error / TreeSHAP's", 10, 2, scale="count", fmt=".0f")}),
+    _D("Cost", "DeepSHAP", "fast (a backward pass per background row)",
+       "model evaluations for one explanation, forward and backward rows counted alike: the diabetes MLP with 100 "
+       "background rows against KernelSHAP at the budget that reaches DeepSHAP's own error against exact SHAP "
+       "(median over rows and 3 seeds); a digit's 784 pixels with one baseline against the smallest budget "
+       "KernelSHAP can run with at all (a lower bound)",
+       {"backward": _C("backward passes for one explanation", 1, 2, higher=False, scale="count", fmt=".0f"),
+        "kernel_over_deep": _C("diabetes: KernelSHAP rows at DeepSHAP's error / DeepSHAP's rows", 10, 2,
+                               scale="count", fmt=".0f"),
+        "pixels": _C("pixels: KernelSHAP's smallest budget / DeepLIFT's rows", 10, 2, scale="count", fmt=".0f")}),
+    _D("Model dependency", "DeepSHAP", "needs gradients (a network whose every layer has a rule)",
+       "the patch forest and a network with a layer without a rule (LayerNorm)",
+       {"refuses_forest": _C("refuses the random forest", **_FACT),
+        "refuses_unruled": _C("refuses a layer it has no rule for, naming it", **_FACT)}),
 ]}
 del _D, _C, _PHOTO
 

@@ -133,6 +133,20 @@ def test_deeplift_and_deep_shap_equal_the_helpers(activation, target, rows):
                                saliency.deep_shap(model, x, target, background=background), atol=1e-6, rtol=1e-6)
 
 
+def test_epsilon_lrp_is_gradient_x_input_on_a_relu_network_and_agrees_with_captum(rows):
+    """Ancona et al. 2018: on a ReLU network (biases included) epsilon-LRP tends to Gradient x Input."""
+    from captum.attr import LRP
+
+    torch.manual_seed(6)
+    model = MLP(8, 3, hidden=(16, 16)).double().eval()
+    x = rows.double()
+    ours = textbook.epsilon_lrp(model.net, x, 2)
+    torch.testing.assert_close(ours, saliency.gradient_x_input(model, x, 2), atol=1e-7, rtol=1e-6)
+    torch.testing.assert_close(ours, LRP(model.net).attribute(x, target=2).detach(), atol=1e-7, rtol=1e-6)
+    smooth = MLP(8, 3, hidden=(16,), activation="tanh").double().eval()  # not a ReLU network: no equality
+    assert float((textbook.epsilon_lrp(smooth.net, x, 2) - saliency.gradient_x_input(smooth, x, 2)).abs().max()) > 1e-3
+
+
 # --------------------------------------------------------------------------- the coalition game
 
 
