@@ -31,13 +31,17 @@ a model on patches of a digit, on the columns of a table
   (reversed) permutations.
 - :func:`shap_kernel_explainer` -- the ``shap`` package's ``KernelExplainer``
   run on the same game (the reference the course compares against).
+- :func:`tree_shap`, :func:`tree_base_value` -- TreeSHAP from scratch for scikit-learn's trees,
+  forests and gradient boosting: exact interventional values over a background, or the
+  path-dependent ones; :func:`tree_shap_steps`, :func:`prediction_steps` count its cost and
+  that of the methods that evaluate the model, in tree-node steps.
 - :class:`TableGame`, :func:`weighted_voting_game` -- games given by a table of
   worths (the by-hand games); :func:`marginal_contributions` -- the definition,
   order by order, for a few players.
 - :func:`axiom_gaps`, :func:`relative_error`, :func:`budget_errors`,
   :func:`budget_methods` -- the checks and measurements the notebook prints.
 
-Taught in ``notebooks/05_shap.ipynb``.
+Taught in ``notebooks/05_shap.ipynb``; TreeSHAP in ``notebooks/09_fast_shap.ipynb``.
 """
 
 from __future__ import annotations
@@ -64,6 +68,10 @@ __all__ = [
     "permutation_shapley",
     "shap_kernel_explainer",
     "shap_tree_explainer",
+    "tree_shap",
+    "tree_base_value",
+    "tree_shap_steps",
+    "prediction_steps",
     "shapley_weight",
     "TableGame",
     "weighted_voting_game",
@@ -892,3 +900,306 @@ def shap_tree_explainer(forest, x: torch.Tensor, baseline: torch.Tensor, target:
     # older shap returns a list over classes of [n, M], shap >= 0.45 one array [n, M, classes]
     values = raw[target][0] if isinstance(raw, list) else np.asarray(raw)[0, :, target]
     return torch.from_numpy(np.array(values, dtype=np.float64))
+
+
+# --------------------------------------------------------------------------- TreeSHAP
+#
+# A tree is a sum over its leaves, f(z) = sum_l w_l 1[z reaches l], and the game of each leaf is a product
+# over the distinct features on its path: the row built from x on S and from the background elsewhere
+# reaches the leaf iff every feature j on the path takes a value inside the leaf's interval (lo_j, hi_j]
+# (several splits on one feature intersect into one interval). With p_j = 1[x_j inside] and q_j the
+# factor of an absent j (1[r_j inside] for a background row r, interventional; the share of the training
+# rows that follow the path's splits on j, path-dependent), v_l(S) = w_l prod_j (p_j if j in S else q_j).
+# The Shapley values of such a product game have a closed form, so TreeSHAP is exact. Padding a path with
+# factors p = q = 1 adds dummy players, which change no one's value: every leaf becomes rows of equal length.
+
+
+def _tree_model_kinds():
+    from sklearn.ensemble import (ExtraTreesClassifier, ExtraTreesRegressor, GradientBoostingClassifier,
+                                  GradientBoostingRegressor, RandomForestClassifier, RandomForestRegressor)
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+    return {"single": (DecisionTreeRegressor, DecisionTreeClassifier),
+            "forest": (RandomForestRegressor, RandomForestClassifier, ExtraTreesRegressor, ExtraTreesClassifier),
+            "boosting": (GradientBoostingRegressor, GradientBoostingClassifier)}
+
+
+_TREE_MODELS = ("DecisionTreeRegressor, DecisionTreeClassifier, RandomForestRegressor, RandomForestClassifier, "
+                "ExtraTreesRegressor, ExtraTreesClassifier, GradientBoostingRegressor, GradientBoostingClassifier")
+
+
+class _Leaves:
+    """One tree's leaves as arrays ``[L, D]`` (D: the most distinct features on a path) and their values."""
+
+    __slots__ = ("features", "lower", "upper", "cover", "used", "values", "depths")
+
+    def __init__(self, tree, values: np.ndarray):
+        left, right, feature, threshold = tree.children_left, tree.children_right, tree.feature, tree.threshold
+        weight = tree.weighted_n_node_samples
+        found, stack = [], [(0, {}, 0)]
+        while stack:  # depth first from the root: each path's interval and cover fraction per feature
+            node, bounds, depth = stack.pop()
+            if left[node] == -1:
+                found.append((node, bounds, depth))
+                continue
+            j, t = int(feature[node]), float(threshold[node])
+            for child, goes_left in ((left[node], True), (right[node], False)):
+                lo, hi, share = bounds.get(j, (-np.inf, np.inf, 1.0))
+                lo, hi = (lo, min(hi, t)) if goes_left else (max(lo, t), hi)
+                stack.append((child, {**bounds, j: (lo, hi, share * weight[child] / weight[node])}, depth + 1))
+        width = max(1, max(len(bounds) for _, bounds, _ in found))
+        shape = (len(found), width)
+        self.features, self.used = np.zeros(shape, dtype=np.int64), np.zeros(shape, dtype=bool)
+        self.lower, self.upper, self.cover = np.full(shape, -np.inf), np.full(shape, np.inf), np.ones(shape)
+        for k, (_, bounds, _) in enumerate(found):
+            for s, (j, (lo, hi, share)) in enumerate(sorted(bounds.items())):
+                self.features[k, s], self.lower[k, s], self.upper[k, s], self.cover[k, s] = j, lo, hi, share
+                self.used[k, s] = True
+        self.values = values[[node for node, _, _ in found]]  # [L, outputs]
+        self.depths = np.array([depth for _, _, depth in found])
+
+    def inside(self, rows: np.ndarray) -> np.ndarray:
+        """Whether each row's value of each path feature lies in the leaf's interval: ``[n, L, D]`` (padding: True)."""
+        values = rows[:, self.features]
+        return ((self.lower < values) & (values <= self.upper)) | ~self.used
+
+
+class _TreeEnsemble:
+    """A fitted scikit-learn tree model as a list of :class:`_Leaves`, an offset and its output's name."""
+
+    def __init__(self, model):
+        kinds = _tree_model_kinds()
+        if not isinstance(model, kinds["single"] + kinds["forest"] + kinds["boosting"]):
+            raise TypeError(f"model must be a fitted scikit-learn tree model ({_TREE_MODELS}); got {type(model).__name__}")
+        if isinstance(model, kinds["single"]):
+            estimators = [model] if hasattr(model, "tree_") else None
+        else:
+            estimators = getattr(model, "estimators_", None)
+        if estimators is None:
+            raise ValueError(f"model must be fitted first (call {type(model).__name__}.fit); it has no trees")
+        self.n_features = int(model.n_features_in_)
+        self.classifier = hasattr(model, "classes_")
+        self.model = model
+        trees = []
+        if isinstance(model, kinds["boosting"]):  # raw scores: init + learning_rate * sum of trees, per column
+            for row in np.asarray(estimators).reshape(len(estimators), -1):
+                trees.append([(e.tree_, e.tree_.value[:, :, 0] * model.learning_rate) for e in row])
+            columns = len(trees[0])
+            self.trees = [(tree, np.eye(columns)[k] * values) for stage in trees for k, (tree, values) in enumerate(stage)]
+            self.output = "the raw score (decision_function)" if self.classifier else "the prediction"
+        else:
+            share = 1.0 / len(estimators)
+            for e in estimators:
+                values = e.tree_.value[:, 0, :]
+                if self.classifier:  # predict_proba: each tree's class fractions, averaged over the trees
+                    values = values / values.sum(axis=1, keepdims=True)
+                trees.append((e.tree_, values * share))
+            self.trees = trees
+            self.output = "the class probability (predict_proba)" if self.classifier else "the prediction"
+        self.leaves = [_Leaves(tree, values) for tree, values in self.trees]
+        self.n_outputs = self.leaves[0].values.shape[1]
+        self.offset = self._offset()
+
+    def raw(self, rows: np.ndarray) -> np.ndarray:
+        """The model's explained output on float rows ``[n, M]``: ``[n, outputs]``."""
+        if isinstance(self.model, _tree_model_kinds()["boosting"]):
+            out = self.model.decision_function(rows) if self.classifier else self.model.predict(rows)
+        else:
+            out = self.model.predict_proba(rows) if self.classifier else self.model.predict(rows)
+        out = np.asarray(out, dtype=np.float64)
+        return out.reshape(len(rows), -1)
+
+    def _offset(self) -> np.ndarray:
+        """What the trees' leaves do not hold (gradient boosting's initial prediction): model - sum of leaves."""
+        row = np.zeros((1, self.n_features))
+        summed = sum(leaves.values[leaves.inside(_as_tree_input(row))[0].all(axis=1)].sum(axis=0)
+                     for leaves in self.leaves)
+        return self.raw(row)[0] - summed
+
+    def column(self, target, x: np.ndarray) -> int:
+        """The output explained: the class's column; a regressor's one output; a binary boosted classifier's score."""
+        if self.n_outputs == 1:  # a regressor, or a binary boosted classifier (one raw score: class 1's log-odds)
+            if target is not None:
+                check_int("target", target, int(self.classifier), int(self.classifier))
+            return 0
+        if target is None:
+            return int(np.argmax(self.raw(x[None])[0]))
+        return check_int("target", target, 0, self.n_outputs - 1)
+
+
+def _as_tree_input(rows: np.ndarray) -> np.ndarray:
+    """Rows as scikit-learn's trees compare them: rounded to float32 (then held in float64)."""
+    return rows.astype(np.float32).astype(np.float64)
+
+
+def _check_tree_rows(name: str, rows, n_features: int, *, ndim: int) -> np.ndarray:
+    array = rows.detach().cpu().numpy() if isinstance(rows, torch.Tensor) else np.asarray(rows)
+    if array.dtype.kind not in "fiu":
+        raise TypeError(f"{name} must be numbers (a NumPy array or a tensor); got dtype {array.dtype}")
+    expected = "one row [M]" if ndim == 1 else "rows [K, M]"
+    if array.ndim != ndim or array.shape[-1] != n_features:
+        raise ValueError(f"{name} must be {expected} with M = {n_features} features (the model's); "
+                         f"got shape {array.shape}")
+    if not np.isfinite(array).all():
+        raise ValueError(f"{name} must be finite; it holds NaN or Inf")
+    return _as_tree_input(array.astype(np.float64))
+
+
+def _factorials(n: int) -> np.ndarray:
+    return np.array([math.factorial(k) for k in range(n + 1)], dtype=np.float64)
+
+
+def _interventional_leaf_values(leaves: _Leaves, x: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """Each path slot's Shapley value for a leaf weight of 1, summed over the background rows: ``[L, D]``.
+
+    For one background row, a feature from x only (p = 1, q = 0) must be in S, one from the row only
+    (p = 0, q = 1) must not: the leaf's game is 1[A in S, B out of S], whose Shapley values are
+    (a-1)! b! / (a+b)! for each of A and -a! (b-1)! / (a+b)! for each of B.
+    """
+    p = leaves.inside(x[None])[0]  # [L, D]
+    total = np.zeros(p.shape)
+    factorial = _factorials(2 * p.shape[1])
+    for start in range(0, len(background), 256):
+        q = leaves.inside(background[start:start + 256])  # [K, L, D]
+        from_x, from_r = p & ~q, ~p & q
+        a, b = from_x.sum(axis=-1), from_r.sum(axis=-1)
+        reached = (p | q).all(axis=-1)
+        share_x = np.where(a > 0, factorial[np.maximum(a - 1, 0)] * factorial[b] / factorial[a + b], 0.0) * reached
+        share_r = np.where(b > 0, factorial[a] * factorial[np.maximum(b - 1, 0)] / factorial[a + b], 0.0) * reached
+        total += (from_x * share_x[..., None] - from_r * share_r[..., None]).sum(axis=0)
+    return total
+
+
+def _product_game_values(p: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """Shapley values of product games ``v(S) = prod_j (p_j if j in S else q_j)``, one per row: ``[L, D]``.
+
+    phi_i = (p_i - q_i) sum_k c_k k! (D-1-k)! / D!, with c_k the coefficients of prod over j != i of
+    (q_j + p_j t), built from prefix and suffix products (no division).
+    """
+    n_rows, width = p.shape
+    prefix = np.zeros((width + 1, n_rows, width + 1))
+    prefix[0, :, 0] = 1.0
+    for s in range(width):
+        prefix[s + 1] = prefix[s] * q[:, s, None]
+        prefix[s + 1, :, 1:] += prefix[s, :, :-1] * p[:, s, None]
+    suffix = np.zeros((width + 1, n_rows, width + 1))
+    suffix[width, :, 0] = 1.0
+    for s in range(width - 1, -1, -1):
+        suffix[s] = suffix[s + 1] * q[:, s, None]
+        suffix[s, :, 1:] += suffix[s + 1, :, :-1] * p[:, s, None]
+    factorial = _factorials(width)
+    weights = factorial[:width] * factorial[width - 1::-1] / factorial[width]  # k! (D-1-k)! / D!, k = 0..D-1
+    values = np.zeros((n_rows, width))
+    for s in range(width):
+        others = np.zeros((n_rows, width))  # coefficients of the product over j != s, degrees 0..D-1
+        for k in range(width):
+            others[:, k:] += prefix[s, :, k, None] * suffix[s + 1, :, :width - k]
+        values[:, s] = (p[:, s] - q[:, s]) * (others * weights).sum(axis=1)
+    return values
+
+
+def tree_shap(model, x, background=None, *, target=None) -> torch.Tensor:
+    r"""Exact SHAP values of a fitted scikit-learn tree model, from scratch: TreeSHAP.
+
+    Lundberg, Erion, Chen, DeGrave, Prutkin, Nair, Katz, Himmelfarb, Bansal and Lee, "From
+    local explanations to global understanding with explainable AI for trees", 2020,
+    Nature Machine Intelligence 2 (interventional and path-dependent TreeSHAP); Lundberg,
+    Erion and Lee, arXiv 1802.03888, 2018. Each leaf's game is a product over the distinct
+    features on its path (the comment above this section), whose Shapley values have a
+    closed form: the values are exact, in time linear in the number of leaves and
+    polynomial in the depth, never :math:`2^M`.
+
+    Parameters
+    ----------
+    model : fitted scikit-learn tree model
+        A decision tree, a random forest or extra trees (regressor: the prediction;
+        classifier: ``predict_proba``, the mean of the trees' class fractions), or gradient
+        boosting (``predict`` for a regressor, ``decision_function``'s raw scores for a
+        classifier).
+    x : array or tensor [M], one row
+    background : array or tensor [K, M], optional
+        Interventional values: the Shapley values of :math:`v(S) = \frac1K \sum_k f(x_S, r^{(k)}_{-S})`.
+        None: the path-dependent values of shap's default (a feature outside S follows both
+        children, weighted by the training rows that went each way).
+    target : int, optional
+        The class of a classifier; None means the class predicted at ``x``. Regressors: None
+        or 0; a binary boosted classifier: None or 1 (its one raw score, class 1's log-odds).
+
+    Returns
+    -------
+    torch.Tensor, float64, [M]
+        With :func:`tree_base_value`, ``base + values.sum()`` is the explained output at ``x``.
+        Rows are compared with the splits as scikit-learn compares them (the value rounded
+        to float32 against the float64 threshold), so the values are those of the model's own
+        predictions. shap's interventional ``TreeExplainer`` can send a row the other way where
+        a threshold rounds in float32 onto a value of the data (notebook 09 measures it).
+
+    Raises
+    ------
+    TypeError
+        ``model`` not a scikit-learn tree model; ``x`` or ``background`` not numbers.
+    ValueError
+        An unfitted model; ``x`` not one row of M values or ``background`` not rows of M
+        values; NaN or Inf; ``target`` out of range (-1 is not "the last class").
+
+    Examples
+    --------
+    >>> values = tree_shap(forest.classifier, features[0], background=features[:100], target=3)  # doctest: +SKIP
+    """
+    ensemble = _TreeEnsemble(model)
+    row = _check_tree_rows("x", x, ensemble.n_features, ndim=1)
+    rows = None if background is None else _check_tree_rows("background", background, ensemble.n_features, ndim=2)
+    if rows is not None and len(rows) == 0:
+        raise ValueError("background must hold at least one row; got 0")
+    column = ensemble.column(target, row)
+    phi = np.zeros(ensemble.n_features)
+    for leaves in ensemble.leaves:
+        weights = leaves.values[:, column]
+        if rows is None:
+            p = leaves.inside(row[None])[0].astype(np.float64)
+            slots = _product_game_values(p, np.where(leaves.used, leaves.cover, 1.0))
+        else:
+            slots = _interventional_leaf_values(leaves, row, rows) / len(rows)
+        np.add.at(phi, leaves.features[leaves.used], (slots * weights[:, None])[leaves.used])
+    return torch.from_numpy(phi)
+
+
+def tree_base_value(model, background=None, *, target=None) -> float:
+    """The base value of :func:`tree_shap`: the mean output over the background, or the trees' own mean.
+
+    With a background, :math:`E_r[f(r)]`; without one (path-dependent), every leaf weighted by
+    the share of the training rows that reached it (plus gradient boosting's initial
+    prediction). ``tree_base_value(...) + tree_shap(...).sum()`` is the output explained at ``x``.
+    ``target``: as :func:`tree_shap`, but None is refused for a classifier (no ``x`` to predict at).
+    """
+    ensemble = _TreeEnsemble(model)
+    if target is None and ensemble.n_outputs > 1:
+        raise ValueError("target must be given for a classifier: the base value belongs to one class")
+    column = ensemble.column(target, np.zeros(ensemble.n_features))
+    if background is not None:
+        rows = _check_tree_rows("background", background, ensemble.n_features, ndim=2)
+        return float(ensemble.raw(rows)[:, column].mean())
+    total = sum(float((leaves.values[:, column] * np.where(leaves.used, leaves.cover, 1.0).prod(axis=1)).sum())
+                for leaves in ensemble.leaves)
+    return total + float(ensemble.offset[column])
+
+
+def tree_shap_steps(model, *, n_background: int = 1) -> int:
+    """Tree-node steps of :func:`tree_shap`: every leaf's path walked once per background row.
+
+    The cost unit of notebook 09 (the same on every machine): one node of one tree looked
+    at for one row. Compare :func:`prediction_steps`.
+    """
+    n_background = check_int("n_background", n_background, 1)
+    return int(sum(leaves.depths.sum() for leaves in _TreeEnsemble(model).leaves)) * n_background
+
+
+def prediction_steps(model, rows) -> int:
+    """Tree-node steps of predicting ``rows`` [n, M]: the nodes each row's path visits in each tree, counted.
+
+    The cost of the methods that evaluate the model: exact enumeration predicts :math:`2^M`
+    rows per background row, KernelSHAP one per coalition of its budget.
+    """
+    ensemble = _TreeEnsemble(model)
+    rows = _check_tree_rows("rows", rows, ensemble.n_features, ndim=2).astype(np.float32)
+    return int(sum(tree.decision_path(rows).nnz for tree, _ in ensemble.trees))

@@ -36,13 +36,15 @@ Where each is shown (with :func:`helpers.source.show_source`):
 - ``notebooks/05_shap.ipynb``: :func:`exact_shapley`, :func:`kernel_shap` with
   :func:`constrained_least_squares`, :func:`permutation_shapley`; :func:`lime` with
   :func:`shapley_kernel` (KernelSHAP as LIME), :class:`GaussianGame` (correlated features);
-- ``notebooks/09_fast_shap.ipynb``: :func:`deeplift`, :func:`deep_shap`, :func:`epsilon_lrp`.
+- ``notebooks/09_fast_shap.ipynb``: :func:`deeplift`, :func:`deep_shap`, :func:`epsilon_lrp`,
+  :func:`tree_shap_one_row`, :func:`path_dependent_value`.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -67,6 +69,8 @@ __all__ = [
     "kernel_shap",
     "constrained_least_squares",
     "permutation_shapley",
+    "tree_shap_one_row",
+    "path_dependent_value",
 ]
 
 
@@ -618,3 +622,77 @@ def permutation_shapley(game, *, n_permutations, seed=0):
         v = game(Z).double()
         phi[order] += v[1:] - v[:-1]  # what each player adds when it arrives
     return phi / n_permutations
+
+
+# --------------------------------------------------------------------------- TreeSHAP
+
+
+def tree_shap_one_row(tree, x, r, output=0):
+    """Interventional TreeSHAP of one tree for one background row: the Shapley values of v(S) = f(x_S, r_-S).
+
+    Walk from the root with x and r side by side, carrying the features that must come
+    from x (A) and those that must come from r (B). A leaf of value w then plays the game
+    w 1[A in S, B out of S], whose Shapley values are w (a-1)! b! / (a+b)! = w / (a C(a+b, a))
+    for each of A and -w / (b C(a+b, b)) for each of B (a = |A|, b = |B|). Lundberg et al., "From local
+    explanations to global understanding with explainable AI for trees", 2020, Nature
+    Machine Intelligence 2.
+
+    Parameters
+    ----------
+    tree : a fitted scikit-learn tree structure (``estimator.tree_``)
+    x, r : NumPy arrays [M] (scikit-learn compares in float32: pass float32 values)
+    output : int, the column of ``tree.value`` explained (a class of a classifier)
+
+    Returns
+    -------
+    NumPy array [M]
+    """
+    phi = np.zeros(len(x))
+
+    def walk(node, from_x, from_r):
+        if tree.children_left[node] == -1:  # a leaf of value w
+            a, b, w = len(from_x), len(from_r), tree.value[node].ravel()[output]
+            for i in from_x | from_r:  # the players of A gain, those of B lose
+                phi[i] += w / (a * math.comb(a + b, a)) if i in from_x else -w / (b * math.comb(a + b, b))
+            return
+        j, t = tree.feature[node], tree.threshold[node]
+        for child, left in ((tree.children_left[node], True), (tree.children_right[node], False)):
+            x_goes, r_goes = (x[j] <= t) == left, (r[j] <= t) == left
+            if x_goes and r_goes:  # the split does not care whether j is in S
+                walk(child, from_x, from_r)
+            elif x_goes and j not in from_r:  # only the rows with j from x go here
+                walk(child, from_x | {j}, from_r)
+            elif r_goes and j not in from_x:  # only the rows with j from r
+                walk(child, from_x, from_r | {j})
+    walk(0, frozenset(), frozenset())
+    return phi
+
+
+def path_dependent_value(tree, x, S, output=0, node=0):
+    """The path-dependent tree game: v(S) for a set S of feature indices present in x.
+
+    At a split on a feature in S follow x; at a split on an absent feature follow both
+    children, weighted by the training rows that went each way (``weighted_n_node_samples``).
+    Its Shapley values are path-dependent TreeSHAP, shap's default without a background
+    (Lundberg et al. 2020, Algorithm 2, computes them in polynomial time).
+
+    Parameters
+    ----------
+    tree : a fitted scikit-learn tree structure (``estimator.tree_``)
+    x : NumPy array [M]
+    S : set of int
+    output : int, the column of ``tree.value`` explained
+
+    Returns
+    -------
+    float
+    """
+    left, right = tree.children_left[node], tree.children_right[node]
+    if left == -1:
+        return float(tree.value[node].ravel()[output])
+    j, t = tree.feature[node], tree.threshold[node]
+    if j in S:
+        return path_dependent_value(tree, x, S, output, left if x[j] <= t else right)
+    cover = tree.weighted_n_node_samples
+    return (cover[left] * path_dependent_value(tree, x, S, output, left)
+            + cover[right] * path_dependent_value(tree, x, S, output, right)) / cover[node]
